@@ -1,0 +1,57 @@
+package dev.silo.cli;
+
+import dev.silo.app.Silo;
+import dev.silo.platform.config.SiloConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Start a Silo node. With no configuration it runs its own PostgreSQL (TLS only, WAL archived) in the data directory.",
+                "",
+                "Flags override environment variables, which override defaults:",
+                "  PORT / SILO_PORT          HTTP port (8080; 0 picks a free port)",
+                "  SILO_HOST                 address to bind (0.0.0.0)",
+                "  SILO_DATA_DIR             data directory (./silo-data)",
+                "  SILO_DATABASE_URL         external catalog, postgres://USER:PASS@HOST:PORT/DB (also DATABASE_URL)",
+                "  SILO_MASTER_KEY           32 random bytes in base64 (openssl rand -base64 32); or SILO_MASTER_KEY_FILE",
+                "  SILO_PUBLIC_URL           the URL clients use, such as https://api.example.com",
+                "  SILO_LOG_FORMAT           json (default) or text",
+                ""},
+        footer = {"", "Stop with Ctrl-C or SIGTERM: in-flight requests finish, then PostgreSQL stops cleanly."})
+public final class ServeCommand implements Callable<Integer> {
+    private final Map<String, String> env;
+    private final PrintStream out;
+
+    @Option(names = "--port", paramLabel = "PORT", description = "HTTP port (default: $PORT, $SILO_PORT or 8080)")
+    String port;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "data directory (default: $SILO_DATA_DIR or ./silo-data)")
+    String dataDir;
+
+    @Option(names = "--database-url", paramLabel = "URL", description = "external catalog database (default: $SILO_DATABASE_URL or $DATABASE_URL; none = embedded)")
+    String databaseUrl;
+
+    @Option(names = "--public-url", paramLabel = "URL", description = "the URL clients use to reach Silo (default: $SILO_PUBLIC_URL)")
+    String publicUrl;
+
+    public ServeCommand(Map<String, String> env, PrintStream out) {
+        this.env = env;
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        SiloConfig config = SiloConfig.resolve(new SiloConfig.Flags(port, dataDir, databaseUrl, publicUrl), env);
+        Silo silo = Silo.start(config);
+        Runtime.getRuntime().addShutdownHook(new Thread(silo::close, "silo-shutdown"));
+        out.println("Silo is ready at " + silo.baseUri() + "  (data: " + config.dataDir() + "; stop with Ctrl-C)");
+        out.flush();
+        silo.awaitClose();
+        return 0;
+    }
+}

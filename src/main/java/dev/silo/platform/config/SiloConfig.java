@@ -1,0 +1,168 @@
+package dev.silo.platform.config;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Everything {@code silo serve} needs, resolved once at start from flags, then environment, then defaults,
+ * and validated there: a bad value fails the start with a {@link ConfigException} naming the setting.
+ *
+ * @param port            HTTP port ({@code --port}, {@code SILO_PORT}, {@code PORT}; default 8080; 0 picks a free port)
+ * @param host            address to bind ({@code SILO_HOST}; default {@code 0.0.0.0})
+ * @param dataDir         where the embedded PostgreSQL, its certificates, the WAL archive and a generated master key live
+ * @param databaseUrl     an external catalog database; when present no embedded server is started
+ * @param masterKey       the base64 master key from {@code SILO_MASTER_KEY} or {@code SILO_MASTER_KEY_FILE}, if given
+ * @param publicUrl       the URL clients use to reach Silo; used as token issuer
+ * @param logFormat       {@code json} (default) or {@code text}
+ */
+public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseUrl> databaseUrl,
+                         Optional<String> masterKey, Optional<URI> publicUrl, String logFormat) {
+    public static final int DEFAULT_PORT = 8080;
+
+    public SiloConfig {
+        requireNonNull(host, "host is null");
+        requireNonNull(dataDir, "dataDir is null");
+        requireNonNull(databaseUrl, "databaseUrl is null");
+        requireNonNull(masterKey, "masterKey is null");
+        requireNonNull(publicUrl, "publicUrl is null");
+        requireNonNull(logFormat, "logFormat is null");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port out of range: " + port);
+        }
+    }
+
+    public boolean embedded() {
+        return databaseUrl.isEmpty();
+    }
+
+    /** The issuer base: the configured public URL, or {@code http://localhost:PORT}. */
+    public URI publicUrlOr(int actualPort) {
+        return publicUrl.orElseGet(() -> URI.create("http://localhost:" + actualPort));
+    }
+
+    /** Command-line values; {@code null} means "not given". */
+    public record Flags(String port, String dataDir, String databaseUrl, String publicUrl) {
+        public static Flags none() {
+            return new Flags(null, null, null, null);
+        }
+    }
+
+    /**
+     * Resolves flags over environment over defaults.
+     *
+     * @throws ConfigException for the first bad value found
+     */
+    public static SiloConfig resolve(Flags flags, Map<String, String> env) {
+        int port = parsePort(first(flags.port(), "--port", env, "SILO_PORT", "PORT"));
+        String host = Optional.ofNullable(env.get("SILO_HOST")).filter(h -> !h.isBlank()).orElse("0.0.0.0");
+        Path dataDir = parseDataDir(first(flags.dataDir(), "--data-dir", env, "SILO_DATA_DIR"));
+
+        Setting dbSetting = first(flags.databaseUrl(), "--database-url", env, "SILO_DATABASE_URL", "DATABASE_URL");
+        Optional<DatabaseUrl> databaseUrl = dbSetting == null
+                ? Optional.empty()
+                : Optional.of(DatabaseUrl.parse(dbSetting.name(), dbSetting.value()));
+
+        Optional<String> masterKey = readMasterKey(env);
+        if (databaseUrl.isPresent() && masterKey.isEmpty()) {
+            throw new ConfigException("SILO_MASTER_KEY", "required with an external database "
+                    + "(32 random bytes in base64, for example from `openssl rand -base64 32`)");
+        }
+        masterKey.ifPresent(key -> MasterKeyFormat.decode("SILO_MASTER_KEY", key));
+
+        Setting publicSetting = first(flags.publicUrl(), "--public-url", env, "SILO_PUBLIC_URL");
+        Optional<URI> publicUrl = publicSetting == null ? Optional.empty() : Optional.of(parsePublicUrl(publicSetting));
+
+        String logFormat = Optional.ofNullable(env.get("SILO_LOG_FORMAT")).orElse("json");
+        if (!logFormat.equals("json") && !logFormat.equals("text")) {
+            throw new ConfigException("SILO_LOG_FORMAT", "expected json or text");
+        }
+        return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat);
+    }
+
+    private record Setting(String name, String value) {}
+
+    private static Setting first(String flagValue, String flagName, Map<String, String> env, String... envNames) {
+        if (flagValue != null) {
+            return new Setting(flagName, flagValue);
+        }
+        for (String name : envNames) {
+            String value = env.get(name);
+            if (value != null && !value.isBlank()) {
+                return new Setting(name, value);
+            }
+        }
+        return null;
+    }
+
+    private static int parsePort(Setting setting) {
+        if (setting == null) {
+            return DEFAULT_PORT;
+        }
+        try {
+            int port = Integer.parseInt(setting.value().strip());
+            if (port >= 0 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ConfigException(setting.name(), "expected a port number from 0 to 65535, got '" + setting.value() + "'");
+    }
+
+    private static Path parseDataDir(Setting setting) {
+        Path dir;
+        try {
+            dir = Path.of(setting == null ? "silo-data" : setting.value()).toAbsolutePath().normalize();
+        } catch (InvalidPathException e) {
+            throw new ConfigException(setting == null ? "SILO_DATA_DIR" : setting.name(), "not a valid path");
+        }
+        String name = setting == null ? "SILO_DATA_DIR" : setting.name();
+        try {
+            Files.createDirectories(dir);
+        } catch (Exception e) {
+            throw new ConfigException(name, "cannot create directory " + dir + " (" + e.getClass().getSimpleName()
+                    + "); expected a writable directory");
+        }
+        if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            throw new ConfigException(name, dir + " is not a writable directory");
+        }
+        return dir;
+    }
+
+    private static URI parsePublicUrl(Setting setting) {
+        try {
+            URI uri = new URI(setting.value().strip());
+            if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null
+                    && uri.getRawQuery() == null && uri.getRawFragment() == null) {
+                String text = uri.toString();
+                return URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
+            }
+        } catch (URISyntaxException e) {
+            // reported below
+        }
+        throw new ConfigException(setting.name(), "expected an absolute http(s) URL such as https://api.example.com");
+    }
+
+    private static Optional<String> readMasterKey(Map<String, String> env) {
+        String direct = env.get("SILO_MASTER_KEY");
+        if (direct != null && !direct.isBlank()) {
+            return Optional.of(direct.strip());
+        }
+        String file = env.get("SILO_MASTER_KEY_FILE");
+        if (file != null && !file.isBlank()) {
+            try {
+                return Optional.of(Files.readString(Path.of(file)).strip());
+            } catch (Exception e) {
+                throw new ConfigException("SILO_MASTER_KEY_FILE", "cannot read " + file + " (" + e.getClass().getSimpleName() + ")");
+            }
+        }
+        return Optional.empty();
+    }
+}

