@@ -4,7 +4,7 @@ import dev.silo.cli.ServeCommand;
 import dev.silo.cli.VersionCommand;
 import dev.silo.platform.config.ConfigException;
 import org.slf4j.LoggerFactory;
-import org.slf4j.bridge.SLF4JBridgeHandler;
+import dev.silo.platform.log.HelidonLogging;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -27,8 +27,7 @@ public final class Main implements Runnable {
     private CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        SLF4JBridgeHandler.removeHandlersForRootLogger();
-        SLF4JBridgeHandler.install();
+        new HelidonLogging().initialization();
         int code = run(args, System.getenv(), System.out, System.err);
         if (code != 0 || !(args.length > 0 && args[0].equals("serve"))) {
             System.exit(code);

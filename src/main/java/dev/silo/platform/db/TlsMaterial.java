@@ -13,6 +13,7 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 import java.io.IOException;
@@ -102,12 +103,15 @@ public record TlsMaterial(Path caCertificate, Path serverCertificate, Path serve
                 .getCertificate(server.build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate())));
 
         // The CA key is not kept: a new certificate means a new CA, generated the same way.
-        writePrivate(material.serverKey, pem(serverKeys.getPrivate()));
+        writePrivate(material.serverKey, pem(new JcaPKCS8Generator(serverKeys.getPrivate(), null)));
         writePublic(material.serverCertificate, pem(serverCertificate));
         writePublic(material.caCertificate, pem(caCertificate));
     }
 
     private static String pem(Object object) throws IOException {
+        if (object instanceof JcaPKCS8Generator generator) {
+            object = generator.generate();
+        }
         StringWriter text = new StringWriter();
         try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
             writer.writeObject(object);

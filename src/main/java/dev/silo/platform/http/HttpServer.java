@@ -124,7 +124,8 @@ public final class HttpServer implements AutoCloseable {
                     .addKeyValue("status", response.status().code())
                     .addKeyValue("duration_ms", micros / 1000.0)
                     .addKeyValue("client_ip", request.remotePeer().host())
-                    .log("{} {} {}", request.prologue().method().text(), Routes.routeOf(request), response.status().code());
+                    .log("{} {} {} {}ms", request.prologue().method().text(), Routes.routeOf(request), response.status().code(),
+                            micros / 1000.0);
             MDC.remove(RequestIds.MDC_KEY);
         }
     }

@@ -60,6 +60,10 @@ public final class Routes {
         });
         if (method == Method.GET) {
             entries.add(new Entry(Method.HEAD, template, matcher));
+            routing.route(Method.HEAD, matcher, (request, response) -> {
+                request.context().register(ROUTE_KEY, template);
+                handler.handle(request, response);
+            });
         }
         return this;
     }

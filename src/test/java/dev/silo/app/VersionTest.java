@@ -1,0 +1,42 @@
+package dev.silo.app;
+
+import dev.silo.platform.db.CatalogMigrations;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class VersionTest {
+    @Test
+    void versionPrintsReleaseCommitAndSchemaVersion() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int code = Main.run(new String[] {"version"}, Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertThat(code).isZero();
+        assertThat(text).startsWith("silo ").contains("commit:").contains("catalog schema:    " + CatalogMigrations.LATEST_VERSION)
+                .contains("embedded postgres: 17.");
+    }
+
+    @Test
+    void latestCatalogVersionMatchesTheNewestMigration() throws Exception {
+        Pattern name = Pattern.compile("V(\\d+)__.*\\.sql");
+        int newest = 0;
+        try (var files = Files.list(Path.of("src/main/resources/db/catalog"))) {
+            for (Path file : files.toList()) {
+                Matcher matcher = name.matcher(file.getFileName().toString());
+                if (matcher.matches()) {
+                    newest = Math.max(newest, Integer.parseInt(matcher.group(1)));
+                }
+            }
+        }
+        assertThat(CatalogMigrations.LATEST_VERSION).isEqualTo(newest);
+    }
+}

@@ -1,0 +1,51 @@
+package dev.silo.testing;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.AppenderBase;
+import ch.qos.logback.core.encoder.Encoder;
+import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Captures every log line of the test run, encoded exactly as the JSON appender writes it, so tests can
+ * assert on the log streams and scan them for secrets.
+ */
+public final class TestingLogs {
+    private static final List<String> LINES = new CopyOnWriteArrayList<>();
+    private static volatile boolean installed;
+
+    private TestingLogs() {}
+
+    public static synchronized void install() {
+        if (installed) {
+            return;
+        }
+        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+        Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
+        @SuppressWarnings("unchecked")
+        var json = (ch.qos.logback.core.OutputStreamAppender<ILoggingEvent>) root.getAppender("json");
+        Encoder<ILoggingEvent> encoder = json != null ? json.getEncoder() : new LoggingEventCompositeJsonEncoder();
+        AppenderBase<ILoggingEvent> capture = new AppenderBase<>() {
+            @Override
+            protected void append(ILoggingEvent event) {
+                LINES.add(new String(encoder.encode(event), StandardCharsets.UTF_8).strip());
+            }
+        };
+        capture.setContext(context);
+        capture.setName("test-capture");
+        capture.start();
+        root.addAppender(capture);
+        installed = true;
+    }
+
+    public static List<String> lines() {
+        install();
+        return List.copyOf(LINES);
+    }
+}
