@@ -25,6 +25,15 @@ final class DataDirLock implements AutoCloseable {
         this.lock = lock;
     }
 
+    /** The lock, or empty when another process holds it. */
+    static java.util.Optional<DataDirLock> tryAcquire(Path dataDir) {
+        try {
+            return java.util.Optional.of(acquire(dataDir));
+        } catch (StartupException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     static DataDirLock acquire(Path dataDir) {
         Path file = dataDir.resolve("silo.lock");
         try {

@@ -27,6 +27,13 @@ public final class Main implements Runnable {
     private CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        if (args.length == 0 || !args[0].equals("serve")) {
+            // A command's output is on stdout; its logs go to stderr, warnings only unless asked.
+            System.setProperty("SILO_LOG_TARGET", "System.err");
+            if (System.getenv("SILO_LOG_LEVEL") == null) {
+                System.setProperty("SILO_LOG_LEVEL", "WARN");
+            }
+        }
         new HelidonLogging().initialization();
         int code = run(args, System.getenv(), System.out, System.err);
         if (code != 0 || !(args.length > 0 && args[0].equals("serve"))) {
@@ -39,12 +46,20 @@ public final class Main implements Runnable {
         CommandLine commandLine = new CommandLine(new Main());
         commandLine.addSubcommand(new ServeCommand(env, out));
         commandLine.addSubcommand(new VersionCommand(out));
+        commandLine.addSubcommand(new dev.silo.cli.TenantsCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.OperatorsCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.PlacementsCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.AuditCommand(env, out));
         commandLine.setOut(new PrintWriter(out, true));
         commandLine.setErr(new PrintWriter(err, true));
         commandLine.setExecutionExceptionHandler((exception, cmd, parseResult) -> {
             if (exception instanceof ConfigException) {
                 err.println("silo: " + exception.getMessage());
                 return EXIT_CONFIG;
+            }
+            if (exception instanceof dev.silo.platform.problem.Problem problem) {
+                err.println("silo: " + problem.getMessage());
+                return EXIT_FAILURE;
             }
             if (exception instanceof StartupException) {
                 err.println("silo: " + exception.getMessage());

@@ -1,31 +1,41 @@
 package dev.silo.app;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.silo.audit.Actor;
+import dev.silo.audit.AuditRoutes;
 import dev.silo.health.HealthRoutes;
+import dev.silo.operator.OperatorAuth;
+import dev.silo.operator.OperatorService;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.config.SiloConfig;
-import dev.silo.platform.crypto.Envelope;
-import dev.silo.platform.crypto.MasterKeys;
-import dev.silo.platform.db.CatalogMigrations;
+import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.EmbeddedPostgresServer;
-import dev.silo.platform.db.Pools;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
+import dev.silo.tenant.TenantDirectory;
+import dev.silo.tenant.TenantRoutes;
+import dev.silo.tenant.TenantService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -33,35 +43,30 @@ import java.util.function.Consumer;
 import static java.util.Objects.requireNonNull;
 
 /**
- * A running Silo node, wired by hand: data directory lock, master key, database (embedded or external),
- * catalog migrations, HTTP server. {@link #close()} stops them in reverse order.
+ * A running Silo node, wired by hand: the {@link SiloCore} (database, catalog, services), catalog events
+ * between nodes, the background jobs and the HTTP server. {@link #close()} stops them in reverse order.
  */
 public final class Silo implements AutoCloseable {
-    public static final String CATALOG_DATABASE = "silo_catalog";
-    /** Connections the embedded server allows; the tenant pool cap stays well below it. */
-    static final int EMBEDDED_MAX_CONNECTIONS = 200;
+    public static final String CATALOG_DATABASE = SiloCore.CATALOG_DATABASE;
+    public static final String BOOTSTRAP_KEY_FILE = "bootstrap-operator.key";
     private static final Logger log = LoggerFactory.getLogger(Silo.class);
 
-    private final SiloConfig config;
-    private final Deque<AutoCloseable> resources;
-    private final Optional<EmbeddedPostgresServer> embedded;
-    private final DatabaseUrl catalogUrl;
-    private final HikariDataSource catalog;
+    private final SiloCore core;
     private final HttpServer http;
+    private final TenantDirectory directory;
     private final UUID installationId;
     private final AtomicBoolean draining;
+    private final Optional<OperatorService.CreatedOperator> bootstrapOperator;
     private final CountDownLatch closed = new CountDownLatch(1);
 
-    private Silo(SiloConfig config, Deque<AutoCloseable> resources, Optional<EmbeddedPostgresServer> embedded,
-                 DatabaseUrl catalogUrl, HikariDataSource catalog, HttpServer http, UUID installationId, AtomicBoolean draining) {
-        this.config = config;
-        this.resources = resources;
-        this.embedded = embedded;
-        this.catalogUrl = catalogUrl;
-        this.catalog = catalog;
+    private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
+                 Optional<OperatorService.CreatedOperator> bootstrapOperator) {
+        this.core = core;
         this.http = http;
+        this.directory = directory;
         this.installationId = installationId;
         this.draining = draining;
+        this.bootstrapOperator = bootstrapOperator;
     }
 
     public static Silo start(SiloConfig config) {
@@ -74,61 +79,105 @@ public final class Silo implements AutoCloseable {
      */
     public static Silo start(SiloConfig config, Clock clock, Consumer<Routes> extraRoutes) {
         requireNonNull(config, "config is null");
-        requireNonNull(clock, "clock is null");
         long started = System.nanoTime();
         BuildInfo build = BuildInfo.load();
-        Deque<AutoCloseable> resources = new ArrayDeque<>();
+        SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {
-            Optional<EmbeddedPostgresServer> embedded = Optional.empty();
-            DatabaseUrl catalogUrl;
-            Envelope envelope;
-            if (config.embedded()) {
-                resources.push(DataDirLock.acquire(config.dataDir()));
-                envelope = MasterKeys.load(config);
-                EmbeddedPostgresServer server;
-                try {
-                    server = EmbeddedPostgresServer.start(config.dataDir(), envelope, EMBEDDED_MAX_CONNECTIONS);
-                } catch (Envelope.WrongKeyException e) {
-                    throw new StartupException("the master key does not open this data directory (" + config.dataDir()
-                            + "): set SILO_MASTER_KEY to the key it was created with");
-                }
-                resources.push(server);
-                server.ensureDatabase(CATALOG_DATABASE);
-                embedded = Optional.of(server);
-                catalogUrl = server.adminUrl(CATALOG_DATABASE);
-            } else {
-                envelope = MasterKeys.load(config);
-                catalogUrl = config.databaseUrl().orElseThrow();
-            }
+            UUID installationId = recordStart(core.catalog(), build);
+            Optional<OperatorService.CreatedOperator> bootstrap = bootstrapOperator(core);
 
-            HikariDataSource catalog = Pools.create("catalog", catalogUrl, 8, 1, Duration.ofSeconds(5));
-            resources.push(catalog);
-            try {
-                CatalogMigrations.migrate(catalog);
-            } catch (RuntimeException e) {
-                throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": "
-                        + rootMessage(e));
-            }
-            UUID installationId = recordStart(catalog, build);
+            var repaired = core.tenants().repair(false, Duration.ofMinutes(5), Actor.SYSTEM);
+            repaired.forEach(result -> log.warn("Repaired interrupted provisioning of tenant {}: {} ({})",
+                    result.slug(), result.outcome(), result.detail()));
+
+            TenantDirectory directory = new TenantDirectory(core.tenants());
+            CatalogEvents events = new CatalogEvents(core.catalogUrl());
+            events.subscribe(directory::onEvent);
+            events.subscribe(payload -> {
+                if (payload.startsWith("tenant:")) {
+                    core.tenantDatabases().evict(UUID.fromString(payload.split(":", 3)[1]));
+                }
+            });
+            events.start();
+            core.onClose(events);
+
+            ScheduledExecutorService jobs = Executors.newSingleThreadScheduledExecutor(
+                    Thread.ofPlatform().daemon().name("silo-jobs").factory());
+            jobs.scheduleWithFixedDelay(() -> runJobs(core), 30, 60, TimeUnit.SECONDS);
+            core.onClose(jobs::shutdownNow);
 
             AtomicBoolean draining = new AtomicBoolean();
-            HealthRoutes health = new HealthRoutes(catalog, draining::get);
+            OperatorAuth auth = new OperatorAuth(core.operators());
+            HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
+            TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
+            AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth);
             HttpServer http = HttpServer.start(
                     new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10)),
                     routes -> {
                         health.register(routes);
+                        tenantRoutes.register(routes);
+                        auditRoutes.register(routes);
                         extraRoutes.accept(routes);
                     });
-            resources.push(http);
-            Silo silo = new Silo(config, resources, embedded, catalogUrl, catalog, http, installationId, draining);
+            core.onClose(http);
+            core.onClose(() -> draining.set(true));
+            Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap);
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
-                    config.embedded() ? "embedded PostgreSQL" : "external catalog " + catalogUrl);
+                    config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
             return silo;
         } catch (RuntimeException e) {
-            closeAll(resources);
+            core.close();
             throw e;
         }
+    }
+
+    /** Background work, run by one node at a time (a session advisory lock): purges and secret rotation. */
+    static void runJobs(SiloCore core) {
+        try (Connection connection = core.catalog().getConnection()) {
+            try (PreparedStatement lock = connection.prepareStatement("SELECT pg_try_advisory_lock(7215002)");
+                 ResultSet rs = lock.executeQuery()) {
+                if (!rs.next() || !rs.getBoolean(1)) {
+                    return;
+                }
+            }
+            try {
+                int purged = core.tenants().purgeDue(Actor.SYSTEM);
+                int rotated = core.tenants().rotateDue(Actor.SYSTEM);
+                if (purged + rotated > 0) {
+                    log.info("Background jobs: {} tenant(s) purged after retention, {} secret(s) rotated", purged, rotated);
+                }
+            } finally {
+                try (PreparedStatement unlock = connection.prepareStatement("SELECT pg_advisory_unlock(7215002)")) {
+                    unlock.execute();
+                }
+            }
+        } catch (SQLException | RuntimeException e) {
+            log.warn("Background jobs failed: {}", e.toString());
+        }
+    }
+
+    /**
+     * In embedded mode, the first start with no operator creates one so that somebody can use the admin API.
+     * Its key is written once to a file readable only by the owner; {@code silo serve} also prints it on a
+     * terminal. It is never logged.
+     */
+    private static Optional<OperatorService.CreatedOperator> bootstrapOperator(SiloCore core) {
+        if (!core.config().embedded() || core.operators().anyActive()) {
+            return Optional.empty();
+        }
+        OperatorService.CreatedOperator created = core.operators().create("bootstrap", Actor.SYSTEM);
+        Path file = core.config().dataDir().resolve(BOOTSTRAP_KEY_FILE);
+        try {
+            Files.deleteIfExists(file);
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(file, created.key() + "\n", StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+        log.warn("Created the bootstrap operator; its key is in {} (mode 0600). Create your own with "
+                + "`silo operators create NAME`, then revoke it with `silo operators revoke bootstrap`.", file);
+        return Optional.of(created);
     }
 
     private static UUID recordStart(HikariDataSource catalog, BuildInfo build) {
@@ -158,42 +207,52 @@ public final class Silo implements AutoCloseable {
         return host + "/" + ProcessHandle.current().pid();
     }
 
-    private static String rootMessage(Throwable e) {
-        Throwable cause = e;
-        while (cause.getCause() != null && cause.getCause() != cause) {
-            cause = cause.getCause();
-        }
-        return cause.getMessage();
-    }
-
     public int port() {
         return http.port();
     }
 
     /** Where this node answers, as seen from this machine. */
     public URI baseUri() {
-        String host = config.host().equals("0.0.0.0") || config.host().equals("::") ? "localhost" : config.host();
+        String host = core.config().host();
+        host = host.equals("0.0.0.0") || host.equals("::") ? "localhost" : host;
         return URI.create("http://" + host + ":" + http.port());
     }
 
+    public SiloCore core() {
+        return core;
+    }
+
     public SiloConfig config() {
-        return config;
+        return core.config();
     }
 
     public HikariDataSource catalog() {
-        return catalog;
+        return core.catalog();
     }
 
     public DatabaseUrl catalogUrl() {
-        return catalogUrl;
+        return core.catalogUrl();
     }
 
     public Optional<EmbeddedPostgresServer> embedded() {
-        return embedded;
+        return core.embedded();
+    }
+
+    public TenantService tenants() {
+        return core.tenants();
+    }
+
+    public TenantDirectory directory() {
+        return directory;
     }
 
     public UUID installationId() {
         return installationId;
+    }
+
+    /** The bootstrap operator created by this start, if it created one (its key is in {@link #BOOTSTRAP_KEY_FILE}). */
+    public Optional<OperatorService.CreatedOperator> bootstrapOperator() {
+        return bootstrapOperator;
     }
 
     /** Blocks until {@link #close()} has finished. */
@@ -203,36 +262,21 @@ public final class Silo implements AutoCloseable {
 
     /**
      * Graceful stop: readiness turns 503 so a router stops sending traffic, the HTTP server stops accepting and
-     * finishes in-flight requests within its grace period, then pools close and PostgreSQL stops cleanly.
+     * finishes in-flight requests within its grace period, then jobs, pools and PostgreSQL stop.
      */
     @Override
     public void close() {
         if (!draining.compareAndSet(false, true)) {
-            awaitQuietly();
+            try {
+                closed.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             return;
         }
         log.info("Silo stopping");
-        closeAll(resources);
+        core.close();
         log.info("Silo stopped");
         closed.countDown();
-    }
-
-    private void awaitQuietly() {
-        try {
-            closed.await(60, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void closeAll(Deque<AutoCloseable> resources) {
-        while (!resources.isEmpty()) {
-            AutoCloseable resource = resources.pop();
-            try {
-                resource.close();
-            } catch (Exception e) {
-                log.warn("Error while stopping {}: {}", resource.getClass().getSimpleName(), e.toString());
-            }
-        }
     }
 }

@@ -49,6 +49,18 @@ public final class ServeCommand implements Callable<Integer> {
         SiloConfig config = SiloConfig.resolve(new SiloConfig.Flags(port, dataDir, databaseUrl, publicUrl), env);
         Silo silo = Silo.start(config);
         Runtime.getRuntime().addShutdownHook(new Thread(silo::close, "silo-shutdown"));
+        silo.bootstrapOperator().ifPresent(created -> {
+            java.nio.file.Path file = config.dataDir().resolve(Silo.BOOTSTRAP_KEY_FILE);
+            if (System.console() != null) {
+                out.println();
+                out.println("First start: created the operator 'bootstrap'. Its API key, shown this once (also in " + file + "):");
+                out.println("  " + created.key());
+                out.println("Make your own with `./silo operators create NAME`, then `./silo operators revoke bootstrap`.");
+                out.println();
+            } else {
+                out.println("First start: created the operator 'bootstrap'; its API key is in " + file + " (mode 0600).");
+            }
+        });
         out.println("Silo is ready at " + silo.baseUri() + "  (data: " + config.dataDir() + "; stop with Ctrl-C)");
         out.flush();
         silo.awaitClose();

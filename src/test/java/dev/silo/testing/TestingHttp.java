@@ -16,9 +16,20 @@ public final class TestingHttp {
     private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private final URI base;
+    private final String bearer;
 
     public TestingHttp(URI base) {
+        this(base, null);
+    }
+
+    public TestingHttp(URI base, String bearer) {
         this.base = base;
+        this.bearer = bearer;
+    }
+
+    /** The same client sending {@code Authorization: Bearer token} on every request. */
+    public TestingHttp withBearer(String token) {
+        return new TestingHttp(base, token);
     }
 
     public record Response(int status, java.net.http.HttpHeaders headers, String body) {
@@ -40,7 +51,12 @@ public final class TestingHttp {
     }
 
     public HttpRequest.Builder request(String path) {
-        return HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(30));
+        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(60));
+        return bearer == null ? builder : builder.header("Authorization", "Bearer " + bearer);
+    }
+
+    public Response delete(String path) {
+        return send(request(path).DELETE().build());
     }
 
     public Response get(String path) {

@@ -22,6 +22,9 @@ import java.util.function.Consumer;
 public final class TestingSilo {
     private static Silo shared;
 
+    /** The clock of the shared node; tests that advance it reset it in a finally block. */
+    public static final TestingClock CLOCK = new TestingClock();
+
     private TestingSilo() {}
 
     /** Routes only tests have: a handler that throws, one that echoes JSON, one that is slow. */
@@ -38,7 +41,7 @@ public final class TestingSilo {
     public static synchronized Silo shared() {
         if (shared == null) {
             TestingLogs.install();
-            shared = startNew(newDataDir("shared"), Map.of());
+            shared = startNew(newDataDir("shared"), Map.of(), CLOCK);
             Silo node = shared;
             Runtime.getRuntime().addShutdownHook(new Thread(node::close));
         }
@@ -56,10 +59,25 @@ public final class TestingSilo {
     }
 
     public static Silo startNew(Path dataDir, Map<String, String> extraEnv) {
+        return startNew(dataDir, extraEnv, Clock.systemUTC());
+    }
+
+    public static Silo startNew(Path dataDir, Map<String, String> extraEnv, Clock clock) {
         Map<String, String> env = new HashMap<>(extraEnv);
-        env.put("SILO_DATA_DIR", dataDir.toString());
+        if (!extraEnv.containsKey("SILO_DATABASE_URL")) {
+            env.put("SILO_DATA_DIR", dataDir.toString());
+        }
         env.put("SILO_PORT", "0");
         env.put("SILO_HOST", "127.0.0.1");
-        return Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), Clock.systemUTC(), TEST_ROUTES);
+        return Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
+    }
+
+    /** The bootstrap operator key of a node started on an empty data directory. */
+    public static String operatorKey(Silo silo) {
+        try {
+            return Files.readString(silo.config().dataDir().resolve(Silo.BOOTSTRAP_KEY_FILE)).strip();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }

@@ -23,7 +23,7 @@ import static java.util.Objects.requireNonNull;
  * @param logFormat       {@code json} (default) or {@code text}
  */
 public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseUrl> databaseUrl,
-                         Optional<String> masterKey, Optional<URI> publicUrl, String logFormat) {
+                         Optional<String> masterKey, Optional<URI> publicUrl, String logFormat, Tuning tuning) {
     public static final int DEFAULT_PORT = 8080;
 
     public SiloConfig {
@@ -33,6 +33,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         requireNonNull(masterKey, "masterKey is null");
         requireNonNull(publicUrl, "publicUrl is null");
         requireNonNull(logFormat, "logFormat is null");
+        requireNonNull(tuning, "tuning is null");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
@@ -83,7 +84,48 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         if (!logFormat.equals("json") && !logFormat.equals("text")) {
             throw new ConfigException("SILO_LOG_FORMAT", "expected json or text");
         }
-        return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat);
+        return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat, Tuning.from(env));
+    }
+
+    /**
+     * The knobs of tenant lifecycle and connections, from the environment.
+     *
+     * @param retentionDays         days a deprovisioned tenant is kept before purge ({@code SILO_RETENTION_DAYS}, 7)
+     * @param secretRotationDays    days between automatic JWT secret rotations ({@code SILO_SECRET_ROTATION_DAYS}, 90)
+     * @param tenantPoolSize        connections per tenant pool ({@code SILO_TENANT_POOL_SIZE}, 4)
+     * @param tenantPoolIdleSeconds an idle tenant pool is closed after this ({@code SILO_TENANT_POOL_IDLE_SECONDS}, 60)
+     * @param tenantConnections     open tenant connections across all pools ({@code SILO_TENANT_CONNECTIONS}, 64)
+     * @param tenantConnectionWaitMillis how long a request waits for a connection before 503 busy
+     *                              ({@code SILO_TENANT_CONNECTION_WAIT_MS}, 3000)
+     */
+    public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
+                         int tenantConnections, int tenantConnectionWaitMillis) {
+        public static Tuning from(Map<String, String> env) {
+            int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
+            return new Tuning(
+                    intSetting(env, "SILO_RETENTION_DAYS", 7, 0, 3650),
+                    intSetting(env, "SILO_SECRET_ROTATION_DAYS", 90, 1, 3650),
+                    poolSize,
+                    intSetting(env, "SILO_TENANT_POOL_IDLE_SECONDS", 60, 10, 86400),
+                    intSetting(env, "SILO_TENANT_CONNECTIONS", 64, poolSize, 10000),
+                    intSetting(env, "SILO_TENANT_CONNECTION_WAIT_MS", 3000, 250, 60000));
+        }
+    }
+
+    private static int intSetting(Map<String, String> env, String name, int fallback, int min, int max) {
+        String value = env.get(name);
+        if (value == null || value.isBlank()) {
+            return fallback;
+        }
+        try {
+            int parsed = Integer.parseInt(value.strip());
+            if (parsed >= min && parsed <= max) {
+                return parsed;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ConfigException(name, "expected a whole number from " + min + " to " + max + ", got '" + value + "'");
     }
 
     private record Setting(String name, String value) {}

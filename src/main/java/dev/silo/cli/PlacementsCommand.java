@@ -1,0 +1,89 @@
+package dev.silo.cli;
+
+import dev.silo.app.SiloCore;
+import dev.silo.audit.Actor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "placements", mixinStandardHelpOptions = true,
+        description = "PostgreSQL servers that hold tenant databases (the embedded one is the default).",
+        subcommands = {PlacementsCommand.Add.class, PlacementsCommand.ListPlacements.class})
+public final class PlacementsCommand {
+    static Map<String, String> env;
+    static PrintStream out;
+
+    public PlacementsCommand(Map<String, String> env, PrintStream out) {
+        PlacementsCommand.env = env;
+        PlacementsCommand.out = out;
+    }
+
+    @Command(name = "add", mixinStandardHelpOptions = true,
+            description = {"Register a PostgreSQL 14+ server where Silo holds an account with CREATEDB and CREATEROLE.",
+                    "Connections use TLS: sslmode=require at least, verify-full when --ca-file is given."})
+    static final class Add implements Callable<Integer> {
+        @Mixin
+        CoreOptions core;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Option(names = "--admin-url", required = true, paramLabel = "URL", description = "postgres://USER:PASSWORD@HOST:PORT/DB")
+        String adminUrl;
+
+        @Option(names = "--ca-file", paramLabel = "FILE", description = "the CA certificate (PEM) that signed the server's certificate")
+        Path caFile;
+
+        @Override
+        public Integer call() {
+            String ca;
+            try {
+                ca = caFile == null ? null : Files.readString(caFile);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + caFile, e);
+            }
+            try (SiloCore silo = core.open(env)) {
+                var placement = silo.placements().add(name, adminUrl, ca, Actor.cli());
+                out.println("placement '" + placement.name() + "' added; new tenants go to the placement with the fewest tenants");
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List placements and their tenant counts.")
+    static final class ListPlacements implements Callable<Integer> {
+        @Mixin
+        CoreOptions core;
+
+        @Override
+        public Integer call() {
+            try (SiloCore silo = core.open(env)) {
+                List<Map<String, ?>> rows = silo.placements().list().stream().<Map<String, ?>>map(p -> {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("name", p.name());
+                    row.put("kind", p.kind());
+                    row.put("tenants", p.liveTenants());
+                    row.put("created_at", p.createdAt());
+                    return row;
+                }).toList();
+                if (core.json) {
+                    Output.json(out, rows);
+                } else {
+                    Output.table(out, List.of("name", "kind", "tenants", "created_at"), rows);
+                }
+                return 0;
+            }
+        }
+    }
+}

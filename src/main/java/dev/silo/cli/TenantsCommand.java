@@ -1,0 +1,221 @@
+package dev.silo.cli;
+
+import dev.silo.app.SiloCore;
+import dev.silo.audit.Actor;
+import dev.silo.platform.problem.BadRequest;
+import dev.silo.tenant.Tenant;
+import dev.silo.tenant.TenantService;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
+
+@Command(name = "tenants", mixinStandardHelpOptions = true,
+        description = {"Create and manage tenants: each gets its own PostgreSQL database, role, password, JWT secret and data key.",
+                "Commands work on the catalog directly, whether or not a server runs; a running server learns of changes at once."},
+        subcommands = {
+                TenantsCommand.Create.class, TenantsCommand.Attach.class, TenantsCommand.ListTenants.class, TenantsCommand.Show.class,
+                TenantsCommand.Suspend.class, TenantsCommand.Resume.class, TenantsCommand.Deprovision.class,
+                TenantsCommand.Restore.class, TenantsCommand.Purge.class, TenantsCommand.RotateSecret.class,
+                TenantsCommand.Repair.class})
+public final class TenantsCommand {
+    static Map<String, String> env;
+    static PrintStream out;
+
+    public TenantsCommand(Map<String, String> env, PrintStream out) {
+        TenantsCommand.env = env;
+        TenantsCommand.out = out;
+    }
+
+    abstract static class TenantCommand implements Callable<Integer> {
+        @Mixin
+        CoreOptions core;
+
+        @Override
+        public Integer call() {
+            try (SiloCore silo = core.open(env)) {
+                return run(silo, silo.tenants(), Actor.cli());
+            }
+        }
+
+        abstract int run(SiloCore silo, TenantService tenants, Actor actor);
+
+        void show(TenantService tenants, Tenant tenant) {
+            if (core.json) {
+                Output.json(out, tenants.view(tenant));
+            } else {
+                Output.keyValues(out, tenants.view(tenant));
+            }
+        }
+    }
+
+    abstract static class SlugCommand extends TenantCommand {
+        @Parameters(index = "0", paramLabel = "SLUG", description = "the tenant's slug")
+        String slug;
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Provision a tenant: database, role, secret and key.")
+    static final class Create extends SlugCommand {
+        @Option(names = "--name", description = "display name (default: the slug)")
+        String name;
+
+        @Option(names = "--placement", description = "the PostgreSQL server to use (default: the one with the fewest tenants)")
+        String placement;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            show(tenants, tenants.create(slug, name, Optional.ofNullable(placement), actor));
+            return 0;
+        }
+    }
+
+    @Command(name = "attach", mixinStandardHelpOptions = true,
+            description = "Adopt a ready-made database (for example a Heroku Postgres add-on) as a tenant.")
+    static final class Attach extends SlugCommand {
+        @Option(names = "--name", description = "display name (default: the slug)")
+        String name;
+
+        @Option(names = "--tenant-database-url", required = true, paramLabel = "URL",
+                description = "postgres://USER:PASSWORD@HOST:PORT/DB of the database to adopt (TLS required)")
+        String tenantDatabaseUrl;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            show(tenants, tenants.attach(slug, name, tenantDatabaseUrl, actor));
+            return 0;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List tenants (purged ones with --all).")
+    static final class ListTenants extends TenantCommand {
+        @Option(names = "--all", description = "include purged tenants")
+        boolean all;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            List<Map<String, ?>> rows = tenants.list(all).stream().<Map<String, ?>>map(tenants::view).toList();
+            if (core.json) {
+                Output.json(out, rows);
+            } else {
+                Output.table(out, List.of("slug", "status", "placement", "created_at", "purge_after", "name"), rows);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Show one tenant (never a secret).")
+    static final class Show extends SlugCommand {
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            show(tenants, tenants.get(slug));
+            return 0;
+        }
+    }
+
+    abstract static class Transition extends SlugCommand {
+        abstract BiFunction<String, Actor, Tenant> action(TenantService tenants);
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            show(tenants, action(tenants).apply(slug, actor));
+            return 0;
+        }
+    }
+
+    @Command(name = "suspend", mixinStandardHelpOptions = true, description = "Block every request and login of the tenant, at once, on every node.")
+    static final class Suspend extends Transition {
+        @Override
+        BiFunction<String, Actor, Tenant> action(TenantService tenants) {
+            return tenants::suspend;
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Lift a suspension.")
+    static final class Resume extends Transition {
+        @Override
+        BiFunction<String, Actor, Tenant> action(TenantService tenants) {
+            return tenants::resume;
+        }
+    }
+
+    @Command(name = "deprovision", mixinStandardHelpOptions = true,
+            description = "Block access at once and keep the data for the retention window (SILO_RETENTION_DAYS, 7), then purge it.")
+    static final class Deprovision extends Transition {
+        @Override
+        BiFunction<String, Actor, Tenant> action(TenantService tenants) {
+            return tenants::deprovision;
+        }
+    }
+
+    @Command(name = "restore", mixinStandardHelpOptions = true, description = "Undo a deprovisioning within the retention window.")
+    static final class Restore extends Transition {
+        @Override
+        BiFunction<String, Actor, Tenant> action(TenantService tenants) {
+            return tenants::restore;
+        }
+    }
+
+    @Command(name = "purge", mixinStandardHelpOptions = true,
+            description = {"Destroy a deprovisioned tenant: drop its database and role and destroy its keys, so backups of its data become unreadable.",
+                    "Without --now only a tenant past its retention window is purged (the server does that by itself)."})
+    static final class Purge extends SlugCommand {
+        @Option(names = "--now", description = "purge before the retention window ends")
+        boolean now;
+
+        @Option(names = "--confirm", required = true, paramLabel = "SLUG", description = "repeat the slug to confirm")
+        String confirm;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            if (!slug.equals(confirm)) {
+                throw new BadRequest("confirmation-required", "--confirm must repeat the slug '" + slug + "'");
+            }
+            show(tenants, tenants.purge(slug, now, actor));
+            return 0;
+        }
+    }
+
+    @Command(name = "rotate-secret", mixinStandardHelpOptions = true,
+            description = {"Add a new JWT signing key that signs from now on. The previous key verifies for the access-token lifetime,",
+                    "so nobody is logged out; --revoke-previous ends that at once (for a compromised secret)."})
+    static final class RotateSecret extends SlugCommand {
+        @Option(names = "--revoke-previous", description = "stop accepting tokens signed with the previous key at once")
+        boolean revokePrevious;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            String kid = tenants.rotateSecret(slug, revokePrevious, actor);
+            out.println("tenant " + slug + " now signs with key " + kid
+                    + (revokePrevious ? "; the previous key is revoked" : "; the previous key verifies for 15 more minutes"));
+            return 0;
+        }
+    }
+
+    @Command(name = "repair", mixinStandardHelpOptions = true,
+            description = "Complete (or with --rollback, undo) every tenant whose provisioning was interrupted.")
+    static final class Repair extends TenantCommand {
+        @Option(names = "--rollback", description = "remove interrupted tenants instead of completing them")
+        boolean rollback;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            var results = tenants.repair(rollback, Duration.ZERO, actor);
+            if (core.json) {
+                Output.json(out, results);
+            } else if (results.isEmpty()) {
+                out.println("no tenant is waiting for repair");
+            } else {
+                results.forEach(r -> out.println(r.slug() + ": " + r.outcome() + " (" + r.detail() + ")"));
+            }
+            return results.stream().anyMatch(r -> r.outcome().equals("failed")) ? 1 : 0;
+        }
+    }
+}

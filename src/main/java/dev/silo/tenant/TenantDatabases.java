@@ -1,0 +1,274 @@
+package dev.silo.tenant;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.db.Sql;
+
+import javax.sql.DataSource;
+import java.io.PrintWriter;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.SQLFeatureNotSupportedException;
+import java.sql.SQLTransientConnectionException;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Connections to tenant databases, always as the tenant's own role (least privilege), never as an admin.
+ *
+ * <p>Thousands of tenants share one PostgreSQL, whose {@code max_connections} is small (each connection costs
+ * the server 1-2 MB). So pools are created on first use, small ({@link Settings#maxPerTenant}), closed when idle,
+ * and every physical connection to any tenant database holds one permit of a global budget
+ * ({@link Settings#totalConnections}). When the budget is spent, idle pools of other tenants are closed
+ * (least recently used first) to free permits; if none can be freed within {@link Settings#acquireTimeout}
+ * the request gets a 503 problem {@code busy} with {@code Retry-After}.
+ */
+public final class TenantDatabases implements AutoCloseable {
+    public record Settings(int maxPerTenant, Duration idleTimeout, int totalConnections, Duration acquireTimeout) {
+        public Settings {
+            if (maxPerTenant < 1 || totalConnections < maxPerTenant) {
+                throw new IllegalArgumentException("need 1 <= maxPerTenant <= totalConnections");
+            }
+            requireNonNull(idleTimeout, "idleTimeout is null");
+            requireNonNull(acquireTimeout, "acquireTimeout is null");
+        }
+
+        public static Settings defaults() {
+            return new Settings(4, Duration.ofSeconds(60), 64, Duration.ofSeconds(3));
+        }
+    }
+
+    private final Settings settings;
+    private final Function<Tenant, DatabaseUrl> locate;
+    private final Semaphore budget;
+    private final Map<UUID, TenantPool> pools = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService sweeper;
+
+    public TenantDatabases(Settings settings, Function<Tenant, DatabaseUrl> locate) {
+        this.settings = requireNonNull(settings, "settings is null");
+        this.locate = requireNonNull(locate, "locate is null");
+        this.budget = new Semaphore(settings.totalConnections(), true);
+        this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("tenant-pool-sweeper").factory());
+        long period = Math.max(1000, settings.idleTimeout().toMillis() / 4);
+        sweeper.scheduleWithFixedDelay(this::closeIdlePools, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    public <T> T inTransaction(Tenant tenant, Sql.Work<T> work) {
+        return lease(tenant, dataSource -> Sql.inTransaction(dataSource, work));
+    }
+
+    public <T> T withConnection(Tenant tenant, Sql.Work<T> work) {
+        return lease(tenant, dataSource -> Sql.withConnection(dataSource, work));
+    }
+
+    /** Closes the tenant's pool (after a suspension, purge or credential change); in-flight work finishes first. */
+    public void evict(UUID tenantId) {
+        TenantPool pool = pools.remove(tenantId);
+        if (pool != null) {
+            pool.retire();
+        }
+    }
+
+    /** Physical connections open to tenant databases right now. */
+    public int openConnections() {
+        return settings.totalConnections() - budget.availablePermits();
+    }
+
+    public int openPools() {
+        return pools.size();
+    }
+
+    private <T> T lease(Tenant tenant, Function<DataSource, T> work) {
+        while (true) {
+            TenantPool pool = pools.computeIfAbsent(tenant.id(), id -> new TenantPool(tenant));
+            pool.inUse.incrementAndGet();
+            if (pool.retired.get()) {
+                pool.release();
+                pools.remove(tenant.id(), pool);
+                continue;
+            }
+            pool.lastUsedNanos = System.nanoTime();
+            try {
+                return work.apply(pool.dataSource);
+            } finally {
+                pool.release();
+            }
+        }
+    }
+
+    /** Closes pools idle for longer than the idle timeout; runs every quarter of it. */
+    private void closeIdlePools() {
+        long cutoff = System.nanoTime() - settings.idleTimeout().toNanos();
+        for (Map.Entry<UUID, TenantPool> entry : pools.entrySet()) {
+            TenantPool pool = entry.getValue();
+            if (pool.inUse.get() == 0 && pool.lastUsedNanos < cutoff && pools.remove(entry.getKey(), pool)) {
+                pool.retire();
+            }
+        }
+    }
+
+    /** Frees permits by closing the least recently used idle pools of other tenants. */
+    private void reclaim(UUID requester) {
+        pools.entrySet().stream()
+                .filter(e -> !e.getKey().equals(requester) && e.getValue().inUse.get() == 0)
+                .sorted(Comparator.comparingLong(e -> e.getValue().lastUsedNanos))
+                .limit(Math.max(1, settings.totalConnections() / settings.maxPerTenant() / 4))
+                .forEach(e -> {
+                    if (pools.remove(e.getKey(), e.getValue())) {
+                        e.getValue().retire();
+                    }
+                });
+    }
+
+    @Override
+    public void close() {
+        sweeper.shutdownNow();
+        for (UUID id : pools.keySet()) {
+            evict(id);
+        }
+    }
+
+    private final class TenantPool {
+        final HikariDataSource dataSource;
+        final AtomicInteger inUse = new AtomicInteger();
+        final AtomicBoolean retired = new AtomicBoolean();
+        final AtomicBoolean closed = new AtomicBoolean();
+        volatile long lastUsedNanos = System.nanoTime();
+
+        TenantPool(Tenant tenant) {
+            DatabaseUrl url = locate.apply(tenant);
+            HikariConfig config = new HikariConfig();
+            config.setPoolName("tenant-" + tenant.slug());
+            config.setDataSource(new BudgetedDataSource(tenant.id(), url));
+            config.setMaximumPoolSize(settings.maxPerTenant());
+            config.setMinimumIdle(0);
+            config.setIdleTimeout(Math.max(10_000, settings.idleTimeout().toMillis()));
+            config.setMaxLifetime(Duration.ofMinutes(30).toMillis());
+            config.setConnectionTimeout(Math.max(250, settings.acquireTimeout().toMillis()));
+            config.setInitializationFailTimeout(-1);
+            this.dataSource = new HikariDataSource(config);
+        }
+
+        void release() {
+            if (inUse.decrementAndGet() == 0 && retired.get()) {
+                closeOnce();
+            }
+        }
+
+        void retire() {
+            retired.set(true);
+            if (inUse.get() == 0) {
+                closeOnce();
+            }
+        }
+
+        private void closeOnce() {
+            if (closed.compareAndSet(false, true)) {
+                dataSource.close();
+            }
+        }
+    }
+
+    /** Opens physical connections only against a permit of the global budget, returned when the connection closes. */
+    private final class BudgetedDataSource implements DataSource {
+        private final UUID tenantId;
+        private final DatabaseUrl url;
+
+        BudgetedDataSource(UUID tenantId, DatabaseUrl url) {
+            this.tenantId = tenantId;
+            this.url = url;
+        }
+
+        @Override
+        public Connection getConnection() throws SQLException {
+            if (!budget.tryAcquire()) {
+                reclaim(tenantId);
+                try {
+                    if (!budget.tryAcquire(settings.acquireTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                        throw new SQLTransientConnectionException("the tenant connection budget of "
+                                + settings.totalConnections() + " is spent", "53300");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new SQLTransientConnectionException("interrupted while waiting for a connection", "53300");
+                }
+            }
+            Connection physical;
+            try {
+                java.util.Properties properties = url.properties();
+                properties.setProperty("ApplicationName", "silo-tenant");
+                properties.setProperty("connectTimeout", "10");
+                physical = DriverManager.getConnection(url.jdbcUrl(), properties);
+            } catch (SQLException | RuntimeException e) {
+                budget.release();
+                throw e;
+            }
+            AtomicBoolean released = new AtomicBoolean();
+            return (Connection) Proxy.newProxyInstance(Connection.class.getClassLoader(), new Class<?>[] {Connection.class},
+                    (proxy, method, args) -> {
+                        String name = method.getName();
+                        if ((name.equals("close") || name.equals("abort")) && released.compareAndSet(false, true)) {
+                            budget.release();
+                        }
+                        try {
+                            return method.invoke(physical, args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        }
+
+        @Override
+        public Connection getConnection(String username, String password) throws SQLException {
+            throw new SQLFeatureNotSupportedException("tenant connections use the tenant's own credentials");
+        }
+
+        @Override
+        public PrintWriter getLogWriter() {
+            return null;
+        }
+
+        @Override
+        public void setLogWriter(PrintWriter out) {}
+
+        @Override
+        public void setLoginTimeout(int seconds) {}
+
+        @Override
+        public int getLoginTimeout() {
+            return 10;
+        }
+
+        @Override
+        public java.util.logging.Logger getParentLogger() throws SQLFeatureNotSupportedException {
+            throw new SQLFeatureNotSupportedException();
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> type) throws SQLException {
+            throw new SQLException("not a wrapper");
+        }
+
+        @Override
+        public boolean isWrapperFor(Class<?> type) {
+            return false;
+        }
+    }
+
+}

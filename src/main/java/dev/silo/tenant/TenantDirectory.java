@@ -1,0 +1,78 @@
+package dev.silo.tenant;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.silo.platform.db.CatalogEvents;
+import dev.silo.platform.problem.Forbidden;
+import dev.silo.platform.problem.NotFound;
+import dev.silo.platform.problem.Unavailable;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Resolves the tenant of a request ({@code /t/{tenant}/...}) from a per-node cache, so a request normally
+ * touches no catalog query. Every change of a tenant is announced through {@link CatalogEvents} and drops the
+ * entry on every node at once; the expiry is only a safety net.
+ */
+public final class TenantDirectory {
+    private final TenantService tenants;
+    private final Cache<String, Optional<ResolvedTenant>> cache = Caffeine.newBuilder()
+            .maximumSize(100_000)
+            .expireAfterWrite(Duration.ofMinutes(5))
+            .build();
+
+    public TenantDirectory(TenantService tenants) {
+        this.tenants = requireNonNull(tenants, "tenants is null");
+    }
+
+    /** A tenant with the signing keys that verify now, newest first. */
+    public record ResolvedTenant(Tenant tenant, List<SigningKeys.SigningKey> keys) {}
+
+    /**
+     * The tenant named in a request, if it may serve: unknown slugs answer 404, suspended or deprovisioned
+     * tenants 403, a tenant still being provisioned 503.
+     */
+    public ResolvedTenant requireServing(String slug) {
+        Optional<ResolvedTenant> resolved = slug == null || !TenantService.SLUG.matcher(slug).matches()
+                ? Optional.empty()
+                : cache.get(slug, this::load);
+        ResolvedTenant tenant = resolved.orElseThrow(() -> new NotFound("tenant-not-found", "no tenant '" + safe(slug) + "'"));
+        return switch (tenant.tenant().status()) {
+            case ACTIVE -> tenant;
+            case SUSPENDED -> throw new Forbidden("tenant-suspended", "tenant '" + slug + "' is suspended");
+            case DEPROVISIONED -> throw new Forbidden("tenant-deprovisioned", "tenant '" + slug + "' has been deprovisioned");
+            case PROVISIONING -> throw new Unavailable("tenant-provisioning", "tenant '" + slug + "' is still being set up",
+                    Duration.ofSeconds(5));
+            case PURGED -> throw new NotFound("tenant-not-found", "no tenant '" + slug + "'");
+        };
+    }
+
+    private Optional<ResolvedTenant> load(String slug) {
+        return tenants.findLive(slug).map(t -> new ResolvedTenant(t,
+                t.status() == TenantStatus.ACTIVE ? tenants.signingKeys(t.id()) : List.of()));
+    }
+
+    /** Handles a catalog event: {@code tenant:<id>:<slug>} drops that tenant, {@code *} drops everything. */
+    public void onEvent(String payload) {
+        if (CatalogEvents.RESYNC.equals(payload)) {
+            cache.invalidateAll();
+        } else if (payload.startsWith("tenant:")) {
+            String[] parts = payload.split(":", 3);
+            if (parts.length == 3) {
+                cache.invalidate(parts[2]);
+            }
+        }
+    }
+
+    private static String safe(String slug) {
+        if (slug == null) {
+            return "";
+        }
+        String cut = slug.length() > 40 ? slug.substring(0, 40) + "..." : slug;
+        return cut.replaceAll("[^a-zA-Z0-9._-]", "?");
+    }
+}

@@ -1,0 +1,594 @@
+package dev.silo.tenant;
+
+import com.google.crypto.tink.KeysetHandle;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.silo.audit.Actor;
+import dev.silo.audit.PlatformAudit;
+import dev.silo.platform.config.ConfigException;
+import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.crypto.Envelope;
+import dev.silo.platform.db.CatalogEvents;
+import dev.silo.platform.db.Pools;
+import dev.silo.platform.db.Sql;
+import dev.silo.platform.problem.BadRequest;
+import dev.silo.platform.problem.Conflict;
+import dev.silo.platform.problem.NotFound;
+import dev.silo.platform.problem.Unavailable;
+import org.flywaydb.core.Flyway;
+import org.postgresql.PGConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.sql.DataSource;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The tenant lifecycle: provision, suspend, resume, deprovision, restore, purge, rotate the signing secret,
+ * repair an interrupted provisioning. The HTTP admin API and the CLI both call this; every action is audited
+ * in the platform audit log and announced to every node.
+ *
+ * <p>Provisioning runs in steps that are each idempotent (they check before they create), so a crash at any
+ * step leaves a {@code provisioning} tenant that {@link #repair} completes or rolls back; there is never a
+ * database without a catalog row, because the row (with the wrapped secrets) is written first.
+ */
+public final class TenantService {
+    public static final Pattern SLUG = Pattern.compile("[a-z][a-z0-9-]{1,39}");
+    private static final Logger log = LoggerFactory.getLogger(TenantService.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /** The provisioning steps, in order; tests inject a failure before any of them. */
+    public enum Step { ROLE, DATABASE, PRIVILEGES, SCHEMA, ACTIVATE }
+
+    /** Called before each provisioning step; production uses {@link #NO_FAILURES}. */
+    @FunctionalInterface
+    public interface FailureInjector {
+        void before(Step step, Tenant tenant);
+    }
+
+    public static final FailureInjector NO_FAILURES = (step, tenant) -> {};
+
+    public record Settings(Duration retention, Duration secretRotation, Duration secretGrace) {
+        public Settings {
+            requireNonNull(retention, "retention is null");
+            requireNonNull(secretRotation, "secretRotation is null");
+            requireNonNull(secretGrace, "secretGrace is null");
+        }
+    }
+
+    private final DataSource catalog;
+    private final Placements placements;
+    private final TenantDatabases databases;
+    private final Envelope envelope;
+    private final PlatformAudit audit;
+    private final Clock clock;
+    private final Settings settings;
+    private volatile FailureInjector failures = NO_FAILURES;
+
+    public TenantService(DataSource catalog, Placements placements, TenantDatabases databases, Envelope envelope,
+                         PlatformAudit audit, Clock clock, Settings settings) {
+        this.catalog = requireNonNull(catalog, "catalog is null");
+        this.placements = requireNonNull(placements, "placements is null");
+        this.databases = requireNonNull(databases, "databases is null");
+        this.envelope = requireNonNull(envelope, "envelope is null");
+        this.audit = requireNonNull(audit, "audit is null");
+        this.clock = requireNonNull(clock, "clock is null");
+        this.settings = requireNonNull(settings, "settings is null");
+    }
+
+    /** For tests: fail before chosen provisioning steps. */
+    public void injectFailures(FailureInjector injector) {
+        this.failures = requireNonNull(injector, "injector is null");
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    // ---- reading
+
+    public List<Tenant> list(boolean includePurged) {
+        return Sql.withConnection(catalog, connection -> TenantRepository.list(connection, includePurged ? "true" : "status <> 'purged'"));
+    }
+
+    public Tenant get(String slug) {
+        validateSlug(slug);
+        return Sql.withConnection(catalog, connection -> TenantRepository.findBySlug(connection, slug, false))
+                .orElseThrow(() -> notFound(slug));
+    }
+
+    public Optional<Tenant> findLive(String slug) {
+        if (slug == null || !SLUG.matcher(slug).matches()) {
+            return Optional.empty();
+        }
+        return Sql.withConnection(catalog, connection -> TenantRepository.findBySlug(connection, slug, false));
+    }
+
+    public List<SigningKeys.SigningKey> signingKeys(UUID tenantId) {
+        return Sql.withConnection(catalog, connection -> SigningKeys.load(connection, envelope, tenantId, clock.instant()));
+    }
+
+    /** What the admin API and the CLI show: never a secret. */
+    public Map<String, Object> view(Tenant tenant) {
+        Map<String, Object> view = new LinkedHashMap<>();
+        view.put("id", tenant.id());
+        view.put("slug", tenant.slug());
+        view.put("name", tenant.name());
+        view.put("status", tenant.status().wire());
+        view.put("placement", placements.placementName(tenant.placementId()));
+        view.put("attached", tenant.attached());
+        view.put("created_at", tenant.createdAt());
+        view.put("updated_at", tenant.updatedAt());
+        view.put("suspended_at", tenant.suspendedAt());
+        view.put("deprovisioned_at", tenant.deprovisionedAt());
+        view.put("purge_after", tenant.purgeAfter());
+        view.put("purged_at", tenant.purgedAt());
+        if (tenant.status() != TenantStatus.PURGED) {
+            List<SigningKeys.SigningKey> keys = signingKeys(tenant.id());
+            view.put("signing_key_id", keys.stream().filter(k -> k.retiresAt() == null).findFirst().map(SigningKeys.SigningKey::kid).orElse(null));
+        }
+        return view;
+    }
+
+    // ---- provisioning
+
+    public Tenant create(String slug, String name, Optional<String> placementName, Actor actor) {
+        validateSlug(slug);
+        String displayName = validateName(name == null || name.isBlank() ? slug : name);
+        Placements.Placement placement = placements.choose(placementName);
+        UUID id = UUID.randomUUID();
+        Instant now = clock.instant();
+        String password = randomPassword();
+        KeysetHandle keyset = Envelope.newDataKeyset();
+        String databaseName = Tenant.databaseNameFor(id);
+        Tenant tenant = new Tenant(id, slug, displayName, TenantStatus.PROVISIONING, placement.id(), databaseName, databaseName,
+                envelope.wrapString(password, "tenant/" + id + "/db-credentials"), false,
+                envelope.wrapKeyset(keyset, "tenant/" + id + "/data-keyset"), now, now, null, null, null, null);
+        insertProvisioning(tenant, actor);
+        return completeOrReport(tenant, actor);
+    }
+
+    /**
+     * Adopts a ready-made database (one Heroku Postgres add-on per tenant, for example): Silo migrates it with the
+     * given credentials and uses them from then on. Purging an attached tenant empties its schema instead of
+     * dropping the database, which Silo does not own.
+     */
+    public Tenant attach(String slug, String name, String databaseUrl, Actor actor) {
+        validateSlug(slug);
+        String displayName = validateName(name == null || name.isBlank() ? slug : name);
+        DatabaseUrl url;
+        try {
+            url = DatabaseUrl.parse("--database-url", databaseUrl);
+        } catch (ConfigException e) {
+            throw new BadRequest("invalid-database-url", e.getMessage());
+        }
+        try (Connection connection = DriverManager.getConnection(url.jdbcUrl(), url.properties())) {
+            connection.isValid(5);
+        } catch (SQLException e) {
+            throw new BadRequest("database-unreachable", "cannot connect to " + url + " over TLS: " + e.getMessage());
+        }
+        Placements.Placement placement = ensureAttachedPlacement();
+        UUID id = UUID.randomUUID();
+        Instant now = clock.instant();
+        Tenant tenant = new Tenant(id, slug, displayName, TenantStatus.PROVISIONING, placement.id(), url.database(), url.user(),
+                envelope.wrapString(databaseUrl.strip(), "tenant/" + id + "/db-credentials"), true,
+                envelope.wrapKeyset(Envelope.newDataKeyset(), "tenant/" + id + "/data-keyset"), now, now, null, null, null, null);
+        insertProvisioning(tenant, actor);
+        return completeOrReport(tenant, actor);
+    }
+
+    private Placements.Placement ensureAttachedPlacement() {
+        return placements.list().stream().filter(p -> p.kind().equals("embedded")).findFirst()
+                .orElseGet(() -> placements.choose(Optional.empty()));
+    }
+
+    private void insertProvisioning(Tenant tenant, Actor actor) {
+        try {
+            Sql.inTransaction(catalog, connection -> {
+                TenantRepository.insert(connection, tenant);
+                SigningKeys.insert(connection, envelope, tenant.id(), SigningKeys.newKid(),
+                        SigningKeys.newSecret(SigningKeys.DEFAULT_SECRET_LENGTH), tenant.createdAt());
+                audit.append(connection, actor, "tenant.provision.start", "tenant:" + tenant.slug(),
+                        Map.of("tenant_id", tenant.id().toString(), "placement", placements.placementName(tenant.placementId()),
+                                "attached", tenant.attached()));
+                return null;
+            });
+        } catch (Conflict e) {
+            throw new Conflict("slug-taken", "a tenant with slug '" + tenant.slug() + "' already exists");
+        }
+    }
+
+    private Tenant completeOrReport(Tenant tenant, Actor actor) {
+        try {
+            return complete(tenant, actor);
+        } catch (RuntimeException e) {
+            log.error("Provisioning of tenant {} stopped: {}", tenant, e.toString());
+            throw new Unavailable("provisioning-incomplete", "tenant '" + tenant.slug() + "' could not be provisioned ("
+                    + e.getMessage() + "); it stays in 'provisioning' until `silo tenants repair` (or the next start) "
+                    + "completes or rolls it back", Duration.ofSeconds(30));
+        }
+    }
+
+    /** Runs every provisioning step; each one first checks whether it is already done. */
+    private Tenant complete(Tenant tenant, Actor actor) {
+        if (!tenant.attached()) {
+            String password = envelope.unwrapString(tenant.credentialsWrapped(), tenant.credentialsContext());
+            DatabaseUrl admin = placements.adminUrl(tenant.placementId(), null);
+            try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
+                String role = Sql.identifier(tenant.roleName());
+                String database = Sql.identifier(tenant.databaseName());
+
+                failures.before(Step.ROLE, tenant);
+                if (!exists(connection, "SELECT 1 FROM pg_roles WHERE rolname = ?", tenant.roleName())) {
+                    execute(connection, "CREATE ROLE " + role + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                            + "NOBYPASSRLS NOINHERIT CONNECTION LIMIT 32");
+                }
+                // The clear password never travels to the server: pgjdbc sends the SCRAM verifier.
+                connection.unwrap(PGConnection.class).alterUserPassword(tenant.roleName(), password.toCharArray(), "scram-sha-256");
+                if (!isSuperuser(connection)) {
+                    // PostgreSQL 16+: CREATE DATABASE ... OWNER needs membership in the owner role.
+                    execute(connection, "GRANT " + role + " TO CURRENT_USER");
+                }
+
+                failures.before(Step.DATABASE, tenant);
+                if (!exists(connection, "SELECT 1 FROM pg_database WHERE datname = ?", tenant.databaseName())) {
+                    execute(connection, "CREATE DATABASE " + database + " OWNER " + role + " TEMPLATE template0 ENCODING 'UTF8'");
+                }
+
+                failures.before(Step.PRIVILEGES, tenant);
+                execute(connection, "REVOKE ALL ON DATABASE " + database + " FROM PUBLIC");
+            } catch (SQLException e) {
+                throw new IllegalStateException("SQLSTATE " + e.getSQLState() + ": " + e.getMessage(), e);
+            }
+        }
+
+        failures.before(Step.SCHEMA, tenant);
+        migrate(tenant);
+
+        failures.before(Step.ACTIVATE, tenant);
+        return Sql.inTransaction(catalog, connection -> {
+            Tenant current = TenantRepository.findById(connection, tenant.id(), true).orElseThrow(() -> notFound(tenant.slug()));
+            if (current.status() != TenantStatus.PROVISIONING) {
+                return current;
+            }
+            Tenant active = with(current, TenantStatus.ACTIVE);
+            TenantRepository.update(connection, active);
+            audit.append(connection, actor, "tenant.create", "tenant:" + tenant.slug(), Map.of("tenant_id", tenant.id().toString()));
+            CatalogEvents.publish(connection, event(active));
+            return active;
+        });
+    }
+
+    /** Migrates the tenant schema over a connection that logs in as the tenant's own role. */
+    public void migrate(Tenant tenant) {
+        DatabaseUrl url = placements.tenantUrl(tenant);
+        try (HikariDataSource dataSource = Pools.create("migrate-" + tenant.slug(), url, 2, 0, Duration.ofSeconds(10))) {
+            Flyway.configure()
+                    .dataSource(dataSource)
+                    .locations("classpath:db/tenant")
+                    .failOnMissingLocations(true)
+                    .load()
+                    .migrate();
+        }
+    }
+
+    public record RepairResult(String slug, String outcome, String detail) {}
+
+    /**
+     * Completes, or rolls back, every tenant left in {@code provisioning}: those started more than
+     * {@code olderThan} ago (a node repairs at start only what is surely not in progress elsewhere).
+     */
+    public List<RepairResult> repair(boolean rollback, Duration olderThan, Actor actor) {
+        List<Tenant> stuck = Sql.withConnection(catalog, connection ->
+                TenantRepository.list(connection, "status = 'provisioning' AND created_at < ?", clock.instant().minus(olderThan)));
+        List<RepairResult> results = new ArrayList<>();
+        for (Tenant tenant : stuck) {
+            if (!rollback) {
+                try {
+                    complete(tenant, actor);
+                    results.add(new RepairResult(tenant.slug(), "completed", "provisioning finished"));
+                    continue;
+                } catch (RuntimeException e) {
+                    log.warn("Could not complete provisioning of {}: {}; rolling back", tenant, e.toString());
+                }
+            }
+            try {
+                rollBack(tenant, actor);
+                results.add(new RepairResult(tenant.slug(), "rolled-back", "database, role and keys removed; the slug is free"));
+            } catch (RuntimeException e) {
+                results.add(new RepairResult(tenant.slug(), "failed", e.getMessage()));
+            }
+        }
+        return results;
+    }
+
+    private void rollBack(Tenant tenant, Actor actor) {
+        dropDatabase(tenant);
+        Sql.inTransaction(catalog, connection -> {
+            SigningKeys.deleteAll(connection, tenant.id());
+            TenantRepository.delete(connection, tenant.id());
+            audit.append(connection, actor, "tenant.provision.rollback", "tenant:" + tenant.slug(), Map.of("tenant_id", tenant.id().toString()));
+            CatalogEvents.publish(connection, event(tenant));
+            return null;
+        });
+    }
+
+    // ---- lifecycle
+
+    public Tenant suspend(String slug, Actor actor) {
+        return transition(slug, actor, "tenant.suspend", TenantStatus.SUSPENDED, List.of(TenantStatus.ACTIVE));
+    }
+
+    public Tenant resume(String slug, Actor actor) {
+        return transition(slug, actor, "tenant.resume", TenantStatus.ACTIVE, List.of(TenantStatus.SUSPENDED));
+    }
+
+    /** Blocks access at once; the data is kept for the retention window (claim C18), then purged. */
+    public Tenant deprovision(String slug, Actor actor) {
+        Tenant tenant = transition(slug, actor, "tenant.deprovision", TenantStatus.DEPROVISIONED,
+                List.of(TenantStatus.ACTIVE, TenantStatus.SUSPENDED));
+        setLogin(tenant, false);
+        return tenant;
+    }
+
+    /** Undoes a deprovisioning within the retention window: the data comes back intact. */
+    public Tenant restore(String slug, Actor actor) {
+        Tenant before = get(slug);
+        if (before.status() == TenantStatus.DEPROVISIONED) {
+            setLogin(before, true);
+        }
+        return transition(slug, actor, "tenant.restore", TenantStatus.ACTIVE, List.of(TenantStatus.DEPROVISIONED));
+    }
+
+    private Tenant transition(String slug, Actor actor, String action, TenantStatus target, List<TenantStatus> from) {
+        validateSlug(slug);
+        Tenant updated = Sql.inTransaction(catalog, connection -> {
+            Tenant tenant = TenantRepository.findBySlug(connection, slug, true).orElseThrow(() -> notFound(slug));
+            if (!from.contains(tenant.status())) {
+                throw new Conflict("invalid-state", "tenant '" + slug + "' is " + tenant.status().wire() + "; "
+                        + action.substring("tenant.".length()) + " applies to a tenant that is "
+                        + String.join(" or ", from.stream().map(TenantStatus::wire).toList()));
+            }
+            Tenant next = with(tenant, target);
+            TenantRepository.update(connection, next);
+            audit.append(connection, actor, action, "tenant:" + slug, Map.of("tenant_id", tenant.id().toString(),
+                    "from", tenant.status().wire()));
+            CatalogEvents.publish(connection, event(next));
+            return next;
+        });
+        if (target != TenantStatus.ACTIVE) {
+            databases.evict(updated.id());
+        }
+        return updated;
+    }
+
+    private Tenant with(Tenant t, TenantStatus status) {
+        Instant now = clock.instant();
+        return switch (status) {
+            case ACTIVE -> new Tenant(t.id(), t.slug(), t.name(), status, t.placementId(), t.databaseName(), t.roleName(),
+                    t.credentialsWrapped(), t.attached(), t.dataKeysetWrapped(), t.createdAt(), now, null, null, null, null);
+            case SUSPENDED -> new Tenant(t.id(), t.slug(), t.name(), status, t.placementId(), t.databaseName(), t.roleName(),
+                    t.credentialsWrapped(), t.attached(), t.dataKeysetWrapped(), t.createdAt(), now, now, null, null, null);
+            case DEPROVISIONED -> new Tenant(t.id(), t.slug(), t.name(), status, t.placementId(), t.databaseName(), t.roleName(),
+                    t.credentialsWrapped(), t.attached(), t.dataKeysetWrapped(), t.createdAt(), now, t.suspendedAt(), now,
+                    now.plus(settings.retention()), null);
+            case PURGED -> new Tenant(t.id(), t.slug(), t.name(), status, t.placementId(), t.databaseName(), t.roleName(),
+                    null, t.attached(), null, t.createdAt(), now, t.suspendedAt(), t.deprovisionedAt(), t.purgeAfter(), now);
+            case PROVISIONING -> throw new IllegalArgumentException("cannot go back to provisioning");
+        };
+    }
+
+    /** Defense in depth: a deprovisioned tenant's role cannot log in at all, and its sessions are ended. */
+    private void setLogin(Tenant tenant, boolean login) {
+        if (tenant.attached()) {
+            return;
+        }
+        DatabaseUrl admin = placements.adminUrl(tenant.placementId(), null);
+        try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
+            execute(connection, "ALTER ROLE " + Sql.identifier(tenant.roleName()) + (login ? " LOGIN" : " NOLOGIN"));
+            if (!login) {
+                try (PreparedStatement terminate = connection.prepareStatement(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ?")) {
+                    terminate.setString(1, tenant.roleName());
+                    terminate.execute();
+                }
+            }
+        } catch (SQLException e) {
+            throw Sql.translate(e);
+        }
+    }
+
+    /**
+     * Destroys a deprovisioned tenant: drops its database and role, and destroys its wrapped credentials, data
+     * keyset and signing keys, so that any backup of its data becomes unreadable. The slug becomes free.
+     * Without {@code now} only a tenant past its retention window is purged.
+     */
+    public Tenant purge(String slug, boolean now, Actor actor) {
+        Tenant tenant = get(slug);
+        if (tenant.status() != TenantStatus.DEPROVISIONED) {
+            throw new Conflict("invalid-state", "tenant '" + slug + "' is " + tenant.status().wire()
+                    + "; deprovision it first (purge destroys a deprovisioned tenant)");
+        }
+        if (!now && tenant.purgeAfter() != null && tenant.purgeAfter().isAfter(clock.instant())) {
+            throw new Conflict("retention-window", "tenant '" + slug + "' is kept until " + tenant.purgeAfter()
+                    + "; purge it earlier with --now");
+        }
+        return purge(tenant, actor);
+    }
+
+    private Tenant purge(Tenant tenant, Actor actor) {
+        databases.evict(tenant.id());
+        dropDatabase(tenant);
+        Tenant purged = Sql.inTransaction(catalog, connection -> {
+            Tenant current = TenantRepository.findById(connection, tenant.id(), true).orElseThrow(() -> notFound(tenant.slug()));
+            Tenant next = with(current, TenantStatus.PURGED);
+            SigningKeys.deleteAll(connection, tenant.id());
+            TenantRepository.update(connection, next);
+            audit.append(connection, actor, "tenant.purge", "tenant:" + tenant.slug(), Map.of("tenant_id", tenant.id().toString(),
+                    "database", tenant.databaseName()));
+            CatalogEvents.publish(connection, event(next));
+            return next;
+        });
+        log.info("Purged tenant {}: database, role and keys destroyed", purged);
+        return purged;
+    }
+
+    /** Purges every tenant whose retention window has ended; the scheduler calls this. */
+    public int purgeDue(Actor actor) {
+        List<Tenant> due = Sql.withConnection(catalog, connection ->
+                TenantRepository.list(connection, "status = 'deprovisioned' AND purge_after <= ?", clock.instant()));
+        int purged = 0;
+        for (Tenant tenant : due) {
+            try {
+                purge(tenant, actor);
+                purged++;
+            } catch (RuntimeException e) {
+                log.error("Could not purge {}: {}", tenant, e.toString());
+            }
+        }
+        return purged;
+    }
+
+    private void dropDatabase(Tenant tenant) {
+        if (tenant.attached()) {
+            if (tenant.credentialsWrapped() == null) {
+                return;
+            }
+            DatabaseUrl url = placements.tenantUrl(tenant);
+            try (Connection connection = DriverManager.getConnection(url.jdbcUrl(), url.properties())) {
+                execute(connection, "DROP SCHEMA public CASCADE");
+                execute(connection, "CREATE SCHEMA public");
+            } catch (SQLException e) {
+                throw Sql.translate(e);
+            }
+            return;
+        }
+        DatabaseUrl admin = placements.adminUrl(tenant.placementId(), null);
+        try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
+            execute(connection, "DROP DATABASE IF EXISTS " + Sql.identifier(tenant.databaseName()) + " WITH (FORCE)");
+            execute(connection, "DROP ROLE IF EXISTS " + Sql.identifier(tenant.roleName()));
+        } catch (SQLException e) {
+            throw Sql.translate(e);
+        }
+    }
+
+    // ---- signing secrets
+
+    /**
+     * Adds a new signing key that signs from now on. The previous key still verifies for the grace period
+     * (the access-token lifetime, so nobody is logged out), or stops at once with {@code revokePrevious}.
+     */
+    public String rotateSecret(String slug, boolean revokePrevious, Actor actor) {
+        Tenant tenant = get(slug);
+        if (tenant.status() == TenantStatus.PROVISIONING || tenant.status() == TenantStatus.PURGED) {
+            throw new Conflict("invalid-state", "tenant '" + slug + "' is " + tenant.status().wire());
+        }
+        return rotate(tenant, revokePrevious, actor);
+    }
+
+    private String rotate(Tenant tenant, boolean revokePrevious, Actor actor) {
+        String kid = SigningKeys.newKid();
+        Instant now = clock.instant();
+        Sql.inTransaction(catalog, connection -> {
+            SigningKeys.retireCurrent(connection, tenant.id(), revokePrevious ? now : now.plus(settings.secretGrace()));
+            SigningKeys.insert(connection, envelope, tenant.id(), kid, SigningKeys.newSecret(SigningKeys.DEFAULT_SECRET_LENGTH), now);
+            audit.append(connection, actor, "tenant.rotate-secret", "tenant:" + tenant.slug(),
+                    Map.of("tenant_id", tenant.id().toString(), "kid", kid, "revoke_previous", revokePrevious));
+            CatalogEvents.publish(connection, event(tenant));
+            return null;
+        });
+        return kid;
+    }
+
+    /** Rotates every secret older than the rotation period and forgets keys retired a day ago; the scheduler calls this. */
+    public int rotateDue(Actor actor) {
+        Instant cutoff = clock.instant().minus(settings.secretRotation());
+        List<Tenant> due = Sql.withConnection(catalog, connection -> TenantRepository.list(connection, """
+                status IN ('active', 'suspended') AND NOT EXISTS (
+                    SELECT 1 FROM tenant_signing_keys k WHERE k.tenant_id = tenants.id AND k.retires_at IS NULL AND k.created_at > ?)
+                """, cutoff));
+        for (Tenant tenant : due) {
+            rotate(tenant, false, actor);
+        }
+        Sql.withConnection(catalog, connection -> SigningKeys.deleteRetiredBefore(connection, clock.instant().minus(Duration.ofDays(1))));
+        return due.size();
+    }
+
+    // ---- helpers
+
+    public static String event(Tenant tenant) {
+        return "tenant:" + tenant.id() + ":" + tenant.slug();
+    }
+
+    public static void validateSlug(String slug) {
+        if (slug == null || !SLUG.matcher(slug).matches()) {
+            throw new BadRequest("invalid-slug", "a slug is 2-40 characters of lowercase letters a-z, digits and '-', "
+                    + "starting with a letter (got " + (slug == null ? "nothing" : describe(slug)) + ")");
+        }
+    }
+
+    private static String describe(String slug) {
+        if (slug.length() > 40) {
+            return slug.length() + " characters";
+        }
+        return slug.chars().allMatch(c -> c >= 0x20 && c < 0x7f) ? "'" + slug + "'" : "characters outside a-z, 0-9 and '-'";
+    }
+
+    private static String validateName(String name) {
+        String stripped = name.strip();
+        if (stripped.length() > 200 || stripped.chars().anyMatch(Character::isISOControl)) {
+            throw new BadRequest("invalid-name", "a tenant name is at most 200 characters, without control characters");
+        }
+        return stripped;
+    }
+
+    private static NotFound notFound(String slug) {
+        return new NotFound("tenant-not-found", "no tenant with slug '" + slug + "'");
+    }
+
+    private static String randomPassword() {
+        byte[] bytes = new byte[32];
+        RANDOM.nextBytes(bytes);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    private static boolean exists(Connection connection, String sql, String parameter) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement(sql)) {
+            select.setString(1, parameter);
+            try (ResultSet rs = select.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    private static boolean isSuperuser(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) {
+            return rs.next() && rs.getBoolean(1);
+        }
+    }
+
+    private static void execute(Connection connection, String sql) throws SQLException {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute(sql);
+        }
+    }
+}
