@@ -239,7 +239,7 @@ public final class TenantService {
                 failures.before(Step.ROLE, tenant);
                 if (!exists(connection, "SELECT 1 FROM pg_roles WHERE rolname = ?", tenant.roleName())) {
                     execute(connection, "CREATE ROLE " + role + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                            + "NOBYPASSRLS NOINHERIT CONNECTION LIMIT 32");
+                            + "NOBYPASSRLS CONNECTION LIMIT 32");
                 }
                 // The clear password never travels to the server: pgjdbc sends the SCRAM verifier.
                 connection.unwrap(PGConnection.class).alterUserPassword(tenant.roleName(), password.toCharArray(), "scram-sha-256");
