@@ -1195,6 +1195,7 @@ public final class Bench {
             long[] latencies = new long[n];
             Connection connection = postgres.connection();
             SecureRandom random = new SecureRandom();
+            Cpu before = Cpu.now();
             try (Statement statement = connection.createStatement()) {
                 for (int i = 0; i < n; i++) {
                     String name = "bench_raw_" + i;
@@ -1209,8 +1210,9 @@ public final class Bench {
                     latencies[i] = System.nanoTime() - t0;
                 }
             }
+            Cpu after = Cpu.now();
             return Measured.latency("SQL only", Latencies.of(latencies, n), "CREATE ROLE + password + CREATE DATABASE + REVOKE, "
-                    + "no schema migration");
+                    + "no schema migration; " + Cpu.used(before, after));
         }
     }
 
@@ -1713,6 +1715,7 @@ public final class Bench {
             int n = options.provisionTenants();
             long[] latencies = new long[n];
             List<String> slugs = new ArrayList<>();
+            Cpu before = Cpu.now();
             for (int i = 0; i < n; i++) {
                 String slug = features.nextSlug();
                 long t0 = System.nanoTime();
@@ -1725,12 +1728,14 @@ public final class Bench {
                 latencies[i] = System.nanoTime() - t0;
                 slugs.add(slug);
             }
+            Cpu after = Cpu.now();
             boolean full = features.missing(Feature.TENANT_ADMINS).isEmpty() && features.missing(Feature.LOGIN).isEmpty();
             if (full) {
                 int records = features.missing(Feature.RECORDS).isEmpty() ? recordsPerTenant(options) : 0;
                 features.extraTenants().addAll(parallel(slugs, slug -> features.prepareTenant(slug, records)));
             }
-            return Measured.latency("", Latencies.of(latencies, n), "sequential `POST /admin/tenants` until active");
+            return Measured.latency("", Latencies.of(latencies, n), "sequential `POST /admin/tenants` until active; "
+                    + Cpu.used(before, after));
         }
 
         static Measured manyTenants(Api api, Features features, Options options, int level, ConnectionSampler sampler)

@@ -3,6 +3,15 @@ package dev.silo.app;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.silo.audit.Actor;
 import dev.silo.audit.AuditRoutes;
+import dev.silo.auth.AuthRoutes;
+import dev.silo.auth.AuthService;
+import dev.silo.auth.HashingGate;
+import dev.silo.auth.LoginThrottle;
+import dev.silo.auth.LoginThrottleConfig;
+import dev.silo.auth.SessionCache;
+import dev.silo.auth.TenantRequests;
+import dev.silo.auth.TokenService;
+import dev.silo.user.UserRoutes;
 import dev.silo.health.HealthRoutes;
 import dev.silo.operator.OperatorAuth;
 import dev.silo.operator.OperatorService;
@@ -91,7 +100,7 @@ public final class Silo implements AutoCloseable {
                     result.slug(), result.outcome(), result.detail()));
 
             TenantDirectory directory = new TenantDirectory(core.tenants());
-            CatalogEvents events = new CatalogEvents(core.catalogUrl());
+            CatalogEvents events = core.events();
             events.subscribe(directory::onEvent);
             events.subscribe(payload -> {
                 if (payload.startsWith("tenant:")) {
@@ -99,15 +108,32 @@ public final class Silo implements AutoCloseable {
                 }
             });
             events.start();
-            core.onClose(events);
 
             ScheduledExecutorService jobs = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().daemon().name("silo-jobs").factory());
             jobs.scheduleWithFixedDelay(() -> runJobs(core), 30, 60, TimeUnit.SECONDS);
             core.onClose(jobs::shutdownNow);
 
+            SiloConfig.Tuning tuning = config.tuning();
+            SessionCache sessions = new SessionCache();
+            events.subscribe(sessions::onEvent);
+            java.util.concurrent.atomic.AtomicInteger boundPort = new java.util.concurrent.atomic.AtomicInteger(config.port());
+            LoginThrottleConfig defaults = LoginThrottleConfig.defaults();
+            LoginThrottle throttle = new LoginThrottle(new LoginThrottleConfig(tuning.loginMaxFailures(),
+                    Math.max(defaults.ipFailures(), tuning.loginMaxFailures()), Duration.ofMinutes(tuning.loginWindowMinutes()),
+                    defaults.baseLockout(), defaults.maxLockout(),
+                    max(defaults.forgetAfter(), Duration.ofMinutes(tuning.loginWindowMinutes())), defaults.maxKeys()), clock);
+            AuthService authService = new AuthService(core.tenantDatabases(), core.catalog(), events, core.users(), core.hasher(),
+                    core.passwordPolicy(), new HashingGate(), throttle, new TokenService(clock), sessions, core.tenantAudit(), clock,
+                    new AuthService.Settings(Duration.ofMinutes(tuning.accessTokenMinutes()), Duration.ofDays(tuning.refreshTokenDays())),
+                    () -> config.publicUrlOr(boundPort.get()));
+
             AtomicBoolean draining = new AtomicBoolean();
             OperatorAuth auth = new OperatorAuth(core.operators());
+            TenantRequests tenantRequests = new TenantRequests(directory, authService);
+            AuthRoutes authRoutes = new AuthRoutes(tenantRequests, authService, core.users());
+            UserRoutes userRoutes = new UserRoutes(tenantRequests, core.users(), directory, core.tenantDatabases(),
+                    core.tenantAudit(), auth);
             HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth);
@@ -117,8 +143,11 @@ public final class Silo implements AutoCloseable {
                         health.register(routes);
                         tenantRoutes.register(routes);
                         auditRoutes.register(routes);
+                        authRoutes.register(routes);
+                        userRoutes.register(routes);
                         extraRoutes.accept(routes);
                     });
+            boundPort.set(http.port());
             core.onClose(http);
             core.onClose(() -> draining.set(true));
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap);
@@ -130,6 +159,10 @@ public final class Silo implements AutoCloseable {
             core.close();
             throw e;
         }
+    }
+
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
     }
 
     /** Background work, run by one node at a time (a session advisory lock): purges and secret rotation. */

@@ -2,11 +2,16 @@ package dev.silo.app;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.silo.audit.PlatformAudit;
+import dev.silo.audit.TenantAudit;
+import dev.silo.auth.PasswordHasher;
+import dev.silo.auth.PasswordPolicy;
+import dev.silo.user.UserService;
 import dev.silo.operator.OperatorService;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.config.SiloConfig;
 import dev.silo.platform.crypto.Envelope;
 import dev.silo.platform.crypto.MasterKeys;
+import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.CatalogMigrations;
 import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.db.Pools;
@@ -55,6 +60,11 @@ public final class SiloCore implements AutoCloseable {
     private final Placements placements;
     private final TenantDatabases tenantDatabases;
     private final TenantService tenants;
+    private final CatalogEvents events;
+    private final PasswordHasher hasher;
+    private final PasswordPolicy passwordPolicy;
+    private final TenantAudit tenantAudit;
+    private final UserService users;
 
     private SiloCore(SiloConfig config, Clock clock, Deque<AutoCloseable> resources, Envelope envelope,
                      Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog) {
@@ -66,6 +76,8 @@ public final class SiloCore implements AutoCloseable {
         this.catalogUrl = catalogUrl;
         this.catalog = catalog;
         this.audit = new PlatformAudit(clock);
+        this.events = new CatalogEvents(catalogUrl);
+        resources.push(events);
         this.operators = new OperatorService(catalog, audit, clock);
         this.placements = new Placements(catalog, envelope, embedded, audit, clock);
         SiloConfig.Tuning tuning = config.tuning();
@@ -75,7 +87,11 @@ public final class SiloCore implements AutoCloseable {
         resources.push(tenantDatabases);
         this.tenants = new TenantService(catalog, placements, tenantDatabases, envelope, audit, clock,
                 new TenantService.Settings(Duration.ofDays(tuning.retentionDays()), Duration.ofDays(tuning.secretRotationDays()),
-                        Duration.ofMinutes(15)));
+                        Duration.ofMinutes(tuning.accessTokenMinutes())), events);
+        this.hasher = new PasswordHasher(tuning.bcryptCost());
+        this.passwordPolicy = new PasswordPolicy(tuning.passwordMinLength());
+        this.tenantAudit = new TenantAudit(clock);
+        this.users = new UserService(tenantDatabases, catalog, hasher, passwordPolicy, tenantAudit, clock, Duration.ofHours(1));
     }
 
     public static SiloCore open(SiloConfig config, Clock clock, Mode mode) {
@@ -176,6 +192,27 @@ public final class SiloCore implements AutoCloseable {
 
     public TenantService tenants() {
         return tenants;
+    }
+
+    public PasswordHasher hasher() {
+        return hasher;
+    }
+
+    public PasswordPolicy passwordPolicy() {
+        return passwordPolicy;
+    }
+
+    public TenantAudit tenantAudit() {
+        return tenantAudit;
+    }
+
+    public UserService users() {
+        return users;
+    }
+
+    /** Catalog events: a node starts listening; commands only publish. */
+    public CatalogEvents events() {
+        return events;
     }
 
     /** Adds something to stop, before everything opened so far, when the core closes. */

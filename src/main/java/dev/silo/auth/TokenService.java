@@ -237,7 +237,7 @@ public final class TokenService {
     }
 
     /** The one answer to every bad token (RFC 6750 section 3.1). */
-    static Unauthorized invalidToken() {
+    public static Unauthorized invalidToken() {
         return new Unauthorized("invalid-token", "the access token is invalid or expired",
                 "Bearer error=\"invalid_token\"");
     }

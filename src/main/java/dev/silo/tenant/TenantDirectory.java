@@ -29,8 +29,25 @@ public final class TenantDirectory {
         this.tenants = requireNonNull(tenants, "tenants is null");
     }
 
-    /** A tenant with the signing keys that verify now, newest first. */
-    public record ResolvedTenant(Tenant tenant, List<SigningKeys.SigningKey> keys) {}
+    /** A tenant with its signing keys (newest first), unwrapped once per cache load. */
+    public record ResolvedTenant(Tenant tenant, List<dev.silo.auth.SigningKey> keys) {
+        /** The key with this id, if it belongs to this tenant; whether it still verifies is the token service's check. */
+        public Optional<dev.silo.auth.SigningKey> key(String kid) {
+            for (dev.silo.auth.SigningKey key : keys) {
+                if (key.kid().equals(kid)) {
+                    return Optional.of(key);
+                }
+            }
+            return Optional.empty();
+        }
+
+        /** The key that signs new tokens: the newest one not retiring. */
+        public dev.silo.auth.SigningKey signingKey(java.time.Instant now) {
+            return keys.stream().filter(k -> k.retiresAt().isEmpty()).findFirst()
+                    .orElseThrow(() -> new Unavailable("no-signing-key", "tenant '" + tenant.slug() + "' has no current signing key",
+                            Duration.ofSeconds(5)));
+        }
+    }
 
     /**
      * The tenant named in a request, if it may serve: unknown slugs answer 404, suspended or deprovisioned
@@ -52,8 +69,10 @@ public final class TenantDirectory {
     }
 
     private Optional<ResolvedTenant> load(String slug) {
-        return tenants.findLive(slug).map(t -> new ResolvedTenant(t,
-                t.status() == TenantStatus.ACTIVE ? tenants.signingKeys(t.id()) : List.of()));
+        return tenants.findLive(slug).map(t -> new ResolvedTenant(t, t.status() != TenantStatus.ACTIVE ? List.of()
+                : tenants.signingKeys(t.id()).stream()
+                        .map(k -> new dev.silo.auth.SigningKey(k.kid(), k.secret(), Optional.ofNullable(k.retiresAt())))
+                        .toList()));
     }
 
     /** Handles a catalog event: {@code tenant:<id>:<slug>} drops that tenant, {@code *} drops everything. */

@@ -81,10 +81,12 @@ public final class TenantService {
     private final PlatformAudit audit;
     private final Clock clock;
     private final Settings settings;
+    private final CatalogEvents events;
     private volatile FailureInjector failures = NO_FAILURES;
 
     public TenantService(DataSource catalog, Placements placements, TenantDatabases databases, Envelope envelope,
-                         PlatformAudit audit, Clock clock, Settings settings) {
+                         PlatformAudit audit, Clock clock, Settings settings, CatalogEvents events) {
+        this.events = requireNonNull(events, "events is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.placements = requireNonNull(placements, "placements is null");
         this.databases = requireNonNull(databases, "databases is null");
@@ -264,7 +266,7 @@ public final class TenantService {
         migrate(tenant);
 
         failures.before(Step.ACTIVATE, tenant);
-        return Sql.inTransaction(catalog, connection -> {
+        Tenant activated = Sql.inTransaction(catalog, connection -> {
             Tenant current = TenantRepository.findById(connection, tenant.id(), true).orElseThrow(() -> notFound(tenant.slug()));
             if (current.status() != TenantStatus.PROVISIONING) {
                 return current;
@@ -275,6 +277,8 @@ public final class TenantService {
             CatalogEvents.publish(connection, event(active));
             return active;
         });
+        events.local(event(activated));
+        return activated;
     }
 
     /** Migrates the tenant schema over a connection that logs in as the tenant's own role. */
@@ -329,6 +333,7 @@ public final class TenantService {
             CatalogEvents.publish(connection, event(tenant));
             return null;
         });
+        events.local(event(tenant));
     }
 
     // ---- lifecycle
@@ -374,6 +379,7 @@ public final class TenantService {
             CatalogEvents.publish(connection, event(next));
             return next;
         });
+        events.local(event(updated));
         if (target != TenantStatus.ACTIVE) {
             databases.evict(updated.id());
         }
@@ -447,6 +453,7 @@ public final class TenantService {
             CatalogEvents.publish(connection, event(next));
             return next;
         });
+        events.local(event(purged));
         log.info("Purged tenant {}: database, role and keys destroyed", purged);
         return purged;
     }
@@ -515,6 +522,7 @@ public final class TenantService {
             CatalogEvents.publish(connection, event(tenant));
             return null;
         });
+        events.local(event(tenant));
         return kid;
     }
 

@@ -97,9 +97,16 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param tenantConnections     open tenant connections across all pools ({@code SILO_TENANT_CONNECTIONS}, 64)
      * @param tenantConnectionWaitMillis how long a request waits for a connection before 503 busy
      *                              ({@code SILO_TENANT_CONNECTION_WAIT_MS}, 3000)
+     * @param bcryptCost            bcrypt cost of new password hashes ({@code SILO_BCRYPT_COST}, 12, never below 10)
+     * @param passwordMinLength     shortest accepted password ({@code SILO_PASSWORD_MIN_LENGTH}, 12)
+     * @param accessTokenMinutes    access-token lifetime ({@code SILO_ACCESS_TOKEN_MINUTES}, 15)
+     * @param refreshTokenDays      absolute lifetime of a login session and its refresh tokens ({@code SILO_REFRESH_TOKEN_DAYS}, 30)
+     * @param loginMaxFailures      failed logins per account before a lockout ({@code SILO_LOGIN_MAX_FAILURES}, 5)
+     * @param loginWindowMinutes    the window those failures are counted in ({@code SILO_LOGIN_WINDOW_MINUTES}, 15)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
-                         int tenantConnections, int tenantConnectionWaitMillis) {
+                         int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
+                         int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             return new Tuning(
@@ -108,7 +115,13 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     poolSize,
                     intSetting(env, "SILO_TENANT_POOL_IDLE_SECONDS", 60, 10, 86400),
                     intSetting(env, "SILO_TENANT_CONNECTIONS", 64, poolSize, 10000),
-                    intSetting(env, "SILO_TENANT_CONNECTION_WAIT_MS", 3000, 250, 60000));
+                    intSetting(env, "SILO_TENANT_CONNECTION_WAIT_MS", 3000, 250, 60000),
+                    intSetting(env, "SILO_BCRYPT_COST", 12, 10, 16),
+                    intSetting(env, "SILO_PASSWORD_MIN_LENGTH", 12, 8, 72),
+                    intSetting(env, "SILO_ACCESS_TOKEN_MINUTES", 15, 1, 1440),
+                    intSetting(env, "SILO_REFRESH_TOKEN_DAYS", 30, 1, 365),
+                    intSetting(env, "SILO_LOGIN_MAX_FAILURES", 5, 1, 1000),
+                    intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440));
         }
     }
 

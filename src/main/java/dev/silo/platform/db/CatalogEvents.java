@@ -47,8 +47,30 @@ public final class CatalogEvents implements AutoCloseable {
         }
     }
 
+    /** Publishes {@code payload} at once, for changes committed elsewhere (in a tenant's database). */
+    public static void publishNow(javax.sql.DataSource catalog, String payload) {
+        Sql.withConnection(catalog, connection -> {
+            publish(connection, payload);
+            return null;
+        });
+    }
+
     public void subscribe(Consumer<String> listener) {
         listeners.add(requireNonNull(listener, "listener is null"));
+    }
+
+    /**
+     * Tells this node's listeners at once (after the publishing transaction committed), without waiting for the
+     * round trip through PostgreSQL; the NOTIFY still reaches the other nodes.
+     */
+    public void local(String payload) {
+        dispatch(payload);
+    }
+
+    /** Publishes to every node now and dispatches locally at once: for changes committed in a tenant database. */
+    public void announce(javax.sql.DataSource catalog, String payload) {
+        publishNow(catalog, payload);
+        dispatch(payload);
     }
 
     public void start() {

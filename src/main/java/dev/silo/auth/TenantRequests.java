@@ -1,0 +1,78 @@
+package dev.silo.auth;
+
+import dev.silo.platform.http.RequestIds;
+import dev.silo.platform.problem.BadRequest;
+import dev.silo.platform.problem.Forbidden;
+import dev.silo.tenant.TenantDirectory;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.http.ServerRequest;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.UUID;
+
+import static java.util.Objects.requireNonNull;
+
+/** What every {@code /t/{tenant}/...} handler needs first: the tenant, the caller, the role check. */
+public final class TenantRequests {
+    private final TenantDirectory directory;
+    private final AuthService auth;
+
+    public TenantRequests(TenantDirectory directory, AuthService auth) {
+        this.directory = requireNonNull(directory, "directory is null");
+        this.auth = requireNonNull(auth, "auth is null");
+    }
+
+    public TenantDirectory.ResolvedTenant tenant(ServerRequest request) {
+        return directory.requireServing(request.path().pathParameters().get("tenant"));
+    }
+
+    /** The authenticated caller; a token in the query string is refused (it would end up in logs and histories). */
+    public Caller caller(ServerRequest request) {
+        TenantDirectory.ResolvedTenant tenant = tenant(request);
+        if (request.query().contains("access_token")) {
+            throw TokenService.invalidToken();
+        }
+        return auth.authenticate(tenant, request.headers().first(HeaderNames.AUTHORIZATION).orElse(null), context(request));
+    }
+
+    public Caller admin(ServerRequest request) {
+        Caller caller = caller(request);
+        if (!caller.admin()) {
+            throw new Forbidden("forbidden", "this route needs the admin role");
+        }
+        return caller;
+    }
+
+    public static RequestContext context(ServerRequest request) {
+        InetAddress address = request.remotePeer().address() instanceof InetSocketAddress socket && socket.getAddress() != null
+                ? socket.getAddress()
+                : InetAddress.getLoopbackAddress();
+        return new RequestContext(address, request.headers().first(HeaderNames.USER_AGENT).orElse(null),
+                request.context().get(RequestIds.MDC_KEY, String.class).orElse(null));
+    }
+
+    public static UUID uuid(ServerRequest request, String parameter) {
+        try {
+            return UUID.fromString(request.path().pathParameters().get(parameter));
+        } catch (IllegalArgumentException e) {
+            throw new dev.silo.platform.problem.NotFound("user-not-found", "no such user in this tenant");
+        }
+    }
+
+    public static int limit(ServerRequest request, int fallback, int max) {
+        String value = request.query().first("limit").orElse(null);
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            int limit = Integer.parseInt(value);
+            if (limit >= 1 && limit <= max) {
+                return limit;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new BadRequest("invalid-parameter", "'limit' must be a number from 1 to " + max);
+    }
+}

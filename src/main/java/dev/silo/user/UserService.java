@@ -1,0 +1,274 @@
+package dev.silo.user;
+
+import dev.silo.audit.TenantAudit;
+import dev.silo.auth.OpaqueTokens;
+import dev.silo.auth.PasswordHasher;
+import dev.silo.auth.PasswordPolicy;
+import dev.silo.platform.db.CatalogEvents;
+import dev.silo.platform.problem.BadRequest;
+import dev.silo.platform.problem.Conflict;
+import dev.silo.platform.problem.NotFound;
+import dev.silo.tenant.Tenant;
+import dev.silo.tenant.TenantDatabases;
+
+import javax.sql.DataSource;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The users of one tenant, in that tenant's own database (claim C1): the same e-mail in two tenants is two
+ * unrelated accounts. E-mails are compared normalised (trimmed, lower-cased). Disabling a user or changing
+ * its password ends its sessions, and every node learns of it at once.
+ */
+public final class UserService {
+    private static final Pattern EMAIL = Pattern.compile("[^@\\s]{1,64}@[^@\\s]{1,189}");
+    private static final String COLUMNS = "id, email, role, disabled, password_hash, created_at, updated_at, password_changed_at";
+
+    private final TenantDatabases databases;
+    private final DataSource catalog;
+    private final PasswordHasher hasher;
+    private final PasswordPolicy policy;
+    private final TenantAudit audit;
+    private final Clock clock;
+    private final Duration resetLifetime;
+
+    public UserService(TenantDatabases databases, DataSource catalog, PasswordHasher hasher, PasswordPolicy policy,
+                       TenantAudit audit, Clock clock, Duration resetLifetime) {
+        this.databases = requireNonNull(databases, "databases is null");
+        this.catalog = requireNonNull(catalog, "catalog is null");
+        this.hasher = requireNonNull(hasher, "hasher is null");
+        this.policy = requireNonNull(policy, "policy is null");
+        this.audit = requireNonNull(audit, "audit is null");
+        this.clock = requireNonNull(clock, "clock is null");
+        this.resetLifetime = requireNonNull(resetLifetime, "resetLifetime is null");
+    }
+
+    public static String normalizeEmail(String email) {
+        if (email == null) {
+            throw new BadRequest("invalid-email", "an e-mail address is required");
+        }
+        String normalized = email.strip().toLowerCase(Locale.ROOT);
+        if (!EMAIL.matcher(normalized).matches()) {
+            throw new BadRequest("invalid-email", "not an e-mail address (expected name@domain, at most 254 characters)");
+        }
+        return normalized;
+    }
+
+    static String validateRole(String role) {
+        if (!User.ADMIN.equals(role) && !User.MEMBER.equals(role)) {
+            throw new BadRequest("invalid-role", "role must be 'admin' or 'member'");
+        }
+        return role;
+    }
+
+    public User create(Tenant tenant, String email, String role, String password, TenantAudit.Context context) {
+        String normalized = normalizeEmail(email);
+        validateRole(role);
+        policy.check(password, normalized);
+        String hash = hasher.hash(password);
+        Instant now = clock.instant();
+        User user = new User(UUID.randomUUID(), email.strip(), role, false, hash, now, now, now);
+        try {
+            databases.inTransaction(tenant, connection -> {
+                try (PreparedStatement insert = connection.prepareStatement("""
+                        INSERT INTO users (id, email, email_normalized, password_hash, role, created_at, updated_at, password_changed_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """)) {
+                    insert.setObject(1, user.id());
+                    insert.setString(2, user.email());
+                    insert.setString(3, normalized);
+                    insert.setString(4, hash);
+                    insert.setString(5, role);
+                    insert.setTimestamp(6, Timestamp.from(now));
+                    insert.setTimestamp(7, Timestamp.from(now));
+                    insert.setTimestamp(8, Timestamp.from(now));
+                    insert.executeUpdate();
+                }
+                audit.append(connection, context, "user.create", user.id().toString(), Map.of("role", role));
+                return null;
+            });
+        } catch (Conflict e) {
+            throw new Conflict("email-taken", "a user with this e-mail already exists in this tenant");
+        }
+        return user;
+    }
+
+    public Optional<User> findByEmail(Connection connection, String normalizedEmail) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS + " FROM users WHERE email_normalized = ?")) {
+            select.setString(1, normalizedEmail);
+            try (ResultSet rs = select.executeQuery()) {
+                return rs.next() ? Optional.of(read(rs)) : Optional.empty();
+            }
+        }
+    }
+
+    public static Optional<User> findById(Connection connection, UUID id, boolean forUpdate) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS + " FROM users WHERE id = ?"
+                + (forUpdate ? " FOR UPDATE" : ""))) {
+            select.setObject(1, id);
+            try (ResultSet rs = select.executeQuery()) {
+                return rs.next() ? Optional.of(read(rs)) : Optional.empty();
+            }
+        }
+    }
+
+    public User get(Tenant tenant, UUID id) {
+        return databases.withConnection(tenant, connection -> findById(connection, id, false)).orElseThrow(UserService::notFound);
+    }
+
+    public record Page(List<User> users, String nextCursor) {}
+
+    /** Users by creation time; the opaque cursor continues after the last user of the previous page. */
+    public Page list(Tenant tenant, int limit, Optional<String> cursor) {
+        Instant afterTime = Instant.EPOCH;
+        UUID afterId = new UUID(0, 0);
+        if (cursor.isPresent()) {
+            try {
+                String[] parts = new String(Base64.getUrlDecoder().decode(cursor.get()), StandardCharsets.UTF_8).split("\\|");
+                afterTime = Instant.parse(parts[0]);
+                afterId = UUID.fromString(parts[1]);
+            } catch (RuntimeException e) {
+                throw new BadRequest("invalid-cursor", "the cursor is not one this API returned");
+            }
+        }
+        Instant time = afterTime;
+        UUID id = afterId;
+        List<User> users = databases.withConnection(tenant, connection -> {
+            List<User> page = new ArrayList<>();
+            try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS
+                    + " FROM users WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?")) {
+                select.setTimestamp(1, Timestamp.from(time));
+                select.setObject(2, id);
+                select.setInt(3, limit + 1);
+                try (ResultSet rs = select.executeQuery()) {
+                    while (rs.next()) {
+                        page.add(read(rs));
+                    }
+                }
+            }
+            return page;
+        });
+        String next = null;
+        if (users.size() > limit) {
+            users = users.subList(0, limit);
+            User last = users.getLast();
+            next = Base64.getUrlEncoder().withoutPadding().encodeToString(
+                    (last.createdAt() + "|" + last.id()).getBytes(StandardCharsets.UTF_8));
+        }
+        return new Page(users, next);
+    }
+
+    /** Changes role and/or disabled; disabling ends the user's sessions at once. */
+    public User update(Tenant tenant, UUID id, Optional<String> role, Optional<Boolean> disabled, TenantAudit.Context context) {
+        role.ifPresent(UserService::validateRole);
+        User updated = databases.inTransaction(tenant, connection -> {
+            User user = findById(connection, id, true).orElseThrow(UserService::notFound);
+            String newRole = role.orElse(user.role());
+            boolean newDisabled = disabled.orElse(user.disabled());
+            Instant now = clock.instant();
+            try (PreparedStatement update = connection.prepareStatement(
+                    "UPDATE users SET role = ?, disabled = ?, updated_at = ?, token_epoch = token_epoch + ? WHERE id = ?")) {
+                update.setString(1, newRole);
+                update.setBoolean(2, newDisabled);
+                update.setTimestamp(3, Timestamp.from(now));
+                update.setInt(4, newDisabled && !user.disabled() ? 1 : 0);
+                update.setObject(5, id);
+                update.executeUpdate();
+            }
+            if (newDisabled && !user.disabled()) {
+                revokeSessions(connection, id, "user disabled", now);
+            }
+            Map<String, Object> detail = new LinkedHashMap<>();
+            role.ifPresent(r -> detail.put("role", r));
+            disabled.ifPresent(d -> detail.put("disabled", d));
+            audit.append(connection, context, "user.update", id.toString(), detail);
+            return new User(id, user.email(), newRole, newDisabled, user.passwordHash(), user.createdAt(), now, user.passwordChangedAt());
+        });
+        CatalogEvents.publishNow(catalog, userEvent(tenant, id));
+        return updated;
+    }
+
+    public void delete(Tenant tenant, UUID id, TenantAudit.Context context) {
+        databases.inTransaction(tenant, connection -> {
+            findById(connection, id, true).orElseThrow(UserService::notFound);
+            try (PreparedStatement delete = connection.prepareStatement("DELETE FROM users WHERE id = ?")) {
+                delete.setObject(1, id);
+                delete.executeUpdate();
+            }
+            audit.append(connection, context, "user.delete", id.toString(), Map.of());
+            return null;
+        });
+        CatalogEvents.publishNow(catalog, userEvent(tenant, id));
+    }
+
+    public record ResetToken(String token, Instant expiresAt) {
+        @Override
+        public String toString() {
+            return "ResetToken[expires " + expiresAt + "]";
+        }
+    }
+
+    /** A one-time password-reset token for an admin to hand over (Silo sends no e-mail). */
+    public ResetToken issueReset(Tenant tenant, UUID id, TenantAudit.Context context) {
+        String token = OpaqueTokens.generate(OpaqueTokens.Kind.PASSWORD_RESET);
+        Instant now = clock.instant();
+        Instant expires = now.plus(resetLifetime);
+        databases.inTransaction(tenant, connection -> {
+            findById(connection, id, false).orElseThrow(UserService::notFound);
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")) {
+                insert.setString(1, OpaqueTokens.hash(token));
+                insert.setObject(2, id);
+                insert.setTimestamp(3, Timestamp.from(now));
+                insert.setTimestamp(4, Timestamp.from(expires));
+                insert.executeUpdate();
+            }
+            audit.append(connection, context, "user.password-reset.issue", id.toString(), Map.of());
+            return null;
+        });
+        return new ResetToken(token, expires);
+    }
+
+    /** Ends every session of the user; their access tokens stop working at the next check. */
+    public static void revokeSessions(Connection connection, UUID userId, String reason, Instant now) throws SQLException {
+        try (PreparedStatement revoke = connection.prepareStatement(
+                "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL")) {
+            revoke.setTimestamp(1, Timestamp.from(now));
+            revoke.setString(2, reason);
+            revoke.setObject(3, userId);
+            revoke.executeUpdate();
+        }
+    }
+
+    public static String userEvent(Tenant tenant, UUID userId) {
+        return "user:" + tenant.id() + ":" + userId;
+    }
+
+    static User read(ResultSet rs) throws SQLException {
+        return new User(rs.getObject("id", UUID.class), rs.getString("email"), rs.getString("role"), rs.getBoolean("disabled"),
+                rs.getString("password_hash"), rs.getTimestamp("created_at").toInstant(), rs.getTimestamp("updated_at").toInstant(),
+                rs.getTimestamp("password_changed_at").toInstant());
+    }
+
+    private static NotFound notFound() {
+        return new NotFound("user-not-found", "no such user in this tenant");
+    }
+}
