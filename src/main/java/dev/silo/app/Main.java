@@ -47,6 +47,7 @@ public final class Main implements Runnable {
         commandLine.addSubcommand(new ServeCommand(env, out));
         commandLine.addSubcommand(new VersionCommand(out));
         commandLine.addSubcommand(new dev.silo.cli.TenantsCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.UsersCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.OperatorsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.PlacementsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.AuditCommand(env, out));

@@ -246,9 +246,7 @@ public final class Silo implements AutoCloseable {
 
     /** Where this node answers, as seen from this machine. */
     public URI baseUri() {
-        String host = core.config().host();
-        host = host.equals("0.0.0.0") || host.equals("::") ? "localhost" : host;
-        return URI.create("http://" + host + ":" + http.port());
+        return URI.create("http://" + core.config().localHost() + ":" + http.port());
     }
 
     public SiloCore core() {

@@ -79,7 +79,8 @@ public final class SiloCore implements AutoCloseable {
         this.events = new CatalogEvents(catalogUrl);
         resources.push(events);
         this.operators = new OperatorService(catalog, audit, clock);
-        this.placements = new Placements(catalog, envelope, embedded, audit, clock);
+        this.placements = new Placements(catalog, envelope, embedded, embedded.isPresent() ? Optional.empty() : Optional.of(catalogUrl),
+                audit, clock);
         SiloConfig.Tuning tuning = config.tuning();
         this.tenantDatabases = new TenantDatabases(new TenantDatabases.Settings(tuning.tenantPoolSize(),
                 Duration.ofSeconds(tuning.tenantPoolIdleSeconds()), tuning.tenantConnections(),

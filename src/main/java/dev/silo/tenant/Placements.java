@@ -45,7 +45,15 @@ public final class Placements {
     private final Clock clock;
     private final Map<UUID, Row> rows = new ConcurrentHashMap<>();
 
-    public Placements(DataSource catalog, Envelope envelope, Optional<EmbeddedPostgresServer> embedded, PlatformAudit audit, Clock clock) {
+    private final Optional<DatabaseUrl> catalogServer;
+
+    /**
+     * @param catalogServer on a node without the embedded server, the catalog's location: the embedded placement
+     *     is then the server the catalog lives on (a node sharing the catalog of an embedded node)
+     */
+    public Placements(DataSource catalog, Envelope envelope, Optional<EmbeddedPostgresServer> embedded, Optional<DatabaseUrl> catalogServer,
+                      PlatformAudit audit, Clock clock) {
+        this.catalogServer = requireNonNull(catalogServer, "catalogServer is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.envelope = requireNonNull(envelope, "envelope is null");
         this.embedded = requireNonNull(embedded, "embedded is null");
@@ -171,8 +179,12 @@ public final class Placements {
     public DatabaseUrl adminUrl(UUID placementId, String database) {
         Row row = row(placementId);
         if (row.kind().equals("embedded")) {
-            return embedded.orElseThrow(() -> new IllegalStateException("the embedded placement is not available on this node"))
-                    .adminUrl(database == null ? "postgres" : database);
+            String name = database == null ? "postgres" : database;
+            if (embedded.isPresent()) {
+                return embedded.get().adminUrl(name);
+            }
+            return catalogServer.orElseThrow(() -> new IllegalStateException("the embedded placement is not available on this node"))
+                    .withDatabase(name);
         }
         DatabaseUrl url = DatabaseUrl.parse("placement " + row.name(), envelope.unwrapString(row.adminUrlWrapped(), adminContext(row.id())));
         return withTls(database == null ? url : url.withDatabase(database), row);

@@ -69,6 +69,8 @@ public final class TestingSilo {
         }
         env.put("SILO_PORT", "0");
         env.put("SILO_HOST", "127.0.0.1");
+        // The floor, to keep tests fast; one test checks the default of 12.
+        env.putIfAbsent("SILO_BCRYPT_COST", "10");
         return Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
     }
 

@@ -43,9 +43,14 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         return databaseUrl.isEmpty();
     }
 
-    /** The issuer base: the configured public URL, or {@code http://localhost:PORT}. */
+    /** The issuer base: the configured public URL, or {@code http://HOST:PORT} as this machine reaches the node. */
     public URI publicUrlOr(int actualPort) {
-        return publicUrl.orElseGet(() -> URI.create("http://localhost:" + actualPort));
+        return publicUrl.orElseGet(() -> URI.create("http://" + localHost() + ":" + actualPort));
+    }
+
+    /** The bind address as a local client uses it: {@code localhost} for a wildcard. */
+    public String localHost() {
+        return host.equals("0.0.0.0") || host.equals("::") ? "localhost" : host.contains(":") ? "[" + host + "]" : host;
     }
 
     /** Command-line values; {@code null} means "not given". */

@@ -165,10 +165,32 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         }
         try {
             postgres.close();
-            log.info("Embedded PostgreSQL stopped");
         } catch (IOException e) {
             log.warn("Embedded PostgreSQL did not stop cleanly: {}", e.toString());
         }
+        // zonky's pg_ctl stop waits only 5 s; the shutdown checkpoint of a cluster with many databases can take
+        // longer. Wait for the server to finish, and insist if it does not.
+        Path pidFile = clusterDirectory.resolve("postmaster.pid");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (Files.exists(pidFile) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (Files.exists(pidFile)) {
+            log.warn("Embedded PostgreSQL still running after 30 s; stopping it again");
+            try {
+                run(binaries.command("pg_ctl", "stop", "-D", clusterDirectory.toString(), "-m", "fast", "-w", "-t", "60"),
+                        Duration.ofSeconds(90));
+            } catch (RuntimeException e) {
+                log.error("Embedded PostgreSQL could not be stopped: {}", e.getMessage());
+                return;
+            }
+        }
+        log.info("Embedded PostgreSQL stopped");
     }
 
     private void bootstrap() {
