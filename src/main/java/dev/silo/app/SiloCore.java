@@ -92,7 +92,7 @@ public final class SiloCore implements AutoCloseable {
         this.hasher = new PasswordHasher(tuning.bcryptCost());
         this.passwordPolicy = new PasswordPolicy(tuning.passwordMinLength());
         this.tenantAudit = new TenantAudit(clock);
-        this.users = new UserService(tenantDatabases, catalog, hasher, passwordPolicy, tenantAudit, clock, Duration.ofHours(1));
+        this.users = new UserService(tenantDatabases, catalog, hasher, passwordPolicy, tenantAudit, clock, Duration.ofHours(1), events);
     }
 
     public static SiloCore open(SiloConfig config, Clock clock, Mode mode) {

@@ -376,22 +376,27 @@ public final class AuthService {
         if (!state.valid() || !state.userId().equals(userId)) {
             throw TokenService.invalidToken();
         }
-        return new Caller(tenant, userId, token.role(), sessionId, request);
+        return new Caller(tenant, userId, state.user().role(), sessionId, request, state.user());
     }
 
     private SessionCache.SessionState loadSession(TenantDirectory.ResolvedTenant resolved, UUID sessionId) {
         Instant now = clock.instant();
         return databases.withConnection(resolved.tenant(), connection -> {
             try (PreparedStatement select = connection.prepareStatement("""
-                    SELECT s.user_id, s.revoked_at IS NULL AND s.expires_at > ? AND NOT u.disabled
+                    SELECT s.revoked_at IS NULL AND s.expires_at > ? AND NOT u.disabled AS valid,
+                           u.id, u.email, u.role, u.disabled, u.created_at, u.updated_at, u.password_changed_at
                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?
                     """)) {
                 select.setTimestamp(1, Timestamp.from(now));
                 select.setObject(2, sessionId);
                 try (ResultSet rs = select.executeQuery()) {
-                    return rs.next()
-                            ? new SessionCache.SessionState(rs.getObject(1, UUID.class), rs.getBoolean(2))
-                            : new SessionCache.SessionState(new UUID(0, 0), false);
+                    if (!rs.next()) {
+                        return new SessionCache.SessionState(new UUID(0, 0), false, null);
+                    }
+                    User user = new User(rs.getObject("id", UUID.class), rs.getString("email"), rs.getString("role"),
+                            rs.getBoolean("disabled"), null, rs.getTimestamp("created_at").toInstant(),
+                            rs.getTimestamp("updated_at").toInstant(), rs.getTimestamp("password_changed_at").toInstant());
+                    return new SessionCache.SessionState(user.id(), rs.getBoolean("valid"), user);
                 }
             }
         });

@@ -19,7 +19,8 @@ public final class SessionCache {
     /** The worst-case delay before a revocation is seen by a node that missed its event. */
     public static final Duration MAX_STALENESS = Duration.ofSeconds(10);
 
-    public record SessionState(UUID userId, boolean valid) {}
+    /** The session's user (without its password hash), cached with it so {@code /me} needs no query either. */
+    public record SessionState(UUID userId, boolean valid, dev.silo.user.User user) {}
 
     private record Key(UUID tenantId, UUID sessionId) {}
 

@@ -49,9 +49,11 @@ public final class UserService {
     private final TenantAudit audit;
     private final Clock clock;
     private final Duration resetLifetime;
+    private final CatalogEvents events;
 
     public UserService(TenantDatabases databases, DataSource catalog, PasswordHasher hasher, PasswordPolicy policy,
-                       TenantAudit audit, Clock clock, Duration resetLifetime) {
+                       TenantAudit audit, Clock clock, Duration resetLifetime, CatalogEvents events) {
+        this.events = requireNonNull(events, "events is null");
         this.databases = requireNonNull(databases, "databases is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.hasher = requireNonNull(hasher, "hasher is null");
@@ -202,7 +204,7 @@ public final class UserService {
             audit.append(connection, context, "user.update", id.toString(), detail);
             return new User(id, user.email(), newRole, newDisabled, user.passwordHash(), user.createdAt(), now, user.passwordChangedAt());
         });
-        CatalogEvents.publishNow(catalog, userEvent(tenant, id));
+        events.announce(catalog, userEvent(tenant, id));
         return updated;
     }
 
@@ -216,7 +218,7 @@ public final class UserService {
             audit.append(connection, context, "user.delete", id.toString(), Map.of());
             return null;
         });
-        CatalogEvents.publishNow(catalog, userEvent(tenant, id));
+        events.announce(catalog, userEvent(tenant, id));
     }
 
     public record ResetToken(String token, Instant expiresAt) {
