@@ -60,6 +60,13 @@ class ConfigTest {
     }
 
     @Test
+    void masterKeyMayBeHexAsHerokuGeneratesIt() {
+        SiloConfig config = SiloConfig.resolve(SiloConfig.Flags.none(), Map.of(
+                "SILO_MASTER_KEY", "ab".repeat(32), "SILO_DATA_DIR", TestingSilo.newDataDir("cfg").toString()));
+        assertThat(dev.silo.platform.config.MasterKeyFormat.decode("SILO_MASTER_KEY", config.masterKey().orElseThrow())).hasSize(32);
+    }
+
+    @Test
     void masterKeyOfWrongLengthIsRefused() {
         assertThatThrownBy(() -> SiloConfig.resolve(SiloConfig.Flags.none(), Map.of(
                 "SILO_MASTER_KEY", "c2hvcnQ=", "SILO_DATA_DIR", TestingSilo.newDataDir("cfg").toString())))
