@@ -3,14 +3,12 @@ package dev.silo.tenant;
 import dev.silo.platform.crypto.Envelope;
 
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.UUID;
 
@@ -22,10 +20,8 @@ import static dev.silo.tenant.TenantRepository.ts;
  * each with its own key id, stored wrapped by the master key.
  */
 public final class SigningKeys {
-    public static final int DEFAULT_SECRET_LENGTH = 64;
-    public static final int MINIMUM_SECRET_LENGTH = 40;
-    private static final char[] ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".toCharArray();
-    private static final SecureRandom RANDOM = new SecureRandom();
+    public static final int DEFAULT_SECRET_LENGTH = dev.silo.auth.JwtSecrets.DEFAULT_LENGTH;
+    public static final int MINIMUM_SECRET_LENGTH = dev.silo.auth.JwtSecrets.MIN_LENGTH;
 
     private SigningKeys() {}
 
@@ -41,21 +37,13 @@ public final class SigningKeys {
         }
     }
 
+    /** A random secret of {@code length} characters (at least {@link #MINIMUM_SECRET_LENGTH}). */
     public static String newSecret(int length) {
-        if (length < MINIMUM_SECRET_LENGTH) {
-            throw new IllegalArgumentException("a JWT secret has at least " + MINIMUM_SECRET_LENGTH + " characters");
-        }
-        char[] chars = new char[length];
-        for (int i = 0; i < length; i++) {
-            chars[i] = ALPHABET[RANDOM.nextInt(ALPHABET.length)];
-        }
-        return new String(chars);
+        return dev.silo.auth.JwtSecrets.generate(length);
     }
 
     public static String newKid() {
-        byte[] bytes = new byte[12];
-        RANDOM.nextBytes(bytes);
-        return "k_" + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+        return dev.silo.auth.JwtSecrets.newKid();
     }
 
     static void insert(Connection connection, Envelope envelope, UUID tenantId, String kid, String secret, Instant now) throws SQLException {
