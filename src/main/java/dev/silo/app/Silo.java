@@ -21,9 +21,12 @@ import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
+import dev.silo.records.RecordRoutes;
+import dev.silo.records.RecordService;
 import dev.silo.tenant.TenantDirectory;
 import dev.silo.tenant.TenantRoutes;
 import dev.silo.tenant.TenantService;
+import dev.silo.tenant.TenantStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -98,6 +101,7 @@ public final class Silo implements AutoCloseable {
             var repaired = core.tenants().repair(false, Duration.ofMinutes(5), Actor.SYSTEM);
             repaired.forEach(result -> log.warn("Repaired interrupted provisioning of tenant {}: {} ({})",
                     result.slug(), result.outcome(), result.detail()));
+            migrateTenantSchemas(core);
 
             TenantDirectory directory = new TenantDirectory(core.tenants());
             CatalogEvents events = core.events();
@@ -134,6 +138,8 @@ public final class Silo implements AutoCloseable {
             AuthRoutes authRoutes = new AuthRoutes(tenantRequests, authService, core.users());
             UserRoutes userRoutes = new UserRoutes(tenantRequests, core.users(), directory, core.tenantDatabases(),
                     core.tenantAudit(), auth);
+            RecordRoutes recordRoutes = new RecordRoutes(tenantRequests, new RecordService(core.tenantDatabases(),
+                    core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate));
             HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth);
@@ -145,6 +151,7 @@ public final class Silo implements AutoCloseable {
                         auditRoutes.register(routes);
                         authRoutes.register(routes);
                         userRoutes.register(routes);
+                        recordRoutes.register(routes);
                         extraRoutes.accept(routes);
                     });
             boundPort.set(http.port());
@@ -159,6 +166,30 @@ public final class Silo implements AutoCloseable {
             core.close();
             throw e;
         }
+    }
+
+    /**
+     * Brings every active tenant's schema up to the migrations this build ships (tenants created before a release
+     * are not re-migrated at provisioning). A tenant that fails is logged and skipped: it must not keep the others
+     * down; the records service retries the migration when it meets a missing table.
+     */
+    private static void migrateTenantSchemas(SiloCore core) {
+        var active = core.tenants().list(false).stream().filter(t -> t.status() == TenantStatus.ACTIVE).toList();
+        if (active.isEmpty()) {
+            return;
+        }
+        long started = System.nanoTime();
+        int failed = 0;
+        for (var tenant : active) {
+            try {
+                core.tenants().migrate(tenant);
+            } catch (RuntimeException e) {
+                failed++;
+                log.warn("Cannot migrate the schema of tenant {}; continuing with the others: {}", tenant, e.toString());
+            }
+        }
+        log.info("Checked the schema of {} active tenant(s) in {} ms ({} failed)", active.size(),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), failed);
     }
 
     private static Duration max(Duration a, Duration b) {

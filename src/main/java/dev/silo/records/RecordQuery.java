@@ -1,0 +1,225 @@
+package dev.silo.records;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.silo.platform.problem.BadRequest;
+
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A listing request: equality filters, one sort key, a page size and a keyset cursor. It compiles to SQL made of
+ * fixed fragments only; field names, values and cursor positions are always bound parameters.
+ */
+record RecordQuery(Map<String, String> filters, String sort, int limit, Optional<String> cursor) {
+    static final int MAX_FILTERS = 20;
+    private static final int MAX_CURSOR_LENGTH = 4096;
+
+    RecordQuery {
+        filters = Map.copyOf(filters);
+        requireNonNull(sort, "sort is null");
+        requireNonNull(cursor, "cursor is null");
+    }
+
+    enum Key { CREATED_AT, UPDATED_AT, FIELD }
+
+    /** The resolved sort: a system time or a declared field, ascending or descending. */
+    record Sort(String wire, Key key, String field, boolean descending) {
+        String expression() {
+            return switch (key) {
+                case CREATED_AT -> "created_at";
+                case UPDATED_AT -> "updated_at";
+                case FIELD -> "COALESCE(data -> ?::text, 'null'::jsonb)";
+            };
+        }
+    }
+
+    /** The SQL text and its parameters, in order. */
+    record Compiled(String sql, List<Object> parameters) {}
+
+    static Sort resolveSort(String sort, RecordCollection collection) {
+        boolean descending = sort.startsWith("-");
+        String name = descending ? sort.substring(1) : sort;
+        if (name.equals("created_at")) {
+            return new Sort(sort, Key.CREATED_AT, null, descending);
+        }
+        if (name.equals("updated_at")) {
+            return new Sort(sort, Key.UPDATED_AT, null, descending);
+        }
+        Schema.Field field = collection.schema().map(schema -> schema.fields().get(name)).orElse(null);
+        if (field == null) {
+            throw new BadRequest("invalid-sort", "cannot sort on '" + RecordValues.shorten(name) + "': sort takes created_at, "
+                    + "updated_at or a declared field, with '-' for descending order", Map.of("sort", RecordValues.shorten(sort)));
+        }
+        if (field.encrypted()) {
+            throw new BadRequest("invalid-sort", "cannot sort on '" + name + "': it is encrypted, and the database only "
+                    + "holds its ciphertext", Map.of("sort", sort));
+        }
+        if (!field.type().scalar()) {
+            throw new BadRequest("invalid-sort", "cannot sort on '" + name + "': it is of type " + field.type().wire()
+                    + "; sort takes a scalar field", Map.of("sort", sort));
+        }
+        return new Sort(sort, Key.FIELD, name, descending);
+    }
+
+    Compiled compile(String select, RecordCollection collection) {
+        Sort resolved = resolveSort(sort, collection);
+        StringBuilder sql = new StringBuilder(select).append(" WHERE collection = ?");
+        List<Object> parameters = new ArrayList<>();
+        parameters.add(collection.name());
+        for (Map.Entry<String, String> filter : new java.util.TreeMap<>(filters).entrySet()) {
+            appendFilter(sql, parameters, collection, filter.getKey(), filter.getValue());
+        }
+        if (cursor.isPresent()) {
+            Position position = decode(cursor.get(), resolved);
+            sql.append(" AND (").append(resolved.expression()).append(", id) ").append(resolved.descending() ? "<" : ">")
+                    .append(resolved.key() == Key.FIELD ? " (?::jsonb, ?)" : " (?, ?)");
+            if (resolved.key() == Key.FIELD) {
+                parameters.add(resolved.field());
+                parameters.add(RecordValues.write(position.key()));
+            } else {
+                parameters.add(Timestamp.from(Instant.parse(position.key().textValue())));
+            }
+            parameters.add(position.id());
+        }
+        String direction = resolved.descending() ? " DESC" : " ASC";
+        sql.append(" ORDER BY ").append(resolved.expression()).append(direction).append(", id").append(direction)
+                .append(" LIMIT ?");
+        if (resolved.key() == Key.FIELD) {
+            parameters.add(resolved.field());
+        }
+        parameters.add(limit + 1);
+        return new Compiled(sql.toString(), parameters);
+    }
+
+    private static void appendFilter(StringBuilder sql, List<Object> parameters, RecordCollection collection, String field,
+                                     String value) {
+        if (collection.schema().isEmpty()) {
+            // schemaless: compare the text form, so filter[n]=3 matches 3 and "3"
+            sql.append(" AND data ->> ?::text = ?");
+            parameters.add(field);
+            parameters.add(value);
+            return;
+        }
+        Schema.Field declared = collection.schema().get().fields().get(field);
+        if (declared == null) {
+            throw new BadRequest("invalid-filter", "cannot filter on '" + RecordValues.shorten(field)
+                    + "': it is not declared in the collection's schema", Map.of("field", RecordValues.shorten(field)));
+        }
+        if (declared.encrypted()) {
+            throw new BadRequest("invalid-filter", "cannot filter on '" + field + "': it is encrypted, and the database only "
+                    + "holds its ciphertext", Map.of("field", field));
+        }
+        JsonNode typed = typedValue(field, declared.type(), value);
+        if (declared.type().scalar()) {
+            ObjectNode containment = JsonNodeFactory.instance.objectNode();
+            containment.set(field, typed);
+            sql.append(" AND data @> ?::jsonb");
+            parameters.add(RecordValues.write(containment));
+        } else {
+            sql.append(" AND data -> ?::text = ?::jsonb");
+            parameters.add(field);
+            parameters.add(RecordValues.write(typed));
+        }
+    }
+
+    private static JsonNode typedValue(String field, FieldType type, String value) {
+        JsonNodeFactory nodes = JsonNodeFactory.instance;
+        try {
+            JsonNode typed = switch (type) {
+                case STRING, TIMESTAMP -> nodes.textNode(value);
+                case NUMBER, INTEGER -> nodes.numberNode(new BigDecimal(value));
+                case BOOLEAN -> switch (value) {
+                    case "true" -> nodes.booleanNode(true);
+                    case "false" -> nodes.booleanNode(false);
+                    default -> null;
+                };
+                case OBJECT, ARRAY -> RecordValues.parseStored(value);
+            };
+            if (typed != null && (type == FieldType.STRING || type.accepts(typed))) {
+                ObjectNode wrapper = nodes.objectNode();
+                wrapper.set("value", typed);
+                RecordValues.checkStorable(wrapper);
+                return typed;
+            }
+        } catch (NumberFormatException | IllegalStateException e) {
+            // reported below
+        }
+        throw new BadRequest("invalid-filter", "filter value for '" + field + "' must be " + switch (type) {
+            case OBJECT, ARRAY -> "a JSON " + type.wire();
+            case TIMESTAMP -> "an RFC 3339 timestamp";
+            case BOOLEAN -> "true or false";
+            default -> "of type " + type.wire();
+        }, Map.of("field", field));
+    }
+
+    /** Where a page ended: the sort key of its last record and that record's id. */
+    record Position(JsonNode key, UUID id) {}
+
+    static String encode(Sort sort, StoredRecord last) {
+        ObjectNode cursor = JsonNodeFactory.instance.objectNode();
+        cursor.put("s", sort.wire());
+        switch (sort.key()) {
+            case CREATED_AT -> cursor.put("k", last.createdAt().toString());
+            case UPDATED_AT -> cursor.put("k", last.updatedAt().toString());
+            case FIELD -> {
+                JsonNode value = last.data().get(sort.field());
+                cursor.set("k", value == null ? JsonNodeFactory.instance.nullNode() : value);
+            }
+        }
+        cursor.put("i", last.id().toString());
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(RecordValues.write(cursor).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static Position decode(String cursor, Sort sort) {
+        if (cursor.length() > MAX_CURSOR_LENGTH) {
+            throw invalidCursor("the cursor is not one this API returned");
+        }
+        JsonNode node;
+        try {
+            node = RecordValues.parseStored(new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw invalidCursor("the cursor is not one this API returned");
+        }
+        if (node == null || !node.isObject() || !node.path("s").isTextual() || !node.has("k") || !node.path("i").isTextual()) {
+            throw invalidCursor("the cursor is not one this API returned");
+        }
+        if (!node.get("s").textValue().equals(sort.wire())) {
+            throw invalidCursor("the cursor belongs to a listing sorted by '" + RecordValues.shorten(node.get("s").textValue())
+                    + "'; keep the same sort while paging");
+        }
+        try {
+            UUID id = UUID.fromString(node.get("i").textValue());
+            JsonNode key = node.get("k");
+            if (sort.key() != Key.FIELD) {
+                if (!key.isTextual()) {
+                    throw invalidCursor("the cursor is not one this API returned");
+                }
+                Instant.parse(key.textValue());
+            } else {
+                ObjectNode wrapper = JsonNodeFactory.instance.objectNode();
+                wrapper.set("k", key);
+                RecordValues.checkStorable(wrapper);
+            }
+            return new Position(key, id);
+        } catch (IllegalArgumentException | DateTimeParseException e) {
+            throw invalidCursor("the cursor is not one this API returned");
+        }
+    }
+
+    private static BadRequest invalidCursor(String detail) {
+        return new BadRequest("invalid-cursor", detail);
+    }
+}

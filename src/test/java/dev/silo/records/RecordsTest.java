@@ -1,0 +1,413 @@
+package dev.silo.records;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.silo.app.Silo;
+import dev.silo.audit.Actor;
+import dev.silo.tenant.Tenant;
+import dev.silo.testing.TestingHttp;
+import dev.silo.testing.TestingSilo;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.URLEncoder;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Claims C12, C15, C24, C25 through the real server: CRUD, conditional writes, listing, bad input, isolation. */
+class RecordsTest {
+    static final String PASSWORD = "correct horse battery staple";
+    static Silo silo;
+    static TestingHttp http;
+    static Tenant acme;
+    static Tenant globex;
+    static TestingHttp acmeAdmin;
+    static TestingHttp acmeMember;
+    static TestingHttp globexAdmin;
+
+    @BeforeAll
+    static void start() {
+        silo = TestingSilo.shared();
+        http = new TestingHttp(silo.baseUri());
+        acme = silo.tenants().create("rec-" + UUID.randomUUID().toString().substring(0, 8), null, Optional.empty(), Actor.SYSTEM);
+        globex = silo.tenants().create("rec-" + UUID.randomUUID().toString().substring(0, 8), null, Optional.empty(), Actor.SYSTEM);
+        TestingHttp operator = http.withBearer(TestingSilo.operatorKey(silo));
+        for (Tenant tenant : new Tenant[] {acme, globex}) {
+            var admin = operator.post("/admin/tenants/" + tenant.slug() + "/admins",
+                    "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}");
+            assertThat(admin.status()).as(admin.body()).isEqualTo(201);
+        }
+        acmeAdmin = login(acme, "admin@example.com");
+        globexAdmin = login(globex, "admin@example.com");
+        var member = acmeAdmin.post("/t/" + acme.slug() + "/users",
+                "{\"email\":\"member@example.com\",\"role\":\"member\",\"password\":\"" + PASSWORD + "\"}");
+        assertThat(member.status()).as(member.body()).isEqualTo(201);
+        acmeMember = login(acme, "member@example.com");
+    }
+
+    static TestingHttp login(Tenant tenant, String email) {
+        var response = http.post("/t/" + tenant.slug() + "/auth/login",
+                "{\"email\":\"" + email + "\",\"password\":\"" + PASSWORD + "\"}");
+        assertThat(response.status()).as(response.body()).isEqualTo(200);
+        return http.withBearer(response.json().get("access_token").asText());
+    }
+
+    static String unique(String prefix) {
+        return prefix + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+    }
+
+    static String base(Tenant tenant) {
+        return "/t/" + tenant.slug();
+    }
+
+    static TestingHttp.Response put(TestingHttp client, String path, String json, String ifMatch) {
+        HttpRequest.Builder request = client.request(path).header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString(json));
+        if (ifMatch != null) {
+            request.header("If-Match", ifMatch);
+        }
+        return client.send(request.build());
+    }
+
+    static TestingHttp.Response patch(TestingHttp client, String path, String json, String ifMatch) {
+        HttpRequest.Builder request = client.request(path).header("Content-Type", RecordRoutes.MERGE_PATCH)
+                .method("PATCH", HttpRequest.BodyPublishers.ofString(json));
+        if (ifMatch != null) {
+            request.header("If-Match", ifMatch);
+        }
+        return client.send(request.build());
+    }
+
+    static TestingHttp.Response delete(TestingHttp client, String path, String ifMatch) {
+        HttpRequest.Builder request = client.request(path).DELETE();
+        if (ifMatch != null) {
+            request.header("If-Match", ifMatch);
+        }
+        return client.send(request.build());
+    }
+
+    static String collection(Tenant tenant, TestingHttp admin, String prefix, String schema) {
+        String name = unique(prefix);
+        var created = put(admin, base(tenant) + "/collections/" + name, schema, null);
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        return name;
+    }
+
+    static JsonNode create(TestingHttp client, Tenant tenant, String collection, String json) {
+        var created = client.post(base(tenant) + "/collections/" + collection + "/records", json);
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        assertThat(created.header("ETag")).isEqualTo("\"1\"");
+        return created.json();
+    }
+
+    static String q(String value) {
+        return URLEncoder.encode(value, StandardCharsets.UTF_8);
+    }
+
+    static void assertProblem(TestingHttp.Response response, int status, String type) {
+        assertThat(response.status()).as(response.body()).isEqualTo(status);
+        assertThat(response.contentType()).isEqualTo("application/problem+json");
+        assertThat(response.json().get("type").asText()).as(response.body()).isEqualTo("https://silo.dev/problems/" + type);
+    }
+
+    static final String BOOKS = """
+            {"fields": {"title": {"type": "string", "required": true}, "pages": {"type": "integer"},
+             "price": {"type": "number"}, "published": {"type": "timestamp"}, "tags": {"type": "array"},
+             "meta": {"type": "object"}, "available": {"type": "boolean"}, "isbn": {"type": "string", "encrypted": true}}}
+            """;
+
+    @Test
+    void fullCrudRoundTrip() {
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String path = base(acme) + "/collections/" + books + "/records";
+        JsonNode created = create(acmeMember, acme, books, """
+                {"title": "Dune", "pages": 412, "price": 9.99, "published": "1965-08-01T00:00:00Z", "tags": ["sf"],
+                 "meta": {"a": {"b": 1}}, "available": true, "isbn": "978-0441013593"}""");
+        String id = created.get("id").asText();
+        assertThat(UUID.fromString(id).version()).isEqualTo(7);
+        assertThat(created.get("version").asLong()).isEqualTo(1);
+        assertThat(created.get("created_by").asText()).isEqualTo(created.get("updated_by").asText());
+
+        var read = acmeMember.get(path + "/" + id);
+        assertThat(read.status()).isEqualTo(200);
+        assertThat(read.header("ETag")).isEqualTo("\"1\"");
+        assertThat(read.json().get("data")).isEqualTo(created.get("data"));
+        assertThat(read.json().get("data").get("isbn").asText()).isEqualTo("978-0441013593");
+        assertThat(read.json().get("data").get("price").decimalValue()).isEqualByComparingTo("9.99");
+
+        var replaced = put(acmeMember, path + "/" + id, "{\"title\": \"Dune Messiah\", \"pages\": 256}", "\"1\"");
+        assertThat(replaced.status()).as(replaced.body()).isEqualTo(200);
+        assertThat(replaced.header("ETag")).isEqualTo("\"2\"");
+        assertThat(replaced.json().get("data").size()).isEqualTo(2);
+        assertThat(replaced.json().get("created_at").asText()).isEqualTo(created.get("created_at").asText());
+
+        var listed = acmeMember.get(path);
+        assertThat(listed.json().get("records")).hasSize(1);
+        assertThat(listed.json().get("records").get(0).get("data").get("title").asText()).isEqualTo("Dune Messiah");
+
+        assertProblem(delete(acmeMember, path + "/" + id, "\"1\""), 412, "precondition-failed");
+        assertThat(delete(acmeMember, path + "/" + id, "\"2\"").status()).isEqualTo(204);
+        assertProblem(acmeMember.get(path + "/" + id), 404, "record-not-found");
+        assertProblem(delete(acmeMember, path + "/" + id, "\"2\""), 404, "record-not-found");
+
+        var collections = acmeMember.get(base(acme) + "/collections");
+        assertThat(collections.json().get("collections").findValuesAsText("name")).contains(books);
+        var definition = acmeMember.get(base(acme) + "/collections/" + books);
+        assertThat(definition.json().get("schema").get("fields").get("isbn").get("encrypted").asBoolean()).isTrue();
+    }
+
+    @Test
+    void mergePatchFollowsRfc7396AndWritesAreConditional() throws Exception {
+        String notes = collection(acme, acmeAdmin, "notes", "");
+        String path = base(acme) + "/collections/" + notes + "/records";
+        String id = create(acmeMember, acme, notes, """
+                {"title": "a", "author": {"given": "Ann", "family": "Lee"}, "tags": ["x", "y"], "gone": 1}""").get("id").asText();
+        var patched = patch(acmeMember, path + "/" + id, """
+                {"title": "b", "author": {"family": null, "nick": "al"}, "tags": ["z"], "gone": null, "new": {"k": null}}""", "\"1\"");
+        assertThat(patched.status()).as(patched.body()).isEqualTo(200);
+        assertThat(patched.header("ETag")).isEqualTo("\"2\"");
+        assertThat(patched.json().get("data")).isEqualTo(dev.silo.platform.http.Json.MAPPER.readTree(
+                "{\"title\":\"b\",\"author\":{\"given\":\"Ann\",\"nick\":\"al\"},\"tags\":[\"z\"],\"new\":{}}"));
+        assertThat(acmeMember.get(path + "/" + id).json().get("data")).isEqualTo(patched.json().get("data"));
+
+        assertProblem(patch(acmeMember, path + "/" + id, "{\"title\": \"c\"}", null), 428, "precondition-required");
+        assertProblem(patch(acmeMember, path + "/" + id, "{\"title\": \"c\"}", "*"), 428, "precondition-required");
+        assertProblem(patch(acmeMember, path + "/" + id, "{\"title\": \"c\"}", "\"1\""), 412, "precondition-failed");
+        assertProblem(patch(acmeMember, path + "/" + id, "{\"title\": \"c\"}", "W/\"2\""), 412, "precondition-failed");
+        assertProblem(patch(acmeMember, path + "/" + id, "{\"title\": \"c\"}", "garbage"), 400, "invalid-if-match");
+        assertProblem(put(acmeMember, path + "/" + id, "{\"title\": \"c\"}", null), 428, "precondition-required");
+        assertProblem(delete(acmeMember, path + "/" + id, null), 428, "precondition-required");
+        var wrongType = acmeMember.send(acmeMember.request(path + "/" + id).header("Content-Type", "application/json")
+                .header("If-Match", "\"2\"").method("PATCH", HttpRequest.BodyPublishers.ofString("{}")).build());
+        assertProblem(wrongType, 415, "unsupported-media-type");
+        assertProblem(patch(acmeMember, path + "/" + id, "[1]", "\"2\""), 400, "invalid-request");
+        assertThat(patch(acmeMember, path + "/" + id, "{\"title\": \"c\"}", "\"1\", \"2\"").header("ETag")).isEqualTo("\"3\"");
+    }
+
+    @Test
+    void schemaIsEnforcedAndChangesThatRecordsViolateAreRefusedWithACount() {
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String path = base(acme) + "/collections/" + books + "/records";
+        assertProblem(acmeMember.post(path, "{\"pages\": 3}"), 400, "schema-violation");
+        assertProblem(acmeMember.post(path, "{\"title\": 3}"), 400, "schema-violation");
+        assertProblem(acmeMember.post(path, "{\"title\": \"t\", \"pages\": 1.5}"), 400, "schema-violation");
+        assertProblem(acmeMember.post(path, "{\"title\": \"t\", \"published\": \"yesterday\"}"), 400, "schema-violation");
+        assertProblem(acmeMember.post(path, "{\"title\": \"t\", \"unknown\": 1}"), 400, "schema-violation");
+        assertProblem(acmeMember.post(path, "{\"title\": null}"), 400, "schema-violation");
+        create(acmeMember, acme, books, "{\"title\": \"one\", \"pages\": 10}");
+        create(acmeMember, acme, books, "{\"title\": \"two\", \"pages\": 20}");
+        create(acmeMember, acme, books, "{\"title\": \"three\"}");
+
+        var refused = put(acmeAdmin, base(acme) + "/collections/" + books,
+                BOOKS.replace("\"pages\": {\"type\": \"integer\"}", "\"pages\": {\"type\": \"string\"}"), null);
+        assertProblem(refused, 409, "schema-conflict");
+        assertThat(refused.json().get("records_in_the_way").asLong()).isEqualTo(2);
+        assertThat(refused.json().get("detail").asText()).contains("2 existing record(s)");
+        var required = put(acmeAdmin, base(acme) + "/collections/" + books,
+                BOOKS.replace("\"pages\": {\"type\": \"integer\"}", "\"pages\": {\"type\": \"integer\", \"required\": true}"), null);
+        assertThat(required.json().get("records_in_the_way").asLong()).isEqualTo(1);
+        var encrypt = put(acmeAdmin, base(acme) + "/collections/" + books,
+                BOOKS.replace("\"pages\": {\"type\": \"integer\"}", "\"pages\": {\"type\": \"integer\", \"encrypted\": true}"), null);
+        assertThat(encrypt.json().get("records_in_the_way").asLong()).isEqualTo(2);
+        var widened = put(acmeAdmin, base(acme) + "/collections/" + books,
+                BOOKS.replace("\"pages\": {\"type\": \"integer\"}", "\"pages\": {\"type\": \"number\"}"), null);
+        assertThat(widened.status()).as(widened.body()).isEqualTo(200);
+
+        assertProblem(put(acmeMember, base(acme) + "/collections/" + books, BOOKS, null), 403, "forbidden");
+        assertProblem(acmeMember.delete(base(acme) + "/collections/" + books), 403, "forbidden");
+        var notEmpty = acmeAdmin.delete(base(acme) + "/collections/" + books);
+        assertProblem(notEmpty, 409, "collection-not-empty");
+        assertThat(notEmpty.json().get("records").asLong()).isEqualTo(3);
+        assertThat(acmeAdmin.delete(base(acme) + "/collections/" + books + "?force=true").status()).isEqualTo(204);
+        assertProblem(acmeMember.get(path), 404, "collection-not-found");
+        assertProblem(acmeMember.get(base(acme) + "/collections/" + books), 404, "collection-not-found");
+    }
+
+    @Test
+    void badInputIsAProblemNamingTheCauseNeverA500() {
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String path = base(acme) + "/collections/" + books + "/records";
+        assertProblem(acmeMember.post(path, "{\"title\": "), 400, "malformed-json");
+        assertProblem(acmeMember.post(path, ""), 400, "malformed-json");
+        assertProblem(acmeMember.post(path, "[1, 2]"), 400, "invalid-request");
+        assertProblem(acmeMember.post(path, "\"text\""), 400, "invalid-request");
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"title\": \"b\"}"), 400, "malformed-json");
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\\u0000b\"}"), 400, "invalid-string");
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\\ud800\"}"), 400, "invalid-string");
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"price\": 1e999999999}"), 400, "number-out-of-range");
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"meta\": " + "{\"a\":".repeat(40) + "1" + "}".repeat(41)),
+                400, "malformed-json");
+        String schemaless = collection(acme, acmeAdmin, "loose", "");
+        StringBuilder wide = new StringBuilder("{");
+        for (int i = 0; i <= 1000; i++) {
+            wide.append(i == 0 ? "" : ",").append("\"f").append(i).append("\":").append(i);
+        }
+        assertProblem(acmeMember.post(base(acme) + "/collections/" + schemaless + "/records", wide + "}"), 400, "too-many-fields");
+        assertProblem(acmeMember.post(base(acme) + "/collections/" + schemaless + "/records", "{\"k\": \"\\u0000\"}"),
+                400, "invalid-string");
+        assertProblem(acmeMember.post(base(acme) + "/collections/" + schemaless + "/records", "{\"k\": 1e-999999999}"),
+                400, "number-out-of-range");
+        String big = "{\"k\": \"" + "x".repeat(1024 * 1024) + "\"}";
+        assertThat(acmeMember.post(path, big).status()).isEqualTo(413);
+
+        assertProblem(acmeMember.post(base(acme) + "/collections/nope_" + UUID.randomUUID().toString().substring(0, 8)
+                + "/records", "{}"), 404, "collection-not-found");
+        assertProblem(acmeMember.get(path + "/not-a-uuid"), 404, "record-not-found");
+        assertProblem(acmeMember.get(path + "/" + UUID.randomUUID()), 404, "record-not-found");
+        assertProblem(acmeMember.get(path + "?" + q("filter[nope]") + "=1"), 400, "invalid-filter");
+        assertProblem(acmeMember.get(path + "?" + q("filter[isbn]") + "=1"), 400, "invalid-filter");
+        assertThat(acmeMember.get(path + "?" + q("filter[isbn]") + "=1").json().get("detail").asText()).contains("encrypted");
+        assertProblem(acmeMember.get(path + "?" + q("filter[pages]") + "=ten"), 400, "invalid-filter");
+        assertProblem(acmeMember.get(path + "?" + q("filter[available]") + "=yes"), 400, "invalid-filter");
+        assertProblem(acmeMember.get(path + "?sort=isbn"), 400, "invalid-sort");
+        assertProblem(acmeMember.get(path + "?sort=meta"), 400, "invalid-sort");
+        assertProblem(acmeMember.get(path + "?sort=nope"), 400, "invalid-sort");
+        assertProblem(acmeMember.get(path + "?cursor=abc"), 400, "invalid-cursor");
+        assertProblem(acmeMember.get(path + "?cursor=" + "A".repeat(2000)), 400, "invalid-cursor");
+        assertProblem(acmeMember.get(path + "?limit=0"), 400, "invalid-parameter");
+        assertProblem(acmeMember.get(path + "?limit=1001"), 400, "invalid-parameter");
+        assertProblem(acmeMember.get(path + "?limit=x"), 400, "invalid-parameter");
+        assertProblem(acmeMember.get(path + "?fliter=1"), 400, "invalid-parameter");
+        assertProblem(put(acmeAdmin, base(acme) + "/collections/Bad-Name", "", null), 400, "invalid-collection-name");
+        assertProblem(put(acmeAdmin, base(acme) + "/collections/" + books, "{\"fields\": {\"x\": {\"type\": \"uuid\"}}}", null),
+                400, "invalid-schema");
+        assertProblem(put(acmeAdmin, base(acme) + "/collections/" + books, "{\"fields\": {\"x\": {}}}", null), 400, "invalid-schema");
+        assertProblem(put(acmeAdmin, base(acme) + "/collections/" + books, "{\"fieldz\": {}}", null), 400, "invalid-schema");
+        assertProblem(put(acmeAdmin, base(acme) + "/collections/" + books,
+                "{\"fields\": {\"x\": {\"type\": \"string\", \"encrypted\": \"yes\"}}}", null), 400, "invalid-schema");
+    }
+
+    @Test
+    void filtersAndSortsOnDeclaredFields() {
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String path = base(acme) + "/collections/" + books + "/records";
+        create(acmeMember, acme, books, "{\"title\": \"b\", \"pages\": 2, \"available\": true, \"tags\": [\"x\"]}");
+        create(acmeMember, acme, books, "{\"title\": \"a\", \"pages\": 3, \"available\": false}");
+        create(acmeMember, acme, books, "{\"title\": \"c\", \"pages\": 1, \"available\": true, \"price\": 10.5}");
+        create(acmeMember, acme, books, "{\"title\": \"d\"}");
+        assertThat(titles(acmeMember.get(path + "?sort=title"))).containsExactly("a", "b", "c", "d");
+        assertThat(titles(acmeMember.get(path + "?sort=-pages"))).containsExactly("a", "b", "c", "d");
+        assertThat(titles(acmeMember.get(path + "?sort=-created_at"))).containsExactly("d", "c", "a", "b");
+        assertThat(titles(acmeMember.get(path + "?sort=updated_at"))).containsExactly("b", "a", "c", "d");
+        assertThat(titles(acmeMember.get(path + "?sort=title&" + q("filter[available]") + "=true"))).containsExactly("b", "c");
+        assertThat(titles(acmeMember.get(path + "?" + q("filter[pages]") + "=3"))).containsExactly("a");
+        assertThat(titles(acmeMember.get(path + "?" + q("filter[price]") + "=10.50"))).containsExactly("c");
+        assertThat(titles(acmeMember.get(path + "?" + q("filter[tags]") + "=" + q("[\"x\"]")))).containsExactly("b");
+        assertThat(titles(acmeMember.get(path + "?" + q("filter[title]") + "=a&" + q("filter[pages]") + "=2"))).isEmpty();
+        List<String> paged = new ArrayList<>();
+        String cursor = null;
+        do {
+            var page = acmeMember.get(path + "?sort=-pages&limit=1" + (cursor == null ? "" : "&cursor=" + cursor));
+            assertThat(page.status()).as(page.body()).isEqualTo(200);
+            paged.addAll(titles(page));
+            cursor = page.json().get("next_cursor").isNull() ? null : page.json().get("next_cursor").asText();
+            if (cursor != null) {
+                assertProblem(acmeMember.get(path + "?sort=title&cursor=" + cursor), 400, "invalid-cursor");
+            }
+        } while (cursor != null);
+        assertThat(paged).containsExactly("a", "b", "c", "d");
+    }
+
+    static List<String> titles(TestingHttp.Response response) {
+        assertThat(response.status()).as(response.body()).isEqualTo(200);
+        List<String> titles = new ArrayList<>();
+        response.json().get("records").forEach(record -> titles.add(record.get("data").get("title").asText()));
+        return titles;
+    }
+
+    @Test
+    void tokenOfAnotherTenantCannotReadListUpdateOrDeleteItsRecords() {
+        String secrets = collection(globex, globexAdmin, "secrets", "");
+        String id = create(globexAdmin, globex, secrets, "{\"plan\": \"world domination\"}").get("id").asText();
+        String globexPath = base(globex) + "/collections/" + secrets + "/records";
+        // acme's token on globex's routes: refused before any data access
+        assertThat(acmeAdmin.get(globexPath + "/" + id).status()).isEqualTo(401);
+        assertThat(acmeAdmin.get(globexPath).status()).isEqualTo(401);
+        assertThat(put(acmeAdmin, globexPath + "/" + id, "{}", "\"1\"").status()).isEqualTo(401);
+        assertThat(patch(acmeAdmin, globexPath + "/" + id, "{}", "\"1\"").status()).isEqualTo(401);
+        assertThat(delete(acmeAdmin, globexPath + "/" + id, "\"1\"").status()).isEqualTo(401);
+        assertThat(acmeAdmin.get(base(globex) + "/export").status()).isEqualTo(401);
+        // globex's ids on acme's own routes: acme's database has no such collection or record
+        String acmePath = base(acme) + "/collections/" + secrets + "/records";
+        assertProblem(acmeAdmin.get(acmePath + "/" + id), 404, "collection-not-found");
+        put(acmeAdmin, base(acme) + "/collections/" + secrets, "", null);
+        assertProblem(acmeAdmin.get(acmePath + "/" + id), 404, "record-not-found");
+        assertProblem(put(acmeAdmin, acmePath + "/" + id, "{}", "\"1\""), 404, "record-not-found");
+        assertProblem(patch(acmeAdmin, acmePath + "/" + id, "{}", "\"1\""), 404, "record-not-found");
+        assertProblem(delete(acmeAdmin, acmePath + "/" + id, "\"1\""), 404, "record-not-found");
+        assertThat(acmeAdmin.get(acmePath).json().get("records")).isEmpty();
+        assertThat(acmeAdmin.get(base(acme) + "/export").body()).doesNotContain("world domination");
+        var unchanged = globexAdmin.get(globexPath + "/" + id);
+        assertThat(unchanged.header("ETag")).isEqualTo("\"1\"");
+        assertThat(unchanged.json().get("data").get("plan").asText()).isEqualTo("world domination");
+    }
+
+    @Test
+    void sqlInjectionInCollectionNamesFiltersSortAndCursorIsHarmless() throws Exception {
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String loose = collection(acme, acmeAdmin, "loose", "");
+        create(acmeMember, acme, books, "{\"title\": \"kept\"}");
+        create(acmeMember, acme, loose, "{\"title\": \"kept\"}");
+        long before = countRecords(acme);
+        String[] attacks = {"x'; DROP TABLE records; --", "records\"; DELETE FROM records; --", "' OR '1'='1",
+                "title') OR 1=1 --", "created_at; DROP TABLE collections", "1); DELETE FROM records WHERE (1=1"};
+        for (String attack : attacks) {
+            assertProblem(put(acmeAdmin, base(acme) + "/collections/" + q(attack), "", null), 400, "invalid-collection-name");
+            assertThat(acmeMember.get(base(acme) + "/collections/" + q(attack) + "/records").status()).isIn(400, 404);
+            assertProblem(acmeMember.get(base(acme) + "/collections/" + books + "/records?" + q("filter[" + attack + "]") + "=1"),
+                    400, "invalid-filter");
+            assertProblem(acmeMember.get(base(acme) + "/collections/" + books + "/records?sort=" + q(attack)), 400, "invalid-sort");
+            assertProblem(acmeMember.get(base(acme) + "/collections/" + books + "/records?cursor=" + q(attack)), 400, "invalid-cursor");
+            // schemaless: the field name and the value are bound parameters, so the attack is just a key that matches nothing
+            var harmless = acmeMember.get(base(acme) + "/collections/" + loose + "/records?" + q("filter[" + attack + "]") + "="
+                    + q(attack));
+            assertThat(harmless.status()).as(harmless.body()).isEqualTo(200);
+            assertThat(harmless.json().get("records")).isEmpty();
+            var title = acmeMember.get(base(acme) + "/collections/" + books + "/records?" + q("filter[title]") + "=" + q(attack));
+            assertThat(title.json().get("records")).isEmpty();
+            String forged = java.util.Base64.getUrlEncoder().encodeToString(
+                    ("{\"s\":\"created_at\",\"k\":\"" + attack + "\",\"i\":\"" + UUID.randomUUID() + "\"}").getBytes(StandardCharsets.UTF_8));
+            assertProblem(acmeMember.get(base(acme) + "/collections/" + books + "/records?cursor=" + forged), 400, "invalid-cursor");
+            String forgedField = java.util.Base64.getUrlEncoder().encodeToString(
+                    ("{\"s\":\"title\",\"k\":\"" + attack.replace("\"", "\\\"") + "\",\"i\":\"" + UUID.randomUUID() + "\"}")
+                            .getBytes(StandardCharsets.UTF_8));
+            assertThat(acmeMember.get(base(acme) + "/collections/" + books + "/records?sort=title&cursor=" + forgedField).status())
+                    .isEqualTo(200);
+        }
+        assertThat(countRecords(acme)).isEqualTo(before);
+        assertThat(acmeMember.get(base(acme) + "/collections/" + books + "/records").json().get("records")).hasSize(1);
+    }
+
+    static long countRecords(Tenant tenant) {
+        return silo.core().tenantDatabases().withConnection(tenant, connection -> {
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM collections)");
+                 ResultSet rs = select.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        });
+    }
+
+    @Test
+    void memberCannotChangeCollectionsOrExport() {
+        assertProblem(put(acmeMember, base(acme) + "/collections/" + unique("m"), "", null), 403, "forbidden");
+        assertProblem(acmeMember.get(base(acme) + "/export"), 403, "forbidden");
+        assertThat(http.get(base(acme) + "/collections").status()).isEqualTo(401);
+    }
+
+    static Set<String> ids(JsonNode records) {
+        Set<String> ids = new HashSet<>();
+        records.forEach(record -> ids.add(record.get("id").asText()));
+        return ids;
+    }
+}
