@@ -405,6 +405,199 @@ class RecordsTest {
         assertThat(http.get(base(acme) + "/collections").status()).isEqualTo(401);
     }
 
+    @Test
+    void encryptedFieldIsCiphertextInTheDatabaseAndPlaintextThroughTheApi() {
+        String people = collection(acme, acmeAdmin, "people", SECRETS);
+        String path = base(acme) + "/collections/" + people + "/records";
+        String id = create(acmeMember, acme, people, "{\"name\": \"Ann\", \"ssn\": \"123-45-6789\", \"card\": {\"pin\": 1234}}")
+                .get("id").asText();
+        String raw = rawData(acme, id);
+        assertThat(raw).doesNotContain("123-45-6789").doesNotContain("1234").contains("Ann");
+        JsonNode stored = readJson(raw);
+        byte[] ciphertext = java.util.Base64.getDecoder().decode(stored.get("ssn").asText());
+        assertThat(ciphertext.length).isGreaterThan(28);
+        var read = acmeMember.get(path + "/" + id);
+        assertThat(read.json().get("data").get("ssn").asText()).isEqualTo("123-45-6789");
+        assertThat(read.json().get("data").get("card").get("pin").asInt()).isEqualTo(1234);
+        assertThat(acmeMember.get(path).json().get("records").get(0).get("data").get("ssn").asText()).isEqualTo("123-45-6789");
+        // a merge patch that leaves the encrypted field alone keeps it readable, under a fresh ciphertext
+        var patched = patch(acmeMember, path + "/" + id, "{\"name\": \"Annie\"}", "\"1\"");
+        assertThat(patched.json().get("data").get("ssn").asText()).isEqualTo("123-45-6789");
+        assertThat(readJson(rawData(acme, id)).get("ssn").asText()).isNotEqualTo(stored.get("ssn").asText());
+    }
+
+    @Test
+    void swappedOrCopiedCiphertextsFailTheirIntegrityCheck() {
+        String people = collection(acme, acmeAdmin, "people", SECRETS);
+        String path = base(acme) + "/collections/" + people + "/records";
+        String first = create(acmeMember, acme, people, "{\"name\": \"Ann\", \"ssn\": \"111-11-1111\"}").get("id").asText();
+        String second = create(acmeMember, acme, people, "{\"name\": \"Bob\", \"ssn\": \"222-22-2222\"}").get("id").asText();
+        String firstCipher = readJson(rawData(acme, first)).get("ssn").asText();
+        String secondCipher = readJson(rawData(acme, second)).get("ssn").asText();
+        setField(acme, first, "ssn", secondCipher);
+        setField(acme, second, "ssn", firstCipher);
+        for (String id : List.of(first, second)) {
+            var read = acmeMember.get(path + "/" + id);
+            assertProblem(read, 409, "integrity-error");
+            assertThat(read.json().get("field").asText()).isEqualTo("ssn");
+            assertThat(read.body()).doesNotContain("111-11-1111").doesNotContain("222-22-2222");
+        }
+        assertProblem(acmeMember.get(path), 409, "integrity-error");
+        assertProblem(patch(acmeMember, path + "/" + first, "{\"name\": \"x\"}", "\"1\""), 409, "integrity-error");
+        var export = acmeAdmin.get(base(acme) + "/export");
+        assertThat(export.status()).isEqualTo(200);
+        assertThat(export.body()).contains("\"type\":\"error\"").contains("integrity-error")
+                .doesNotContain("111-11-1111").doesNotContain("222-22-2222");
+        // a value that is not even a ciphertext is an integrity error too, never garbage
+        setField(acme, first, "ssn", "not base64!");
+        assertProblem(acmeMember.get(path + "/" + first), 409, "integrity-error");
+
+        // copied into another tenant, under the same collection name and even the same record id: still refused
+        put(globexAdmin, base(globex) + "/collections/" + people, SECRETS, null);
+        String victim = create(globexAdmin, globex, people, "{\"name\": \"Eve\", \"ssn\": \"999-99-9999\"}").get("id").asText();
+        silo.core().tenantDatabases().inTransaction(globex, connection -> {
+            try (PreparedStatement update = connection.prepareStatement("UPDATE records SET id = ? WHERE id = ?")) {
+                update.setObject(1, UUID.fromString(second));
+                update.setObject(2, UUID.fromString(victim));
+                update.executeUpdate();
+            }
+            return null;
+        });
+        setField(globex, second, "ssn", secondCipher);
+        assertProblem(globexAdmin.get(base(globex) + "/collections/" + people + "/records/" + second), 409, "integrity-error");
+    }
+
+    static final String SECRETS = """
+            {"fields": {"name": {"type": "string", "required": true}, "ssn": {"type": "string", "encrypted": true},
+             "card": {"type": "object", "encrypted": true}}}
+            """;
+
+    static String rawData(Tenant tenant, String id) {
+        return silo.core().tenantDatabases().withConnection(tenant, connection -> {
+            try (PreparedStatement select = connection.prepareStatement("SELECT data::text FROM records WHERE id = ?")) {
+                select.setObject(1, UUID.fromString(id));
+                try (ResultSet rs = select.executeQuery()) {
+                    assertThat(rs.next()).isTrue();
+                    return rs.getString(1);
+                }
+            }
+        });
+    }
+
+    static void setField(Tenant tenant, String id, String field, String value) {
+        silo.core().tenantDatabases().inTransaction(tenant, connection -> {
+            try (PreparedStatement update = connection.prepareStatement(
+                    "UPDATE records SET data = jsonb_set(data, ARRAY[?], to_jsonb(?::text)) WHERE id = ?")) {
+                update.setString(1, field);
+                update.setString(2, value);
+                update.setObject(3, UUID.fromString(id));
+                assertThat(update.executeUpdate()).isEqualTo(1);
+            }
+            return null;
+        });
+    }
+
+    static JsonNode readJson(String json) {
+        try {
+            return dev.silo.platform.http.Json.MAPPER.readTree(json);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void paginationWhileEightWritersInsertReturnsEveryRecordExactlyOnce() throws Exception {
+        String events = collection(acme, acmeAdmin, "events", "");
+        String path = base(acme) + "/collections/" + events + "/records";
+        Set<String> before = new HashSet<>();
+        for (int i = 0; i < 60; i++) {
+            before.add(create(acmeMember, acme, events, "{\"n\": " + i + "}").get("id").asText());
+        }
+        Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        List<Thread> writers = new ArrayList<>();
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        for (int w = 0; w < 8; w++) {
+            int writer = w;
+            writers.add(Thread.ofVirtual().start(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                for (int i = 0; i < 25; i++) {
+                    var created = acmeMember.post(path, "{\"writer\": " + writer + ", \"i\": " + i + "}");
+                    assertThat(created.status()).as(created.body()).isEqualTo(201);
+                    written.add(created.json().get("id").asText());
+                }
+            }));
+        }
+        go.countDown();
+        List<String> ascending = page(path, "created_at");
+        List<String> descending = page(path, "-created_at");
+        for (Thread writer : writers) {
+            writer.join(60_000);
+        }
+        for (List<String> seen : List.of(ascending, descending)) {
+            assertThat(new HashSet<>(seen)).as("no record twice").hasSize(seen.size());
+            assertThat(seen).containsAll(before);
+            Set<String> all = new HashSet<>(before);
+            all.addAll(written);
+            assertThat(all).containsAll(seen);
+        }
+        assertThat(written).hasSize(200);
+        List<String> after = page(path, "created_at");
+        assertThat(after).hasSize(260).doesNotHaveDuplicates();
+        assertThat(page(path, "updated_at")).hasSize(260).doesNotHaveDuplicates();
+    }
+
+    static List<String> page(String path, String sort) {
+        List<String> seen = new ArrayList<>();
+        String cursor = null;
+        do {
+            var page = acmeMember.get(path + "?limit=7&sort=" + sort + (cursor == null ? "" : "&cursor=" + cursor));
+            assertThat(page.status()).as(page.body()).isEqualTo(200);
+            page.json().get("records").forEach(record -> seen.add(record.get("id").asText()));
+            cursor = page.json().get("next_cursor").isNull() ? null : page.json().get("next_cursor").asText();
+        } while (cursor != null);
+        return seen;
+    }
+
+    @Test
+    void eightConcurrentUpdatersLoseNoUpdate() throws Exception {
+        String counters = collection(acme, acmeAdmin, "counters", "{\"fields\": {\"count\": {\"type\": \"integer\"}}}");
+        String path = base(acme) + "/collections/" + counters + "/records/"
+                + create(acmeMember, acme, counters, "{\"count\": 0}").get("id").asText();
+        java.util.concurrent.atomic.AtomicInteger successes = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger conflicts = new java.util.concurrent.atomic.AtomicInteger();
+        List<Thread> updaters = new ArrayList<>();
+        for (int u = 0; u < 8; u++) {
+            updaters.add(Thread.ofVirtual().start(() -> {
+                for (int i = 0; i < 10; i++) {
+                    var read = acmeMember.get(path);
+                    long count = read.json().get("data").get("count").asLong();
+                    var write = i % 2 == 0
+                            ? patch(acmeMember, path, "{\"count\": " + (count + 1) + "}", read.header("ETag"))
+                            : put(acmeMember, path, "{\"count\": " + (count + 1) + "}", read.header("ETag"));
+                    if (write.status() == 200) {
+                        successes.incrementAndGet();
+                    } else {
+                        assertProblem(write, 412, "precondition-failed");
+                        conflicts.incrementAndGet();
+                    }
+                }
+            }));
+        }
+        for (Thread updater : updaters) {
+            updater.join(60_000);
+        }
+        var last = acmeMember.get(path);
+        assertThat(successes.get() + conflicts.get()).isEqualTo(80);
+        assertThat(successes.get()).isPositive();
+        assertThat(last.json().get("version").asLong()).isEqualTo(1 + successes.get());
+        assertThat(last.json().get("data").get("count").asLong()).isEqualTo(successes.get());
+    }
+
     static Set<String> ids(JsonNode records) {
         Set<String> ids = new HashSet<>();
         records.forEach(record -> ids.add(record.get("id").asText()));
