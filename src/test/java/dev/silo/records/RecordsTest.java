@@ -399,6 +399,27 @@ class RecordsTest {
     }
 
     @Test
+    void aTenantDatabaseFromBeforeTheRecordsTablesIsMigratedOnFirstUse() {
+        Tenant old = silo.tenants().create("rec-" + UUID.randomUUID().toString().substring(0, 8), null, Optional.empty(),
+                Actor.SYSTEM);
+        var admin = http.withBearer(TestingSilo.operatorKey(silo)).post("/admin/tenants/" + old.slug() + "/admins",
+                "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}");
+        assertThat(admin.status()).as(admin.body()).isEqualTo(201);
+        // as a tenant provisioned by a release without the records tables would be
+        silo.core().tenantDatabases().inTransaction(old, connection -> {
+            try (var statement = connection.createStatement()) {
+                statement.execute("DROP TABLE records, collections");
+                statement.execute("DELETE FROM flyway_schema_history WHERE version = '2'");
+            }
+            return null;
+        });
+        TestingHttp client = login(old, "admin@example.com");
+        var collections = client.get(base(old) + "/collections");
+        assertThat(collections.status()).as(collections.body()).isEqualTo(200);
+        assertThat(put(client, base(old) + "/collections/" + unique("late"), "", null).status()).isEqualTo(201);
+    }
+
+    @Test
     void memberCannotChangeCollectionsOrExport() {
         assertProblem(put(acmeMember, base(acme) + "/collections/" + unique("m"), "", null), 403, "forbidden");
         assertProblem(acmeMember.get(base(acme) + "/export"), 403, "forbidden");
