@@ -108,6 +108,9 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
                                      String value) {
         if (collection.schema().isEmpty()) {
             // schemaless: compare the text form, so filter[n]=3 matches 3 and "3"
+            ObjectNode check = JsonNodeFactory.instance.objectNode();
+            check.put(field, value);
+            RecordValues.checkStorable(check);
             sql.append(" AND data ->> ?::text = ?");
             parameters.add(field);
             parameters.add(value);

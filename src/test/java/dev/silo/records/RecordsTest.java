@@ -254,6 +254,13 @@ class RecordsTest {
         assertProblem(acmeMember.post(base(acme) + "/collections/" + schemaless + "/records", wide + "}"), 400, "too-many-fields");
         assertProblem(acmeMember.post(base(acme) + "/collections/" + schemaless + "/records", "{\"k\": \"\\u0000\"}"),
                 400, "invalid-string");
+        assertProblem(acmeMember.get(base(acme) + "/collections/" + schemaless + "/records?" + q("filter[k\u0000]") + "=1"),
+                400, "invalid-string");
+        assertProblem(acmeMember.get(base(acme) + "/collections/" + schemaless + "/records?" + q("filter[k]") + "=%00"),
+                400, "invalid-string");
+        assertProblem(acmeMember.get(path + "?" + q("filter[title]") + "=%00"), 400, "invalid-string");
+        assertProblem(acmeMember.get(path + "?sort=%00"), 400, "invalid-sort");
+        assertProblem(acmeMember.get(path + "?cursor=%00"), 400, "invalid-cursor");
         assertProblem(acmeMember.post(base(acme) + "/collections/" + schemaless + "/records", "{\"k\": 1e-999999999}"),
                 400, "number-out-of-range");
         String big = "{\"k\": \"" + "x".repeat(1024 * 1024) + "\"}";
