@@ -32,6 +32,7 @@ class RecordsTest {
     static Tenant globex;
     static TestingHttp acmeAdmin;
     static TestingHttp acmeMember;
+    static String acmeMemberToken;
     static TestingHttp globexAdmin;
 
     @BeforeAll
@@ -51,7 +52,10 @@ class RecordsTest {
         var member = acmeAdmin.post("/t/" + acme.slug() + "/users",
                 "{\"email\":\"member@example.com\",\"role\":\"member\",\"password\":\"" + PASSWORD + "\"}");
         assertThat(member.status()).as(member.body()).isEqualTo(201);
-        acmeMember = login(acme, "member@example.com");
+        var memberLogin = http.post("/t/" + acme.slug() + "/auth/login",
+                "{\"email\":\"member@example.com\",\"password\":\"" + PASSWORD + "\"}");
+        acmeMemberToken = memberLogin.json().get("access_token").asText();
+        acmeMember = http.withBearer(acmeMemberToken);
     }
 
     static TestingHttp login(Tenant tenant, String email) {
@@ -233,7 +237,7 @@ class RecordsTest {
     }
 
     @Test
-    void badInputIsAProblemNamingTheCauseNeverA500() {
+    void badInputIsAProblemNamingTheCauseNeverA500() throws Exception {
         String books = collection(acme, acmeAdmin, "books", BOOKS);
         String path = base(acme) + "/collections/" + books + "/records";
         assertProblem(acmeMember.post(path, "{\"title\": "), 400, "malformed-json");
@@ -263,8 +267,15 @@ class RecordsTest {
         assertProblem(acmeMember.get(path + "?cursor=%00"), 400, "invalid-cursor");
         assertProblem(acmeMember.post(base(acme) + "/collections/" + schemaless + "/records", "{\"k\": 1e-999999999}"),
                 400, "number-out-of-range");
-        String big = "{\"k\": \"" + "x".repeat(1024 * 1024) + "\"}";
-        assertThat(acmeMember.post(path, big).status()).isEqualTo(413);
+        // a raw socket: a client still streaming the body may see the connection closed before it reads the answer
+        try (var socket = new java.net.Socket("127.0.0.1", silo.port())) {
+            socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Authorization: Bearer " + acmeMemberToken + "\r\nContent-Length: " + (1024 * 1024 + 1) + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            socket.setSoTimeout(5000);
+            String answer = new String(socket.getInputStream().readNBytes(4000), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 413").contains("payload-too-large");
+        }
 
         assertProblem(acmeMember.post(base(acme) + "/collections/nope_" + UUID.randomUUID().toString().substring(0, 8)
                 + "/records", "{}"), 404, "collection-not-found");
