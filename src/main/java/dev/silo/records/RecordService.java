@@ -78,13 +78,9 @@ public final class RecordService {
         this.migrate = requireNonNull(migrate, "migrate is null");
     }
 
-    FieldCipher cipher() {
-        return cipher;
-    }
-
     // ---- collections
 
-    public record PutResult(RecordCollection collection, boolean created) {}
+    record PutResult(RecordCollection collection, boolean created) {}
 
     /** Creates or updates a collection; a schema that existing records would violate is a 409 that counts them. */
     PutResult putCollection(Caller caller, String name, Optional<Schema> schema) {
