@@ -352,6 +352,22 @@ public final class Bench {
                 base = measured.asReference("Silo, " + level + " tenant" + (level == 1 ? "" : "s"), null);
             }
         }
+        tenantHealthRows(api, features, options, pgRead, sampler);
+    }
+
+    /**
+     * Row 5 of issue 3: the connection budget under many tenants. {@code GET /t/{tenant}/health} runs one query as
+     * each tenant's own role, so round-robin over N tenants makes Silo open and close tenant pools; the peak of
+     * server connections must stay at or under the budget (SILO_TENANT_CONNECTIONS, 64).
+     */
+    private void tenantHealthRows(Api api, Features features, Options options, Measured pgRead, ConnectionSampler sampler) {
+        for (int level : options.tenantLevels()) {
+            Measured measured = siloRow("tenant health " + level, features, List.of(Feature.TENANTS),
+                    () -> SiloRows.tenantHealth(api, features, options, level, sampler));
+            Measured reference = pgRead.ok() ? pgRead.asReference("`pgbench -S`", "as in row 3") : pgRead;
+            rows.add(row("5", "many tenants: `GET /t/{tenant}/health` (one query as each tenant's role), " + level
+                    + " tenant" + (level == 1 ? "" : "s") + " round-robin (vs `pgbench -S`)", measured, reference));
+        }
     }
 
     /** Runs a Silo-side measurement when all its features are there; "not available yet" otherwise. */
@@ -1570,6 +1586,21 @@ public final class Bench {
         }
 
         /** Creates a tenant with an admin, a token and (when records exist) a collection and records. */
+        private final List<String> bareTenants = new ArrayList<>();
+
+        /** Tenants created without users, for rows that need only the tenant. */
+        List<String> bareTenants() {
+            return bareTenants;
+        }
+
+        void createBareTenant(String slug) {
+            Reply created = api.call("POST", "/admin/tenants", Map.of("slug", slug, "name", "Bench tenant " + slug), operatorKey);
+            if (!created.success()) {
+                throw new Fatal("POST /admin/tenants (" + slug + ") answered " + created.status() + ": " + abbreviate(created.body()));
+            }
+            awaitActive(slug, created);
+        }
+
         BenchTenant createTenant(String slug, int records) {
             Reply created = api.call("POST", "/admin/tenants", Map.of("slug", slug, "name", "Bench tenant " + slug), operatorKey);
             if (!created.success()) {
@@ -1762,6 +1793,38 @@ public final class Bench {
             Measured measured = recordReads(api, features, options, used, level + " tenant" + (level == 1 ? "" : "s"));
             return new Measured(measured.label(), measured.rate(), measured.unit(),
                     measured.cell() + ", peak " + sampler.windowPeak() + " server connections",
+                    measured.notes(), null, null);
+        }
+
+        static Measured tenantHealth(Api api, Features features, Options options, int level, ConnectionSampler sampler)
+                throws Exception {
+            List<String> slugs = new ArrayList<>();
+            slugs.add(features.tenant().slug());
+            features.extraTenants().forEach(t -> slugs.add(t.slug()));
+            slugs.addAll(features.bareTenants());
+            if (slugs.size() < level) {
+                int missing = level - slugs.size();
+                System.err.println("bench: creating " + missing + " more tenants (no users) for " + level + " tenants");
+                List<String> fresh = new ArrayList<>();
+                for (int i = 0; i < missing; i++) {
+                    fresh.add(features.nextSlug());
+                }
+                parallel(fresh, slug -> {
+                    features.createBareTenant(slug);
+                    return slug;
+                });
+                features.bareTenants().addAll(fresh);
+                slugs.addAll(fresh);
+            }
+            List<byte[]> requests = slugs.subList(0, level).stream()
+                    .map(slug -> Load.get(api.base(), "/t/" + slug + "/health", null)).toList();
+            AtomicLong next = new AtomicLong();
+            sampler.resetWindow();
+            Load.Result result = Load.run(api.base(), options.connections(), options.warmup(), options.measure(),
+                    (worker, i) -> requests.get((int) (next.getAndIncrement() % level)));
+            Measured measured = result.measured("", "req/s", options.connections() + " connections, " + level + " tenants");
+            return new Measured(measured.label(), measured.rate(), measured.unit(),
+                    measured.cell() + ", peak " + sampler.windowPeak() + " server connections (tenant budget 64)",
                     measured.notes(), null, null);
         }
 
