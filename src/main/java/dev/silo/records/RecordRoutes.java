@@ -4,15 +4,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.silo.auth.Caller;
 import dev.silo.auth.TenantRequests;
 import dev.silo.platform.http.Json;
-import dev.silo.platform.http.ProblemRenderer;
-import dev.silo.platform.http.RequestIds;
 import dev.silo.platform.http.Routes;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.NotFound;
-import dev.silo.platform.problem.Problem;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
-import io.helidon.webserver.http.Handler;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import org.slf4j.Logger;
@@ -52,22 +48,22 @@ public final class RecordRoutes {
     }
 
     public void register(Routes routes) {
-        routes.get("/t/{tenant}/collections", handle((request, response) -> {
+        routes.get("/t/{tenant}/collections", (request, response) -> {
             Caller caller = requests.caller(request);
             Json.ok(response, Map.of("collections", records.listCollections(caller).stream().map(RecordCollection::view).toList()));
-        }));
-        routes.put("/t/{tenant}/collections/{name}", handle((request, response) -> {
+        });
+        routes.put("/t/{tenant}/collections/{name}", (request, response) -> {
             Caller caller = requests.admin(request);
             byte[] body = body(request);
             Optional<Schema> schema = body.length == 0 ? Optional.empty() : schemaOf(RecordValues.parseObject(body));
             RecordService.PutResult result = records.putCollection(caller, name(request), schema);
             Json.send(response, result.created() ? Status.CREATED_201 : Status.OK_200, result.collection().view());
-        }));
-        routes.get("/t/{tenant}/collections/{name}", handle((request, response) -> {
+        });
+        routes.get("/t/{tenant}/collections/{name}", (request, response) -> {
             Caller caller = requests.caller(request);
             Json.ok(response, records.getCollection(caller, name(request)).view());
-        }));
-        routes.delete("/t/{tenant}/collections/{name}", handle((request, response) -> {
+        });
+        routes.delete("/t/{tenant}/collections/{name}", (request, response) -> {
             Caller caller = requests.admin(request);
             String force = request.query().first("force").orElse("false");
             if (!force.equals("true") && !force.equals("false")) {
@@ -75,50 +71,50 @@ public final class RecordRoutes {
             }
             records.deleteCollection(caller, name(request), force.equals("true"));
             response.status(Status.NO_CONTENT_204).send();
-        }));
+        });
 
-        routes.post("/t/{tenant}/collections/{name}/records", handle((request, response) -> {
+        routes.post("/t/{tenant}/collections/{name}/records", (request, response) -> {
             Caller caller = requests.caller(request);
             StoredRecord record = records.create(caller, name(request), RecordValues.parseObject(body(request)));
             response.header(HeaderNames.LOCATION, "/t/" + caller.tenant().slug() + "/collections/" + record.collection()
                     + "/records/" + record.id());
             send(response, Status.CREATED_201, record);
-        }));
-        routes.get("/t/{tenant}/collections/{name}/records", handle((request, response) -> {
+        });
+        routes.get("/t/{tenant}/collections/{name}/records", (request, response) -> {
             Caller caller = requests.caller(request);
             RecordService.Page page = records.list(caller, name(request), query(request));
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("records", page.records().stream().map(StoredRecord::view).toList());
             body.put("next_cursor", page.nextCursor());
             Json.ok(response, body);
-        }));
-        routes.get("/t/{tenant}/collections/{name}/records/{id}", handle((request, response) -> {
+        });
+        routes.get("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
             Caller caller = requests.caller(request);
             send(response, Status.OK_200, records.get(caller, name(request), id(request)));
-        }));
-        routes.put("/t/{tenant}/collections/{name}/records/{id}", handle((request, response) -> {
+        });
+        routes.put("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
             Caller caller = requests.caller(request);
             List<Long> expected = ifMatch(request);
             ObjectNode data = RecordValues.parseObject(body(request));
             send(response, Status.OK_200, records.replace(caller, name(request), id(request), expected, data));
-        }));
-        routes.patch("/t/{tenant}/collections/{name}/records/{id}", handle((request, response) -> {
+        });
+        routes.patch("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
             Caller caller = requests.caller(request);
             String contentType = request.headers().first(HeaderNames.CONTENT_TYPE).orElse("");
             if (!contentType.toLowerCase(Locale.ROOT).split(";", 2)[0].strip().equals(MERGE_PATCH)) {
-                throw RecordProblem.unsupportedMediaType("PATCH takes a JSON Merge Patch (RFC 7396) with Content-Type "
+                throw new dev.silo.platform.problem.UnsupportedMediaType("PATCH takes a JSON Merge Patch (RFC 7396) with Content-Type "
                         + MERGE_PATCH);
             }
             List<Long> expected = ifMatch(request);
             ObjectNode patch = RecordValues.parseObject(body(request));
             send(response, Status.OK_200, records.patch(caller, name(request), id(request), expected, patch));
-        }));
-        routes.delete("/t/{tenant}/collections/{name}/records/{id}", handle((request, response) -> {
+        });
+        routes.delete("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
             Caller caller = requests.caller(request);
             List<Long> expected = ifMatch(request);
             records.delete(caller, name(request), id(request), expected);
             response.status(Status.NO_CONTENT_204).send();
-        }));
+        });
 
         routes.get("/t/{tenant}/export", (request, response) -> {
             Caller caller = requests.admin(request);
@@ -141,24 +137,6 @@ public final class RecordRoutes {
             }
             out.close();
         });
-    }
-
-    /** Renders {@link RecordProblem}s (statuses the shared hierarchy lacks) exactly as the server renders problems. */
-    private static Handler handle(Handler handler) {
-        return (request, response) -> {
-            try {
-                handler.handle(request, response);
-            } catch (RecordProblem problem) {
-                if (response.isSent()) {
-                    return;
-                }
-                response.status(problem.status());
-                response.header(HeaderNames.CONTENT_TYPE, ProblemRenderer.CONTENT_TYPE);
-                response.send(ProblemRenderer.body(problem.status(), Problem.TYPE_BASE + problem.type(), problem.title(),
-                        problem.getMessage(), request.path().path(),
-                        request.context().get(RequestIds.MDC_KEY, String.class).orElse(null), problem.extensions()));
-            }
-        };
     }
 
     private static void send(ServerResponse response, Status status, StoredRecord record) {
@@ -203,7 +181,7 @@ public final class RecordRoutes {
     static List<Long> ifMatch(ServerRequest request) {
         List<String> headers = request.headers().all(HeaderNames.IF_MATCH, List::of);
         if (headers.isEmpty()) {
-            throw RecordProblem.preconditionRequired("this write needs If-Match with the ETag of the version you read, "
+            throw new dev.silo.platform.problem.PreconditionRequired("this write needs If-Match with the ETag of the version you read, "
                     + "so that concurrent writers cannot overwrite each other's changes");
         }
         List<Long> versions = new ArrayList<>();
@@ -211,7 +189,7 @@ public final class RecordRoutes {
             for (String tag : header.split(",")) {
                 String trimmed = tag.strip();
                 if (trimmed.equals("*")) {
-                    throw RecordProblem.preconditionRequired("If-Match: * is not accepted: send the ETag of the version you read");
+                    throw new dev.silo.platform.problem.PreconditionRequired("If-Match: * is not accepted: send the ETag of the version you read");
                 }
                 if (trimmed.startsWith("W/")) {
                     continue;

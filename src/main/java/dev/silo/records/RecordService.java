@@ -561,8 +561,8 @@ public final class RecordService {
         }
     }
 
-    private static RecordProblem preconditionFailed(String collection, UUID id, long current) {
-        return RecordProblem.preconditionFailed("record " + id + " in collection '" + collection + "' is at version " + current
+    private static dev.silo.platform.problem.PreconditionFailed preconditionFailed(String collection, UUID id, long current) {
+        return new dev.silo.platform.problem.PreconditionFailed("record " + id + " in collection '" + collection + "' is at version " + current
                 + ", not the one in If-Match: it changed since you read it; read it again and reapply your change",
                 Map.of("current_etag", "\"" + current + "\""));
     }

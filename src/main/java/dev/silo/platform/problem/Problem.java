@@ -13,8 +13,8 @@ import static java.util.Objects.requireNonNull;
  * token, key or a connection string with credentials.
  */
 public abstract sealed class Problem extends RuntimeException
-        permits BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PayloadTooLarge,
-                TooManyRequests, Unavailable {
+        permits BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PreconditionFailed,
+                PayloadTooLarge, UnsupportedMediaType, PreconditionRequired, TooManyRequests, Unavailable {
     /** Prefix of every problem type URI; the suffix is part of the API contract. */
     public static final String TYPE_BASE = "https://silo.dev/problems/";
 
