@@ -59,12 +59,14 @@ public final class TenantDatabases implements AutoCloseable {
     private final Semaphore budget;
     private final Map<UUID, TenantPool> pools = new ConcurrentHashMap<>();
     private final ScheduledExecutorService sweeper;
+    private final java.util.concurrent.ExecutorService closer;
 
     public TenantDatabases(Settings settings, Function<Tenant, DatabaseUrl> locate) {
         this.settings = requireNonNull(settings, "settings is null");
         this.locate = requireNonNull(locate, "locate is null");
         this.budget = new Semaphore(settings.totalConnections(), true);
         this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("tenant-pool-sweeper").factory());
+        this.closer = Executors.newFixedThreadPool(2, Thread.ofPlatform().daemon().name("tenant-pool-closer-", 0).factory());
         long period = Math.max(1000, settings.idleTimeout().toMillis() / 4);
         sweeper.scheduleWithFixedDelay(this::closeIdlePools, period, period, TimeUnit.MILLISECONDS);
     }
@@ -138,9 +140,15 @@ public final class TenantDatabases implements AutoCloseable {
 
     @Override
     public void close() {
-        sweeper.shutdownNow();
         for (UUID id : pools.keySet()) {
             evict(id);
+        }
+        sweeper.shutdownNow();
+        closer.shutdown();
+        try {
+            closer.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -178,9 +186,18 @@ public final class TenantDatabases implements AutoCloseable {
             }
         }
 
+        /**
+         * Closing a HikariCP pool stops its threads and waits for them; done on a closer thread so that the
+         * request that needed the connection budget does not wait for it. The permits come back as the physical
+         * connections close, and the waiting request takes one.
+         */
         private void closeOnce() {
             if (closed.compareAndSet(false, true)) {
-                dataSource.close();
+                try {
+                    closer.execute(dataSource::close);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    dataSource.close();
+                }
             }
         }
     }
