@@ -243,11 +243,36 @@ public final class RecordService {
         });
     }
 
+    /**
+     * Reads one record: one statement in auto-commit (the collection and the record together), the hot path of
+     * the API, so one round trip to the tenant's database.
+     */
     StoredRecord get(Caller caller, String collectionName, UUID id) {
         checkCollectionName(collectionName);
-        return transaction(caller.tenant(), connection -> {
-            RecordCollection collection = requireCollection(connection, collectionName, "");
-            return findRecord(connection, caller.tenant(), collection, id, "").orElseThrow(() -> recordNotFound(collectionName, id));
+        return withRetry(caller.tenant(), false, connection -> {
+            try (PreparedStatement select = connection.prepareStatement("""
+                    SELECT r.id, r.collection, r.version, r.data::text, r.created_at, r.created_by, r.updated_at, r.updated_by,
+                           c.name, c.schema::text, c.created_at, c.updated_at
+                    FROM collections c LEFT JOIN records r ON r.collection = c.name AND r.id = ?
+                    WHERE c.name = ?
+                    """)) {
+                select.setObject(1, id);
+                select.setString(2, collectionName);
+                try (ResultSet rs = select.executeQuery()) {
+                    if (!rs.next()) {
+                        throw new NotFound("collection-not-found", "no collection '" + collectionName + "' in this tenant",
+                                Map.of("collection", collectionName));
+                    }
+                    String schema = rs.getString(10);
+                    RecordCollection collection = new RecordCollection(rs.getString(9),
+                            schema == null ? Optional.empty() : Optional.of(Schema.parse(RecordValues.parseStored(schema))),
+                            rs.getTimestamp(11).toInstant(), rs.getTimestamp(12).toInstant());
+                    if (rs.getObject(1) == null) {
+                        throw recordNotFound(collectionName, id);
+                    }
+                    return readRecord(rs, caller.tenant(), collection);
+                }
+            }
         });
     }
 
@@ -448,15 +473,19 @@ public final class RecordService {
 
     /** Runs work in a tenant transaction; a database that predates the records tables is migrated, then retried once. */
     private <T> T transaction(Tenant tenant, Sql.Work<T> work) {
+        return withRetry(tenant, true, work);
+    }
+
+    private <T> T withRetry(Tenant tenant, boolean transaction, Sql.Work<T> work) {
         try {
-            return databases.inTransaction(tenant, work);
+            return transaction ? databases.inTransaction(tenant, work) : databases.withConnection(tenant, work);
         } catch (Sql.DatabaseException e) {
             if (!UNDEFINED_TABLE.equals(e.sqlState())) {
                 throw e;
             }
             log.warn("Tenant {} has no records tables; migrating its schema", tenant);
             migrate.accept(tenant);
-            return databases.inTransaction(tenant, work);
+            return transaction ? databases.inTransaction(tenant, work) : databases.withConnection(tenant, work);
         }
     }
 
