@@ -619,6 +619,11 @@ public final class Bench {
                 // Tink's protobuf runtime uses sun.misc.Unsafe (as ./silo does).
                 command.add("--sun-misc-unsafe-memory-access=allow");
             }
+            String extra = System.getenv("SILO_BENCH_JVM_OPTS");
+            if (extra != null && !extra.isBlank()) {
+                // For profiling Silo under the benchmark, e.g. -XX:StartFlightRecording=...
+                command.addAll(List.of(extra.trim().split("\\s+")));
+            }
             command.add("-jar");
             command.add(jar.toString());
             command.addAll(List.of(args));

@@ -9,13 +9,13 @@ import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.crypto.Envelope;
 import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.Pools;
+import dev.silo.platform.db.ScramVerifier;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.Conflict;
 import dev.silo.platform.problem.NotFound;
 import dev.silo.platform.problem.Unavailable;
 import org.flywaydb.core.Flyway;
-import org.postgresql.PGConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -243,8 +243,10 @@ public final class TenantService {
                     execute(connection, "CREATE ROLE " + role + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
                             + "NOBYPASSRLS CONNECTION LIMIT 32");
                 }
-                // The clear password never travels to the server: pgjdbc sends the SCRAM verifier.
-                connection.unwrap(PGConnection.class).alterUserPassword(tenant.roleName(), password.toCharArray(), "scram-sha-256");
+                // The clear password never travels to the server: only its SCRAM verifier, computed here with few
+                // iterations because the password is 256 random bits (see ScramVerifier).
+                execute(connection, "ALTER ROLE " + role + " PASSWORD '"
+                        + ScramVerifier.of(password, ScramVerifier.TENANT_ITERATIONS) + "'");
                 if (!isSuperuser(connection)) {
                     // PostgreSQL 16+: CREATE DATABASE ... OWNER needs membership in the owner role.
                     execute(connection, "GRANT " + role + " TO CURRENT_USER");

@@ -133,6 +133,16 @@ class TenantLifecycleTest {
                 assertThat(rs.getBoolean(2)).isFalse();
             }
         }
+        // Its password is stored only as a SCRAM verifier, computed by Silo (the clear password never reached the server).
+        try (Connection connection = superuser("postgres");
+             PreparedStatement select = connection.prepareStatement("SELECT rolpassword FROM pg_authid WHERE rolname = ?")) {
+            select.setString(1, tenant.roleName());
+            try (ResultSet rs = select.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).startsWith("SCRAM-SHA-256$" + dev.silo.platform.db.ScramVerifier.TENANT_ITERATIONS + ":")
+                        .doesNotContain(silo.core().placements().tenantUrl(tenant).password());
+            }
+        }
         // The schema was migrated as the tenant's role: it owns the tables.
         silo.core().tenantDatabases().withConnection(tenant, connection -> {
             try (Statement statement = connection.createStatement();
