@@ -66,8 +66,7 @@ public final class TenantDatabases implements AutoCloseable {
         this.locate = requireNonNull(locate, "locate is null");
         this.budget = new Semaphore(settings.totalConnections(), true);
         this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("tenant-pool-sweeper").factory());
-        // Unbounded: a close may wait for a pool's connection adder, and closes must not queue behind one another.
-        this.closer = Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("tenant-pool-closer-", 0).factory());
+        this.closer = Executors.newFixedThreadPool(2, Thread.ofPlatform().daemon().name("tenant-pool-closer-", 0).factory());
         long period = Math.max(1000, settings.idleTimeout().toMillis() / 4);
         sweeper.scheduleWithFixedDelay(this::closeIdlePools, period, period, TimeUnit.MILLISECONDS);
     }
@@ -164,7 +163,7 @@ public final class TenantDatabases implements AutoCloseable {
             DatabaseUrl url = locate.apply(tenant);
             HikariConfig config = new HikariConfig();
             config.setPoolName("tenant-" + tenant.slug());
-            config.setDataSource(new BudgetedDataSource(tenant.id(), url, retired));
+            config.setDataSource(new BudgetedDataSource(tenant.id(), url));
             config.setMaximumPoolSize(settings.maxPerTenant());
             config.setMinimumIdle(0);
             config.setIdleTimeout(Math.max(10_000, settings.idleTimeout().toMillis()));
@@ -207,31 +206,18 @@ public final class TenantDatabases implements AutoCloseable {
     private final class BudgetedDataSource implements DataSource {
         private final UUID tenantId;
         private final DatabaseUrl url;
-        private final AtomicBoolean poolRetired;
 
-        BudgetedDataSource(UUID tenantId, DatabaseUrl url, AtomicBoolean poolRetired) {
+        BudgetedDataSource(UUID tenantId, DatabaseUrl url) {
             this.tenantId = tenantId;
             this.url = url;
-            this.poolRetired = poolRetired;
         }
 
         @Override
         public Connection getConnection() throws SQLException {
-            if (poolRetired.get()) {
-                // A retired pool's connection adder must not wait for the budget: that would hold up its close.
-                throw new SQLTransientConnectionException("the pool of this tenant was retired", "53300");
-            }
             if (!budget.tryAcquire()) {
                 reclaim(tenantId);
                 try {
-                    long deadline = System.nanoTime() + settings.acquireTimeout().toNanos();
-                    boolean acquired = false;
-                    // In slices, so that a pool retired meanwhile stops waiting at once.
-                    while (!acquired && !poolRetired.get() && System.nanoTime() < deadline) {
-                        acquired = budget.tryAcquire(Math.min(100, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)),
-                                TimeUnit.MILLISECONDS);
-                    }
-                    if (!acquired) {
+                    if (!budget.tryAcquire(settings.acquireTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
                         throw new SQLTransientConnectionException("the tenant connection budget of "
                                 + settings.totalConnections() + " is spent", "53300");
                     }
