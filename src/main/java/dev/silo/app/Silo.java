@@ -156,7 +156,6 @@ public final class Silo implements AutoCloseable {
                     });
             boundPort.set(http.port());
             core.onClose(http);
-            core.onClose(() -> draining.set(true));
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap);
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),

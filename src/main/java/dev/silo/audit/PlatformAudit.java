@@ -1,7 +1,5 @@
 package dev.silo.audit;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import dev.silo.platform.http.Json;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 
 import static java.util.Objects.requireNonNull;
 
@@ -43,20 +40,11 @@ public final class PlatformAudit {
 
     /** Appends an entry in the caller's transaction; entries are serialized by an advisory lock. */
     public void append(Connection connection, Actor actor, String action, String target, Map<String, ?> detail) throws SQLException {
-        try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(7215001)")) {
-            lock.execute();
-        }
-        long seq = 1;
-        String previous = HashChain.GENESIS;
-        try (PreparedStatement last = connection.prepareStatement("SELECT seq, hash FROM platform_audit ORDER BY seq DESC LIMIT 1");
-             ResultSet rs = last.executeQuery()) {
-            if (rs.next()) {
-                seq = rs.getLong(1) + 1;
-                previous = rs.getString(2);
-            }
-        }
+        HashChain.Tail tail = HashChain.lockTail(connection, "platform_audit", 7215001);
+        long seq = tail.nextSeq();
+        String previous = tail.previousHash();
         Instant at = clock.instant().truncatedTo(ChronoUnit.MICROS);
-        String detailJson = canonicalJson(detail);
+        String detailJson = HashChain.canonicalJson(detail);
         String hash = HashChain.link(previous, seq, at, actor.name(), action, target, detailJson, actor.requestId());
         try (PreparedStatement insert = connection.prepareStatement("""
                 INSERT INTO platform_audit (seq, at, actor, action, target, detail, request_id, prev_hash, hash)
@@ -124,11 +112,4 @@ public final class PlatformAudit {
                 rs.getString("hash"));
     }
 
-    static String canonicalJson(Map<String, ?> detail) {
-        try {
-            return Json.MAPPER.writeValueAsString(new TreeMap<>(detail));
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("audit detail is not serializable", e);
-        }
-    }
 }

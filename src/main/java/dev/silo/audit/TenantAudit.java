@@ -1,7 +1,5 @@
 package dev.silo.audit;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import dev.silo.platform.http.Json;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 
 import static java.util.Objects.requireNonNull;
 
@@ -39,20 +36,11 @@ public final class TenantAudit {
                         String requestId, String detail, String hash) {}
 
     public void append(Connection connection, Context context, String type, String subject, Map<String, ?> detail) throws SQLException {
-        try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(7215003)")) {
-            lock.execute();
-        }
-        long seq = 1;
-        String previous = HashChain.GENESIS;
-        try (PreparedStatement last = connection.prepareStatement("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-             ResultSet rs = last.executeQuery()) {
-            if (rs.next()) {
-                seq = rs.getLong(1) + 1;
-                previous = rs.getString(2);
-            }
-        }
+        HashChain.Tail tail = HashChain.lockTail(connection, "audit_log", 7215003);
+        long seq = tail.nextSeq();
+        String previous = tail.previousHash();
         Instant at = clock.instant().truncatedTo(ChronoUnit.MICROS);
-        String detailJson = json(detail);
+        String detailJson = HashChain.canonicalJson(detail);
         String hash = HashChain.link(previous, seq, at, type, context.actor(), subject, context.clientIp(), context.userAgent(),
                 context.requestId(), detailJson);
         try (PreparedStatement insert = connection.prepareStatement("""
@@ -126,13 +114,6 @@ public final class TenantAudit {
         return Optional.empty();
     }
 
-    private static String json(Map<String, ?> detail) {
-        try {
-            return Json.MAPPER.writeValueAsString(new TreeMap<>(detail));
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("audit detail is not serializable", e);
-        }
-    }
 
     private static String truncate(String value, int max) {
         return value == null || value.length() <= max ? value : value.substring(0, max);
