@@ -171,6 +171,16 @@ class TokenServiceTest {
     }
 
     @Test
+    void onlyThreeNonEmptyBase64urlPartsHaveTheCompactShape() {
+        assertThat(TokenService.isCompactJws("aB0-_.cD1.eF2")).isTrue();
+        assertThat(TokenService.isCompactJws(validTokenOfA())).isTrue();
+        for (String shape : List.of("", "a", "a.b", "a.b.", ".b.c", "a..c", "a.b.c.", "a.b.c.d", "a.b=.c", "a.b.c=",
+                "a.b.c ", "a.b+.c", "a.b/.c", "a.\u00e9.c", "a.b.c\n", "...")) {
+            assertThat(TokenService.isCompactJws(shape)).as(shape).isFalse();
+        }
+    }
+
+    @Test
     void missingKidIsRejected() throws Exception {
         assertInvalid(sign(new JWSHeader.Builder(JWSAlgorithm.HS256).type(JOSEObjectType.JWT).build(),
                 claimsOfA().build(), keyA), tenantA);
