@@ -54,6 +54,8 @@ public final class TenantDatabases implements AutoCloseable {
         }
     }
 
+    /** How often requests waiting for a connection past their deadline are woken (to get a 503 busy). */
+    private static final long GATE_SWEEP_MILLIS = 25;
     /** How often a connection adder waiting for the budget looks again for idle pools to close. */
     private static final long BUDGET_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
@@ -61,6 +63,8 @@ public final class TenantDatabases implements AutoCloseable {
     private final Function<Tenant, DatabaseUrl> locate;
     private final Semaphore budget;
     private final Map<UUID, TenantPool> pools = new ConcurrentHashMap<>();
+    /** Every pool not yet closed, including retired ones still finishing their requests. */
+    private final java.util.Set<TenantPool> allPools = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong lastReclaimNanos = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
     private final ScheduledExecutorService sweeper;
     private final java.util.concurrent.ExecutorService closer;
@@ -74,6 +78,7 @@ public final class TenantDatabases implements AutoCloseable {
         this.closer = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("tenant-pool-closer-", 0).factory());
         long period = Math.max(1000, settings.idleTimeout().toMillis() / 4);
         sweeper.scheduleWithFixedDelay(this::closeIdlePools, period, period, TimeUnit.MILLISECONDS);
+        sweeper.scheduleWithFixedDelay(this::expireWaits, GATE_SWEEP_MILLIS, GATE_SWEEP_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     public <T> T inTransaction(Tenant tenant, Sql.Work<T> work) {
@@ -124,6 +129,12 @@ public final class TenantDatabases implements AutoCloseable {
         }
     }
 
+    private void expireWaits() {
+        for (TenantPool pool : allPools) {
+            pool.slots.expire();
+        }
+    }
+
     /** Closes pools idle for longer than the idle timeout; runs every quarter of it. */
     private void closeIdlePools() {
         long cutoff = System.nanoTime() - settings.idleTimeout().toNanos();
@@ -170,14 +181,8 @@ public final class TenantDatabases implements AutoCloseable {
     private final class TenantPool {
         final HikariDataSource dataSource;
         final AtomicInteger inUse = new AtomicInteger();
-        /**
-         * One permit per connection the pool may hold. Requests queue here, in arrival order, rather than inside
-         * HikariCP: a HikariCP pool with more waiting borrowers than connections hands connections over by
-         * spinning ({@code Thread.yield} and 10 µs parks in {@code ConcurrentBag.requite}), which with virtual
-         * threads cost more CPU than the query (measured: 64 clients on a pool of 4 halved the read rate). A
-         * request holding a permit always finds an idle connection or room for a new one.
-         */
-        final Semaphore slots = new Semaphore(settings.maxPerTenant(), true);
+        /** Requests of this tenant queue here, in arrival order, rather than inside HikariCP; see RequestGate. */
+        final RequestGate slots = new RequestGate(settings.maxPerTenant());
         final AtomicBoolean retired = new AtomicBoolean();
         final AtomicBoolean closed = new AtomicBoolean();
         volatile long lastUsedNanos = System.nanoTime();
@@ -194,6 +199,7 @@ public final class TenantDatabases implements AutoCloseable {
             config.setConnectionTimeout(Math.max(250, settings.acquireTimeout().toMillis()));
             config.setInitializationFailTimeout(-1);
             this.dataSource = new HikariDataSource(config);
+            allPools.add(this);
         }
 
         boolean holdsConnections() {
@@ -202,14 +208,9 @@ public final class TenantDatabases implements AutoCloseable {
         }
 
         void acquireSlot() {
-            try {
-                if (!slots.tryAcquire(settings.acquireTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
-                    throw Sql.translate(new SQLTransientConnectionException("all " + settings.maxPerTenant()
-                            + " connections of this tenant are in use", "53300"));
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw Sql.translate(new SQLTransientConnectionException("interrupted while waiting for a connection", "53300"));
+            if (!slots.acquire(settings.acquireTimeout().toNanos())) {
+                throw Sql.translate(new SQLTransientConnectionException("all " + settings.maxPerTenant()
+                        + " connections of this tenant are in use", "53300"));
             }
         }
 
@@ -233,6 +234,7 @@ public final class TenantDatabases implements AutoCloseable {
          */
         private void closeOnce() {
             if (closed.compareAndSet(false, true)) {
+                allPools.remove(this);
                 try {
                     closer.execute(dataSource::close);
                 } catch (java.util.concurrent.RejectedExecutionException e) {
