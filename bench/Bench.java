@@ -328,6 +328,12 @@ public final class Bench {
         Measured write = siloRow("record writes", features, recordFeatures,
                 () -> SiloRows.recordWrites(api, features, options));
         rows.add(row("3", "records: read by id (req/s vs `pgbench -S` tps)", read, pgRead));
+        // What bounds row 3 on one machine: a record read does all that /me does (HTTP, token, tenant) and then a
+        // database round trip, and no HTTP route, however trivial, goes faster than /health/live.
+        rows.add(row("3", "records: read by id vs authenticated `GET /t/{tenant}/me` (the share left after the database read)",
+                read, me));
+        rows.add(row("3", "ceiling: unauthenticated `GET /health/live` vs `pgbench -S` (no HTTP route can beat this ratio)",
+                live, pgRead));
         rows.add(row("3", "records: create (req/s vs plain INSERT tps, same PostgreSQL)", write, pgWrite));
 
         // 4. provisioning
