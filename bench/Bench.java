@@ -1005,6 +1005,11 @@ public final class Bench {
             silo = process;
         }
 
+        /** This snapshot with the wall clock of {@code wallNanos}: for CPU counted a little after a phase ended. */
+        Cpu endedAt(long wallNanos) {
+            return new Cpu(clientNanos, toolNanos, siloNanos, postgresNanos, machineNanos, wallNanos);
+        }
+
         static Cpu now() {
             long client = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
                     .getProcessCpuTime();
@@ -1192,7 +1197,11 @@ public final class Bench {
                     "-l", "--sampling-rate=0.05", "--log-prefix=" + logDir.resolve("log")));
             Cpu before = Cpu.now();
             String output = Tool.run(pgbench, measured, env, Duration.ofMinutes(5));
-            Cpu after = Cpu.now();
+            long ended = System.nanoTime();
+            // pgbench's backends exit as it disconnects; a backend reaped while the snapshot is being taken was
+            // neither among the postmaster's children nor yet in its reaped time, and its CPU showed as "other".
+            Thread.sleep(500);
+            Cpu after = Cpu.now().endedAt(ended);
             Matcher tps = TPS.matcher(output);
             if (!tps.find()) {
                 throw new Fatal("cannot find the tps line in pgbench's output:\n" + output);

@@ -300,13 +300,16 @@ public final class TenantDatabases implements AutoCloseable {
             return (Connection) Proxy.newProxyInstance(Connection.class.getClassLoader(), new Class<?>[] {Connection.class},
                     (proxy, method, args) -> {
                         String name = method.getName();
-                        if ((name.equals("close") || name.equals("abort")) && released.compareAndSet(false, true)) {
-                            budget.release();
-                        }
                         try {
                             return method.invoke(physical, args);
                         } catch (InvocationTargetException e) {
                             throw e.getCause();
+                        } finally {
+                            // After the close, not before: the permit must not open a new connection while this
+                            // one is still open (the server would briefly see one more than the budget).
+                            if ((name.equals("close") || name.equals("abort")) && released.compareAndSet(false, true)) {
+                                budget.release();
+                            }
                         }
                     });
         }
