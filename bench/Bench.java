@@ -269,6 +269,9 @@ public final class Bench {
         return 0;
     }
 
+    /** Silo's default SILO_TENANT_CONNECTIONS: past this many tenants in use at once, connections churn. */
+    static final int TENANT_BUDGET = 64;
+
     private void measureAll(SiloProcess silo, Postgres postgres, Api api, Features features, ConnectionSampler sampler) {
         // Raw limits first, while Silo is idle, so they do not compete with its warm-up.
         Measured bcrypt1 = attempt("raw bcrypt, 1 thread", () -> Raw.bcrypt(options, 1));
@@ -303,10 +306,12 @@ public final class Bench {
         Optional<Path> pgbench = options.pgbench();
         Measured pgRead;
         Measured pgWrite;
+        Measured pgConnect;
         if (pgbench.isEmpty()) {
             pgRead = Measured.skipped("no pgbench on this machine (Debian: apt-get install postgresql-client); "
                     + "the raw side of row 3 is skipped");
             pgWrite = pgRead;
+            pgConnect = pgRead;
         } else {
             Measured init = attempt("pgbench -i", () -> {
                 Raw.pgbenchInit(options, silo, postgres, pgbench.get());
@@ -315,11 +320,18 @@ public final class Bench {
             if (init != null && init.error() != null) {
                 pgRead = init;
                 pgWrite = init;
+                pgConnect = init;
             } else {
                 pgRead = attempt("pgbench -S", () -> Raw.pgbench(options, silo, pgbench.get(), "select-only",
                         List.of("-S", "-M", "prepared")));
                 pgWrite = attempt("pgbench INSERT", () -> Raw.pgbench(options, silo, pgbench.get(), "insert",
                         List.of("-M", "prepared", "-f", Raw.insertScript(options).toString())));
+                // The raw side of row 5 when more tenants are in use than the budget has connections: every
+                // request then needs a new connection (TLS handshake, authentication, a new backend).
+                pgConnect = options.tenantLevels().stream().anyMatch(level -> level > TENANT_BUDGET)
+                        ? attempt("pgbench -C -S", () -> Raw.pgbench(options, silo, pgbench.get(), "connect-per-select",
+                                List.of("-S", "-C")))
+                        : Measured.skipped("no tenant level above the budget of " + TENANT_BUDGET);
             }
         }
         List<Feature> recordFeatures = List.of(Feature.TENANTS, Feature.TENANT_ADMINS, Feature.LOGIN, Feature.RECORDS);
@@ -348,17 +360,20 @@ public final class Bench {
         for (int level : options.tenantLevels()) {
             Measured measured = siloRow("many tenants " + level, features, recordFeatures,
                     () -> SiloRows.manyTenants(api, features, options, level, sampler));
-            Measured reference = base != null ? base
+            boolean churn = level > TENANT_BUDGET;
+            Measured reference = churn ? pgConnect
+                    : base != null ? base
                     : pgRead.ok() ? pgRead.asReference("`pgbench -S`", "as in row 3")
                     : pgRead;
             String name = "many tenants: record reads, " + level + " tenant" + (level == 1 ? "" : "s")
-                    + " round-robin (vs " + (base != null ? "1st level" : "`pgbench -S`") + ")";
+                    + " round-robin (vs " + (churn ? "`pgbench -C -S`, a new connection per select"
+                    : base != null ? "1st level" : "`pgbench -S`") + ")";
             rows.add(row("5", name, measured, reference));
             if (base == null && measured.error() == null && measured.rate() > 0) {
                 base = measured.asReference("Silo, " + level + " tenant" + (level == 1 ? "" : "s"), null);
             }
         }
-        tenantHealthRows(api, features, options, pgRead, sampler);
+        tenantHealthRows(api, features, options, pgRead, pgConnect, sampler);
     }
 
     /**
@@ -366,13 +381,17 @@ public final class Bench {
      * each tenant's own role, so round-robin over N tenants makes Silo open and close tenant pools; the peak of
      * server connections must stay at or under the budget (SILO_TENANT_CONNECTIONS, 64).
      */
-    private void tenantHealthRows(Api api, Features features, Options options, Measured pgRead, ConnectionSampler sampler) {
+    private void tenantHealthRows(Api api, Features features, Options options, Measured pgRead, Measured pgConnect,
+                                  ConnectionSampler sampler) {
         for (int level : options.tenantLevels()) {
             Measured measured = siloRow("tenant health " + level, features, List.of(Feature.TENANTS),
                     () -> SiloRows.tenantHealth(api, features, options, level, sampler));
-            Measured reference = pgRead.ok() ? pgRead.asReference("`pgbench -S`", "as in row 3") : pgRead;
+            boolean churn = level > TENANT_BUDGET;
+            Measured reference = churn ? pgConnect
+                    : pgRead.ok() ? pgRead.asReference("`pgbench -S`", "as in row 3") : pgRead;
             rows.add(row("5", "many tenants: `GET /t/{tenant}/health` (one query as each tenant's role), " + level
-                    + " tenant" + (level == 1 ? "" : "s") + " round-robin (vs `pgbench -S`)", measured, reference));
+                    + " tenant" + (level == 1 ? "" : "s") + " round-robin (vs "
+                    + (churn ? "`pgbench -C -S`, a new connection per select" : "`pgbench -S`") + ")", measured, reference));
         }
     }
 
@@ -1177,7 +1196,7 @@ public final class Bench {
             return options.work().resolve("insert.sql");
         }
 
-        private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
+        private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\((?:without initial connection time|including reconnection times)\\)");
         private static final Pattern FAILED = Pattern.compile("number of failed transactions: (\\d+)");
 
         /** A warm-up run, then a measured run with sampled per-transaction logs for p50/p99. */
@@ -1226,7 +1245,8 @@ public final class Bench {
                     }
                 }
             }
-            String label = workload.contains("-S") ? "`pgbench -S`" : "INSERT (pgbench -f)";
+            String label = workload.contains("-C") ? "`pgbench -C -S`"
+                    : workload.contains("-S") ? "`pgbench -S`" : "INSERT (pgbench -f)";
             return Measured.throughput(label, Double.parseDouble(tps.group(1)), "tps", Latencies.of(latencies, count),
                     options.pgbenchClients() + " clients, prepared, TLS; " + Cpu.used(before, after));
         }
