@@ -151,4 +151,41 @@ class TenantPoolTest {
             assertThat(busy.get()).as("served %d, busy %d", served.get(), busy.get()).isLessThan(served.get() / 4);
         }
     }
+
+    /** One tenant using all its connections waits (then gets busy); another tenant is served at once meanwhile. */
+    @Test
+    void aTenantAtItsPoolSizeWaitsWhileOtherTenantsAreServed() throws Exception {
+        try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(2, Duration.ofSeconds(60), 8,
+                Duration.ofMillis(500)), silo.core().placements()::tenantUrl);
+             var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            CountDownLatch holding = new CountDownLatch(2);
+            CountDownLatch release = new CountDownLatch(1);
+            List<java.util.concurrent.Future<Integer>> holders = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                holders.add(executor.submit(() -> databases.withConnection(tenants.get(3), connection -> {
+                    holding.countDown();
+                    try {
+                        release.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return 1;
+                })));
+            }
+            assertThat(holding.await(20, TimeUnit.SECONDS)).isTrue();
+            // The third request of the same tenant waits for one of its two connections, then gets busy...
+            long started = System.nanoTime();
+            assertThatThrownBy(() -> select(databases, tenants.get(3)))
+                    .isInstanceOfSatisfying(Unavailable.class, e -> assertThat(e.type()).isEqualTo("busy"));
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isGreaterThanOrEqualTo(Duration.ofMillis(400));
+            // ...while the budget still has room for everyone else.
+            assertThat(select(databases, tenants.get(4))).isEqualTo(1);
+            assertThat(databases.openConnections()).isEqualTo(3);
+            release.countDown();
+            for (var holder : holders) {
+                assertThat(holder.get(20, TimeUnit.SECONDS)).isEqualTo(1);
+            }
+            assertThat(select(databases, tenants.get(3))).isEqualTo(1);
+        }
+    }
 }
