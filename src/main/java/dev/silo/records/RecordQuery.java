@@ -35,16 +35,21 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
 
     enum Key { CREATED_AT, UPDATED_AT, FIELD }
 
-    /** The resolved sort: a system time or a declared field, ascending or descending. */
-    record Sort(String wire, Key key, String field, boolean descending) {
+    /**
+     * The resolved sort: a system time or a declared field, ascending or descending. A declared timestamp sorts
+     * as an instant (missing or null first), any other field by PostgreSQL's jsonb order (null first).
+     */
+    record Sort(String wire, Key key, String field, boolean descending, boolean timestamp) {
         String expression() {
             return switch (key) {
                 case CREATED_AT -> "created_at";
                 case UPDATED_AT -> "updated_at";
-                case FIELD -> "COALESCE(data -> ?::text, 'null'::jsonb)";
+                case FIELD -> timestamp ? TIMESTAMP_KEY : "COALESCE(data -> ?::text, 'null'::jsonb)";
             };
         }
     }
+
+    private static final String TIMESTAMP_KEY = "COALESCE(silo_timestamp(data ->> ?::text), '-infinity'::timestamptz)";
 
     /** The SQL text and its parameters, in order. */
     record Compiled(String sql, List<Object> parameters) {}
@@ -53,10 +58,10 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         boolean descending = sort.startsWith("-");
         String name = descending ? sort.substring(1) : sort;
         if (name.equals("created_at")) {
-            return new Sort(sort, Key.CREATED_AT, null, descending);
+            return new Sort(sort, Key.CREATED_AT, null, descending, false);
         }
         if (name.equals("updated_at")) {
-            return new Sort(sort, Key.UPDATED_AT, null, descending);
+            return new Sort(sort, Key.UPDATED_AT, null, descending, false);
         }
         Schema.Field field = collection.schema().map(schema -> schema.fields().get(name)).orElse(null);
         if (field == null) {
@@ -71,7 +76,7 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
             throw new BadRequest("invalid-sort", "cannot sort on '" + name + "': it is of type " + field.type().wire()
                     + "; sort takes a scalar field", Map.of("sort", sort));
         }
-        return new Sort(sort, Key.FIELD, name, descending);
+        return new Sort(sort, Key.FIELD, name, descending, field.type() == FieldType.TIMESTAMP);
     }
 
     Compiled compile(String select, RecordCollection collection) {
@@ -85,8 +90,12 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         if (cursor.isPresent()) {
             Position position = decode(cursor.get(), resolved);
             sql.append(" AND (").append(resolved.expression()).append(", id) ").append(resolved.descending() ? "<" : ">")
-                    .append(resolved.key() == Key.FIELD ? " (?::jsonb, ?)" : " (?, ?)");
-            if (resolved.key() == Key.FIELD) {
+                    .append(resolved.timestamp() ? " (COALESCE(silo_timestamp(?::text), '-infinity'::timestamptz), ?)"
+                            : resolved.key() == Key.FIELD ? " (?::jsonb, ?)" : " (?, ?)");
+            if (resolved.timestamp()) {
+                parameters.add(resolved.field());
+                parameters.add(position.key().isTextual() ? position.key().textValue() : null);
+            } else if (resolved.key() == Key.FIELD) {
                 parameters.add(resolved.field());
                 parameters.add(RecordValues.write(position.key()));
             } else {
@@ -126,7 +135,12 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
                     + "holds its ciphertext", Map.of("field", field));
         }
         JsonNode typed = typedValue(field, declared.type(), value);
-        if (declared.type().scalar()) {
+        if (declared.type() == FieldType.TIMESTAMP) {
+            // the same instant, whichever offset or precision it was written with
+            sql.append(" AND silo_timestamp(data ->> ?::text) = silo_timestamp(?::text)");
+            parameters.add(field);
+            parameters.add(value);
+        } else if (declared.type().scalar()) {
             ObjectNode containment = JsonNodeFactory.instance.objectNode();
             containment.set(field, typed);
             sql.append(" AND data @> ?::jsonb");

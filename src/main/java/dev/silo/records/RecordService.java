@@ -54,6 +54,7 @@ public final class RecordService {
     /** Rows fetched per round trip when streaming (export, schema checks). */
     private static final int FETCH_SIZE = 256;
     private static final String UNDEFINED_TABLE = "42P01";
+    private static final String UNDEFINED_FUNCTION = "42883";
 
     private static final String RECORD_COLUMNS =
             "id, collection, version, data::text, created_at, created_by, updated_at, updated_by";
@@ -480,10 +481,10 @@ public final class RecordService {
         try {
             return transaction ? databases.inTransaction(tenant, work) : databases.withConnection(tenant, work);
         } catch (Sql.DatabaseException e) {
-            if (!UNDEFINED_TABLE.equals(e.sqlState())) {
+            if (!UNDEFINED_TABLE.equals(e.sqlState()) && !UNDEFINED_FUNCTION.equals(e.sqlState())) {
                 throw e;
             }
-            log.warn("Tenant {} has no records tables; migrating its schema", tenant);
+            log.warn("Tenant {} has an older schema; migrating it", tenant);
             migrate.accept(tenant);
             return transaction ? databases.inTransaction(tenant, work) : databases.withConnection(tenant, work);
         }
