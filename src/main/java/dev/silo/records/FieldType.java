@@ -45,9 +45,9 @@ enum FieldType {
 
     /**
      * RFC 3339 section 5.6, exactly: a four-digit year, seconds, an optional fraction and an offset ({@code Z} or
-     * {@code +hh:mm}); a lower-case {@code t} and {@code z} are allowed. Java's ISO parser alone would also take
-     * years beyond 9999 and offsets with seconds, which the database's {@code silo_timestamp} (used to sort and
-     * filter as instants) does not.
+     * {@code +hh:mm}, at most 15:59 either way, as PostgreSQL takes); a lower-case {@code t} and {@code z} are
+     * allowed. Java's ISO parser alone would also take years beyond 9999, offsets with seconds and offsets up to
+     * 18:00, which the database's {@code silo_timestamp} (used to sort and filter as instants) does not.
      */
     static boolean isTimestamp(String text) {
         if (!RFC_3339.matcher(text).matches() || text.startsWith("0000")) {
@@ -62,5 +62,5 @@ enum FieldType {
     }
 
     private static final java.util.regex.Pattern RFC_3339 = java.util.regex.Pattern.compile(
-            "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})");
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])");
 }
