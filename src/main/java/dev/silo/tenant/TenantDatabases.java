@@ -116,10 +116,13 @@ public final class TenantDatabases implements AutoCloseable {
                 continue;
             }
             pool.lastUsedNanos = System.nanoTime();
+            // One deadline for the whole wait: the queue for the tenant's connections, then (when the pool must
+            // open one) HikariCP's wait for its adder, which may wait for the budget.
+            long deadline = pool.lastUsedNanos + settings.acquireTimeout().toNanos();
             try {
-                pool.acquireSlot();
+                pool.acquireSlot(deadline);
                 try {
-                    return work.apply(pool.dataSource);
+                    return work.apply(new DeadlineDataSource(pool.dataSource, deadline));
                 } finally {
                     pool.slots.release();
                 }
@@ -207,8 +210,8 @@ public final class TenantDatabases implements AutoCloseable {
             return bean == null || bean.getTotalConnections() > 0;
         }
 
-        void acquireSlot() {
-            if (!slots.acquire(settings.acquireTimeout().toNanos())) {
+        void acquireSlot(long deadlineNanos) {
+            if (!slots.acquire(deadlineNanos - System.nanoTime())) {
                 throw Sql.translate(new SQLTransientConnectionException("all " + settings.maxPerTenant()
                         + " connections of this tenant are in use", "53300"));
             }
@@ -245,7 +248,7 @@ public final class TenantDatabases implements AutoCloseable {
     }
 
     /** Opens physical connections only against a permit of the global budget, returned when the connection closes. */
-    private final class BudgetedDataSource implements DataSource {
+    private final class BudgetedDataSource extends PlainDataSource {
         private final UUID tenantId;
         private final DatabaseUrl url;
         private final TenantPool owner;
@@ -296,6 +299,16 @@ public final class TenantDatabases implements AutoCloseable {
                 budget.release();
                 throw e;
             }
+            if (owner.closed.get()) {
+                // The pool closed while this connection was being opened; HikariCP's shutdown may have stopped
+                // waiting for its adder, and would then drop the connection without closing it.
+                try {
+                    physical.close();
+                } finally {
+                    budget.release();
+                }
+                throw new SQLTransientConnectionException("the pool is closing", "53300");
+            }
             AtomicBoolean released = new AtomicBoolean();
             return (Connection) Proxy.newProxyInstance(Connection.class.getClassLoader(), new Class<?>[] {Connection.class},
                     (proxy, method, args) -> {
@@ -314,6 +327,31 @@ public final class TenantDatabases implements AutoCloseable {
                     });
         }
 
+    }
+
+    /** One tenant pool seen by one request: borrowing waits only until the request's deadline. */
+    private static final class DeadlineDataSource extends PlainDataSource {
+        /** A request whose deadline passed in the queue may still take an idle connection. */
+        private static final long GRACE_MILLIS = 100;
+        private final HikariDataSource dataSource;
+        private final long deadlineNanos;
+
+        DeadlineDataSource(HikariDataSource dataSource, long deadlineNanos) {
+            this.dataSource = dataSource;
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        @Override
+        public Connection getConnection() throws SQLException {
+            long left = Math.max(GRACE_MILLIS, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
+            return dataSource.getHikariPoolMXBean() instanceof com.zaxxer.hikari.pool.HikariPool pool
+                    ? pool.getConnection(left)
+                    : dataSource.getConnection();
+        }
+    }
+
+    /** The parts of {@link DataSource} nothing here uses. */
+    private abstract static class PlainDataSource implements DataSource {
         @Override
         public Connection getConnection(String username, String password) throws SQLException {
             throw new SQLFeatureNotSupportedException("tenant connections use the tenant's own credentials");
@@ -350,5 +388,4 @@ public final class TenantDatabases implements AutoCloseable {
             return false;
         }
     }
-
 }

@@ -188,4 +188,51 @@ class TenantPoolTest {
             assertThat(select(databases, tenants.get(3))).isEqualTo(1);
         }
     }
+
+    /**
+     * The wait for a connection has one deadline: a request that queued behind the tenant's other requests and
+     * then needs the pool to open a connection (with the budget spent) still gets its 503 at about
+     * SILO_TENANT_CONNECTION_WAIT_MS, not after waiting that long twice.
+     */
+    @Test
+    void queueingThenWaitingForTheBudgetShareOneDeadline() throws Exception {
+        Duration wait = Duration.ofMillis(1000);
+        try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(2, Duration.ofSeconds(60), 2, wait),
+                silo.core().placements()::tenantUrl);
+             var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            // Tenant 5 holds the whole budget.
+            CountDownLatch holding = new CountDownLatch(2);
+            CountDownLatch release = new CountDownLatch(1);
+            List<java.util.concurrent.Future<Integer>> holders = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                holders.add(executor.submit(() -> databases.withConnection(tenants.get(5), connection -> {
+                    holding.countDown();
+                    try {
+                        release.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return 1;
+                })));
+            }
+            assertThat(holding.await(20, TimeUnit.SECONDS)).isTrue();
+            // Two requests of tenant 6 take its two places and wait for the budget; a third queues behind them.
+            List<java.util.concurrent.Future<Long>> waiters = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                waiters.add(executor.submit(() -> {
+                    long started = System.nanoTime();
+                    assertThatThrownBy(() -> select(databases, tenants.get(6))).isInstanceOf(Unavailable.class);
+                    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+                }));
+                Thread.sleep(50);
+            }
+            for (var waiter : waiters) {
+                assertThat(waiter.get(20, TimeUnit.SECONDS)).isBetween(wait.toMillis() - 50, wait.toMillis() + 600);
+            }
+            release.countDown();
+            for (var holder : holders) {
+                assertThat(holder.get(20, TimeUnit.SECONDS)).isEqualTo(1);
+            }
+        }
+    }
 }
