@@ -75,7 +75,9 @@ public final class TenantDatabases implements AutoCloseable {
         this.budget = new Semaphore(settings.totalConnections(), true);
         this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("tenant-pool-sweeper").factory());
         // Unbounded on purpose: a close must never queue behind another, or the permits it frees come too late.
-        this.closer = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("tenant-pool-closer-", 0).factory());
+        // Platform threads: HikariCP's shutdown blocks inside synchronized code, which pins a virtual thread's
+        // carrier on JDK 21 (a burst of closes could stall request handling there).
+        this.closer = Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("tenant-pool-closer-", 0).factory());
         long period = Math.max(1000, settings.idleTimeout().toMillis() / 4);
         sweeper.scheduleWithFixedDelay(this::closeIdlePools, period, period, TimeUnit.MILLISECONDS);
         sweeper.scheduleWithFixedDelay(this::expireWaits, GATE_SWEEP_MILLIS, GATE_SWEEP_MILLIS, TimeUnit.MILLISECONDS);
@@ -319,7 +321,8 @@ public final class TenantDatabases implements AutoCloseable {
                             throw e.getCause();
                         } finally {
                             // After the close, not before: the permit must not open a new connection while this
-                            // one is still open (the server would briefly see one more than the budget).
+                            // one is still open (the server would briefly see one more than the budget). An abort
+                            // closes in the background; it only happens to broken connections.
                             if ((name.equals("close") || name.equals("abort")) && released.compareAndSet(false, true)) {
                                 budget.release();
                             }
