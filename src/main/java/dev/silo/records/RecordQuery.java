@@ -33,23 +33,29 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         requireNonNull(cursor, "cursor is null");
     }
 
-    enum Key { CREATED_AT, UPDATED_AT, FIELD }
+    /** A system time, a declared field (PostgreSQL's jsonb order), or a declared timestamp (as an instant). */
+    enum Key { CREATED_AT, UPDATED_AT, FIELD, TIMESTAMP_FIELD }
 
-    /**
-     * The resolved sort: a system time or a declared field, ascending or descending. A declared timestamp sorts
-     * as an instant (missing or null first), any other field by PostgreSQL's jsonb order (null first).
-     */
-    record Sort(String wire, Key key, String field, boolean descending, boolean timestamp) {
+    /** The resolved sort: a system time or a declared field, ascending or descending; null and missing first. */
+    record Sort(String wire, Key key, String field, boolean descending) {
+        boolean declared() {
+            return field != null;
+        }
+
         String expression() {
             return switch (key) {
                 case CREATED_AT -> "created_at";
                 case UPDATED_AT -> "updated_at";
-                case FIELD -> timestamp ? TIMESTAMP_KEY : "COALESCE(data -> ?::text, 'null'::jsonb)";
+                case FIELD -> "COALESCE(data -> ?::text, 'null'::jsonb)";
+                case TIMESTAMP_FIELD -> instant("data ->> ?::text");
             };
         }
     }
 
-    private static final String TIMESTAMP_KEY = "COALESCE(silo_timestamp(data ->> ?::text), '-infinity'::timestamptz)";
+    /** A timestamp's text as an instant; null, missing or not a timestamp sorts first. */
+    private static String instant(String text) {
+        return "COALESCE(silo_timestamp(" + text + "), '-infinity'::timestamptz)";
+    }
 
     /** The SQL text and its parameters, in order. */
     record Compiled(String sql, List<Object> parameters) {}
@@ -58,10 +64,10 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         boolean descending = sort.startsWith("-");
         String name = descending ? sort.substring(1) : sort;
         if (name.equals("created_at")) {
-            return new Sort(sort, Key.CREATED_AT, null, descending, false);
+            return new Sort(sort, Key.CREATED_AT, null, descending);
         }
         if (name.equals("updated_at")) {
-            return new Sort(sort, Key.UPDATED_AT, null, descending, false);
+            return new Sort(sort, Key.UPDATED_AT, null, descending);
         }
         Schema.Field field = collection.schema().map(schema -> schema.fields().get(name)).orElse(null);
         if (field == null) {
@@ -76,7 +82,7 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
             throw new BadRequest("invalid-sort", "cannot sort on '" + name + "': it is of type " + field.type().wire()
                     + "; sort takes a scalar field", Map.of("sort", sort));
         }
-        return new Sort(sort, Key.FIELD, name, descending, field.type() == FieldType.TIMESTAMP);
+        return new Sort(sort, field.type() == FieldType.TIMESTAMP ? Key.TIMESTAMP_FIELD : Key.FIELD, name, descending);
     }
 
     Compiled compile(String select, RecordCollection collection) {
@@ -90,23 +96,26 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         if (cursor.isPresent()) {
             Position position = decode(cursor.get(), resolved);
             sql.append(" AND (").append(resolved.expression()).append(", id) ").append(resolved.descending() ? "<" : ">")
-                    .append(resolved.timestamp() ? " (COALESCE(silo_timestamp(?::text), '-infinity'::timestamptz), ?)"
-                            : resolved.key() == Key.FIELD ? " (?::jsonb, ?)" : " (?, ?)");
-            if (resolved.timestamp()) {
+                    .append(" (").append(switch (resolved.key()) {
+                        case CREATED_AT, UPDATED_AT -> "?";
+                        case FIELD -> "?::jsonb";
+                        case TIMESTAMP_FIELD -> instant("?::text");
+                    }).append(", ?)");
+            if (resolved.declared()) {
                 parameters.add(resolved.field());
-                parameters.add(position.key().isTextual() ? position.key().textValue() : null);
-            } else if (resolved.key() == Key.FIELD) {
-                parameters.add(resolved.field());
-                parameters.add(RecordValues.write(position.key()));
-            } else {
-                parameters.add(Timestamp.from(Instant.parse(position.key().textValue())));
             }
+            JsonNode key = position.key();
+            parameters.add(switch (resolved.key()) {
+                case CREATED_AT, UPDATED_AT -> Timestamp.from(Instant.parse(key.textValue()));
+                case FIELD -> RecordValues.write(key);
+                case TIMESTAMP_FIELD -> key.isTextual() ? key.textValue() : null;
+            });
             parameters.add(position.id());
         }
         String direction = resolved.descending() ? " DESC" : " ASC";
         sql.append(" ORDER BY ").append(resolved.expression()).append(direction).append(", id").append(direction)
                 .append(" LIMIT ?");
-        if (resolved.key() == Key.FIELD) {
+        if (resolved.declared()) {
             parameters.add(resolved.field());
         }
         parameters.add(limit + 1);
@@ -191,7 +200,7 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         switch (sort.key()) {
             case CREATED_AT -> cursor.put("k", last.createdAt().toString());
             case UPDATED_AT -> cursor.put("k", last.updatedAt().toString());
-            case FIELD -> {
+            case FIELD, TIMESTAMP_FIELD -> {
                 JsonNode value = last.data().get(sort.field());
                 cursor.set("k", value == null ? JsonNodeFactory.instance.nullNode() : value);
             }
@@ -220,7 +229,7 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         try {
             UUID id = UUID.fromString(node.get("i").textValue());
             JsonNode key = node.get("k");
-            if (sort.key() != Key.FIELD) {
+            if (!sort.declared()) {
                 if (!key.isTextual()) {
                     throw invalidCursor("the cursor is not one this API returned");
                 }

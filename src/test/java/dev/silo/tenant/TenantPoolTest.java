@@ -13,8 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,6 +44,26 @@ class TenantPoolTest {
         });
     }
 
+    /** Starts {@code count} requests of {@code tenant} that each hold a connection until {@code release}; returns once all hold. */
+    private static List<Future<Integer>> hold(TenantDatabases databases, Tenant tenant, int count, CountDownLatch release,
+                                              ExecutorService executor) throws InterruptedException {
+        CountDownLatch holding = new CountDownLatch(count);
+        List<Future<Integer>> holders = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            holders.add(executor.submit(() -> databases.withConnection(tenant, connection -> {
+                holding.countDown();
+                try {
+                    release.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return 1;
+            })));
+        }
+        assertThat(holding.await(20, TimeUnit.SECONDS)).isTrue();
+        return holders;
+    }
+
     @Test
     void usingManyTenantsRoundRobinNeverOpensMoreThanTheBudget() {
         try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(2, Duration.ofSeconds(60), 4,
@@ -61,23 +83,10 @@ class TenantPoolTest {
     @Test
     void pastTheBudgetARequestWaitsABoundedTimeThenGetsBusy() throws Exception {
         try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(2, Duration.ofSeconds(60), 2,
-                Duration.ofMillis(500)), silo.core().placements()::tenantUrl)) {
-            CountDownLatch holding = new CountDownLatch(2);
+                Duration.ofMillis(500)), silo.core().placements()::tenantUrl);
+             ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
             CountDownLatch release = new CountDownLatch(1);
-            List<CompletableFuture<Integer>> holders = new ArrayList<>();
-            var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
-            for (int i = 0; i < 2; i++) {
-                holders.add(CompletableFuture.supplyAsync(() -> databases.withConnection(tenants.get(0), connection -> {
-                    holding.countDown();
-                    try {
-                        release.await(30, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    return 1;
-                }), executor));
-            }
-            assertThat(holding.await(20, TimeUnit.SECONDS)).isTrue();
+            List<Future<Integer>> holders = hold(databases, tenants.get(0), 2, release, executor);
             long started = System.nanoTime();
             assertThatThrownBy(() -> select(databases, tenants.get(1)))
                     .isInstanceOfSatisfying(Unavailable.class, e -> {
@@ -86,7 +95,7 @@ class TenantPoolTest {
                     });
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
             release.countDown();
-            for (CompletableFuture<Integer> holder : holders) {
+            for (Future<Integer> holder : holders) {
                 assertThat(holder.get(20, TimeUnit.SECONDS)).isEqualTo(1);
             }
             // With the holders gone, the other tenant gets its connection (the idle pool is reclaimed).
@@ -115,14 +124,14 @@ class TenantPoolTest {
     void moreActiveTenantsThanTheBudgetKeepsServingRequests() throws Exception {
         try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(2, Duration.ofSeconds(60), 4,
                 Duration.ofSeconds(2)), silo.core().placements()::tenantUrl);
-             var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+             var executor = Executors.newVirtualThreadPerTaskExecutor()) {
             java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
             java.util.concurrent.atomic.AtomicInteger served = new java.util.concurrent.atomic.AtomicInteger();
             java.util.concurrent.atomic.AtomicInteger busy = new java.util.concurrent.atomic.AtomicInteger();
             java.util.concurrent.atomic.AtomicInteger peak = new java.util.concurrent.atomic.AtomicInteger();
             List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
             long end = System.nanoTime() + Duration.ofSeconds(4).toNanos();
-            List<java.util.concurrent.Future<?>> clients = new ArrayList<>();
+            List<Future<?>> clients = new ArrayList<>();
             for (int c = 0; c < 16; c++) {
                 clients.add(executor.submit(() -> {
                     while (System.nanoTime() < end) {
@@ -157,22 +166,9 @@ class TenantPoolTest {
     void aTenantAtItsPoolSizeWaitsWhileOtherTenantsAreServed() throws Exception {
         try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(2, Duration.ofSeconds(60), 8,
                 Duration.ofMillis(500)), silo.core().placements()::tenantUrl);
-             var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
-            CountDownLatch holding = new CountDownLatch(2);
+             ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
             CountDownLatch release = new CountDownLatch(1);
-            List<java.util.concurrent.Future<Integer>> holders = new ArrayList<>();
-            for (int i = 0; i < 2; i++) {
-                holders.add(executor.submit(() -> databases.withConnection(tenants.get(3), connection -> {
-                    holding.countDown();
-                    try {
-                        release.await(30, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    return 1;
-                })));
-            }
-            assertThat(holding.await(20, TimeUnit.SECONDS)).isTrue();
+            List<Future<Integer>> holders = hold(databases, tenants.get(3), 2, release, executor);
             // The third request of the same tenant waits for one of its two connections, then gets busy...
             long started = System.nanoTime();
             assertThatThrownBy(() -> select(databases, tenants.get(3)))
@@ -199,25 +195,12 @@ class TenantPoolTest {
         Duration wait = Duration.ofMillis(1000);
         try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(2, Duration.ofSeconds(60), 2, wait),
                 silo.core().placements()::tenantUrl);
-             var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+             ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
             // Tenant 5 holds the whole budget.
-            CountDownLatch holding = new CountDownLatch(2);
             CountDownLatch release = new CountDownLatch(1);
-            List<java.util.concurrent.Future<Integer>> holders = new ArrayList<>();
-            for (int i = 0; i < 2; i++) {
-                holders.add(executor.submit(() -> databases.withConnection(tenants.get(5), connection -> {
-                    holding.countDown();
-                    try {
-                        release.await(30, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    return 1;
-                })));
-            }
-            assertThat(holding.await(20, TimeUnit.SECONDS)).isTrue();
+            List<Future<Integer>> holders = hold(databases, tenants.get(5), 2, release, executor);
             // Two requests of tenant 6 take its two places and wait for the budget; a third queues behind them.
-            List<java.util.concurrent.Future<Long>> waiters = new ArrayList<>();
+            List<Future<Long>> waiters = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 waiters.add(executor.submit(() -> {
                     long started = System.nanoTime();
