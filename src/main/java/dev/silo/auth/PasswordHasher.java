@@ -120,6 +120,11 @@ public final class PasswordHasher {
         return requireBcryptHash(hash) < cost;
     }
 
+    /** The cost the dummy hash was made at: the configured cost, so an unknown e-mail costs a full verification. */
+    int dummyHashCost() {
+        return requireBcryptHash(new String(dummyHash));
+    }
+
     /** How many bcrypt computations {@link #hash}, {@link #verify} and {@link #verifyDummy} have run. */
     public long bcryptCalls() {
         return bcryptCalls.sum();

@@ -101,8 +101,11 @@ class RestartTest {
         Path dir = TestingSilo.newDataDir("shutdown");
         Silo silo = TestingSilo.startNew(dir, Map.of());
         TestingHttp http = new TestingHttp(silo.baseUri());
+        int started = TestingSilo.SLOW_STARTED.get();
         CompletableFuture<TestingHttp.Response> slow = CompletableFuture.supplyAsync(() -> http.get("/test/slow?ms=1500"));
-        Thread.sleep(300);
+        // Close only once the request is in its handler: in flight, not merely sent.
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                .until(() -> TestingSilo.SLOW_STARTED.get() > started);
         Path pidFile = silo.embedded().orElseThrow().clusterDirectory().resolve("postmaster.pid");
         assertThat(pidFile).exists();
         silo.close();

@@ -266,12 +266,12 @@ class TenantLifecycleTest {
                 Map.of("SILO_DATABASE_URL", url, "SILO_MASTER_KEY", masterKey))) {
             assertThat(second.directory().requireServing(slug).tenant().slug()).isEqualTo(slug);
             silo.tenants().suspend(slug, Actor.SYSTEM);
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThatThrownBy(() -> second.directory().requireServing(slug))
+            await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThatThrownBy(() -> second.directory().requireServing(slug))
                     .isInstanceOfSatisfying(Forbidden.class, e -> assertThat(e.type()).isEqualTo("tenant-suspended")));
             silo.tenants().resume(slug, Actor.SYSTEM);
-            await().atMost(Duration.ofSeconds(5)).until(() -> second.directory().requireServing(slug) != null);
+            await().atMost(Duration.ofSeconds(15)).until(() -> second.directory().requireServing(slug) != null);
             silo.tenants().deprovision(slug, Actor.SYSTEM);
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThatThrownBy(() -> second.directory().requireServing(slug))
+            await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThatThrownBy(() -> second.directory().requireServing(slug))
                     .isInstanceOfSatisfying(Forbidden.class, e -> assertThat(e.type()).isEqualTo("tenant-deprovisioned")));
             // The second node sees the operator keys of the shared catalog.
             var overSecond = new TestingHttp(second.baseUri()).withBearer(TestingSilo.operatorKey(silo)).get("/admin/tenants/" + slug);

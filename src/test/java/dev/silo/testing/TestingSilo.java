@@ -27,6 +27,9 @@ public final class TestingSilo {
 
     private TestingSilo() {}
 
+    /** How many {@code /test/slow} requests have reached their handler, on any node: lets a test wait until one is in flight. */
+    public static final java.util.concurrent.atomic.AtomicInteger SLOW_STARTED = new java.util.concurrent.atomic.AtomicInteger();
+
     /** Routes only tests have: a handler that throws, one that echoes JSON, one that is slow. */
     public static final Consumer<Routes> TEST_ROUTES = routes -> routes
             .get("/test/boom", (request, response) -> {
@@ -34,6 +37,7 @@ public final class TestingSilo {
             })
             .post("/test/echo", (request, response) -> Json.ok(response, Json.readObject(request)))
             .get("/test/slow", (request, response) -> {
+                SLOW_STARTED.incrementAndGet();
                 Thread.sleep(Long.parseLong(request.query().first("ms").orElse("1000")));
                 Json.ok(response, Map.of("slept", true));
             });
