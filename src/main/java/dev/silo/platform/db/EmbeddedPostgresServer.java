@@ -275,7 +275,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     }
 
     private static void writeConfiguration(Path cluster, TlsMaterial tls, Path walArchive) throws IOException {
-        Files.writeString(cluster.resolve("pg_hba.conf"), """
+        PrivateFiles.writeString(cluster.resolve("pg_hba.conf"), """
                 # Written by Silo at every start. TCP only, TLS only, SCRAM only.
                 # TYPE     DATABASE  USER  ADDRESS       METHOD
                 hostssl    all       all   127.0.0.1/32  scram-sha-256
@@ -286,7 +286,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         String archive = shellQuote(walArchive.toString());
         String archiveCommand = "if test -f " + archive + "/%f; then cmp -s %p " + archive + "/%f; else cp %p "
                 + archive + "/%f.part && sync " + archive + "/%f.part && mv " + archive + "/%f.part " + archive + "/%f; fi";
-        Files.writeString(cluster.resolve("silo.conf"), String.join("\n", List.of(
+        PrivateFiles.writeString(cluster.resolve("silo.conf"), String.join("\n", List.of(
                 "# Written by Silo at every start; edits are lost.",
                 "listen_addresses = '127.0.0.1'",
                 "unix_socket_directories = ''",

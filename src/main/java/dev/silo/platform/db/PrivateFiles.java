@@ -22,7 +22,7 @@ import java.util.Set;
  * The data directory belongs to Silo's user alone: what Silo creates there is mode 0700 (directories) or 0600
  * (files), and at every start nothing in it may be writable by group or others. A directory writable by another
  * local user lets that user replace what is inside, such as the PostgreSQL binaries Silo runs or the server's TLS
- * key, so such entries are repaired (the write bits for group and others removed) with a warning, and the caller
+ * key, so such entries are repaired (made owner-only: every group and others bit removed) with a warning, and the caller
  * re-creates what can no longer be trusted.
  *
  * <p>Running as root, PostgreSQL runs in a user namespace of its own ({@code unshare -U}) where it is not root; it is
@@ -36,6 +36,9 @@ public final class PrivateFiles {
     static final Set<PosixFilePermission> PROGRAM = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> WRITABLE_BY_OTHERS = EnumSet.of(PosixFilePermission.GROUP_WRITE,
             PosixFilePermission.OTHERS_WRITE);
+    private static final Set<PosixFilePermission> GROUP_AND_OTHERS = EnumSet.of(PosixFilePermission.GROUP_READ,
+            PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_READ,
+            PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
 
     private PrivateFiles() {}
 
@@ -47,13 +50,23 @@ public final class PrivateFiles {
         return PosixFilePermissions.asFileAttribute(FILE);
     }
 
+    /** Writes {@code content} to {@code file}, which is (created or made) mode 0600 first. */
+    public static void writeString(Path file, String content) throws IOException {
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createFile(file, fileMode());
+        } else {
+            Files.setPosixFilePermissions(file, FILE);
+        }
+        Files.writeString(file, content);
+    }
+
     /** Creates {@code directory} and its missing parents with mode 0700. */
     public static Path createDirectories(Path directory) throws IOException {
         return Files.createDirectories(directory, directoryMode());
     }
 
     /**
-     * Removes the group and others write bits from {@code root} and everything below it (not following links, and not
+     * Makes owner-only what is writable by group or others in {@code root} and everything below it (not following links, and not
      * descending into {@code skip}, whose owner checks it itself), warning for each entry repaired.
      *
      * @return the entries that were writable by group or others
@@ -82,7 +95,7 @@ public final class PrivateFiles {
                 Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS);
                 if (permissions.stream().anyMatch(WRITABLE_BY_OTHERS::contains)) {
                     String before = PosixFilePermissions.toString(permissions);
-                    permissions.removeAll(WRITABLE_BY_OTHERS);
+                    permissions.removeAll(GROUP_AND_OTHERS);
                     Files.setPosixFilePermissions(path, permissions);
                     log.warn("{} was writable by group or others ({}); repaired to {}", path, before,
                             PosixFilePermissions.toString(permissions));
