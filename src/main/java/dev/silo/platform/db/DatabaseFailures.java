@@ -5,7 +5,6 @@ import dev.silo.platform.problem.Unavailable;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.sql.SQLException;
-import java.sql.SQLTransientConnectionException;
 import java.util.Optional;
 
 /**
@@ -32,6 +31,7 @@ public final class DatabaseFailures {
     /** The 503 for {@code error} when it, or one of its causes, says the database cannot be reached. */
     public static Optional<Unavailable> asUnavailable(Throwable error) {
         Throwable cause = error;
+        boolean underSql = false;
         for (int depth = 0; cause != null && depth < MAX_DEPTH; depth++) {
             if (cause instanceof Unavailable unavailable) {
                 return Optional.of(unavailable);
@@ -39,7 +39,9 @@ public final class DatabaseFailures {
             if (cause instanceof SQLException sql && isConnectionState(sql.getSQLState())) {
                 return Optional.of(unavailable());
             }
-            if (cause instanceof ConnectException || cause instanceof SocketTimeoutException) {
+            underSql |= cause instanceof SQLException;
+            // a socket failure says "database" only beneath a database exception (not, say, an HTTP call's)
+            if (underSql && (cause instanceof ConnectException || cause instanceof SocketTimeoutException)) {
                 return Optional.of(unavailable());
             }
             if (cause instanceof SQLException sql && sql.getNextException() != null
@@ -56,7 +58,7 @@ public final class DatabaseFailures {
      * the SQLSTATE of the last connection failure into its timeout exception and keeps it as the cause).
      */
     static boolean isConnectionFailure(SQLException e) {
-        return isConnectionState(e.getSQLState()) || (e instanceof SQLTransientConnectionException && asUnavailable(e.getCause()).isPresent());
+        return asUnavailable(e).isPresent();
     }
 
     static boolean isConnectionState(String state) {
