@@ -37,7 +37,8 @@ final class DataDirLock implements AutoCloseable {
     static DataDirLock acquire(Path dataDir) {
         Path file = dataDir.resolve("silo.lock");
         try {
-            FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            FileChannel channel = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE), dev.silo.platform.db.PrivateFiles.fileMode());
             FileLock lock;
             try {
                 lock = channel.tryLock();

@@ -13,6 +13,7 @@ import dev.silo.platform.crypto.Envelope;
 import dev.silo.platform.crypto.MasterKeys;
 import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.CatalogMigrations;
+import dev.silo.platform.db.DatabaseAvailability;
 import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.db.Pools;
 import dev.silo.tenant.Placements;
@@ -84,7 +85,7 @@ public final class SiloCore implements AutoCloseable {
         SiloConfig.Tuning tuning = config.tuning();
         this.tenantDatabases = new TenantDatabases(new TenantDatabases.Settings(tuning.tenantPoolSize(),
                 Duration.ofSeconds(tuning.tenantPoolIdleSeconds()), tuning.tenantConnections(),
-                Duration.ofMillis(tuning.tenantConnectionWaitMillis())), placements::tenantUrl);
+                Duration.ofMillis(tuning.tenantConnectionWaitMillis())), placements::tenantUrl, availability(embedded));
         resources.push(tenantDatabases);
         this.tenants = new TenantService(catalog, placements, tenantDatabases, envelope, audit, clock,
                 new TenantService.Settings(Duration.ofDays(tuning.retentionDays()), Duration.ofDays(tuning.secretRotationDays()),
@@ -127,7 +128,8 @@ public final class SiloCore implements AutoCloseable {
                 catalogUrl = config.databaseUrl().orElseThrow();
             }
 
-            HikariDataSource catalog = Pools.create("catalog", catalogUrl, 8, mode == Mode.SERVER ? 1 : 0, Duration.ofSeconds(5));
+            HikariDataSource catalog = Pools.create("catalog", catalogUrl, 8, mode == Mode.SERVER ? 1 : 0, Duration.ofSeconds(5),
+                    availability(embedded));
             resources.push(catalog);
             try {
                 CatalogMigrations.migrate(catalog);
@@ -141,6 +143,11 @@ public final class SiloCore implements AutoCloseable {
             closeAll(resources);
             throw e;
         }
+    }
+
+    /** Pools to the embedded server fail at once while its supervisor knows it is down. */
+    private static DatabaseAvailability availability(Optional<EmbeddedPostgresServer> embedded) {
+        return embedded.map(EmbeddedPostgresServer::availability).orElse(DatabaseAvailability.unsupervised());
     }
 
     static String rootMessage(Throwable e) {

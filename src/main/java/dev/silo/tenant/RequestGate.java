@@ -88,6 +88,16 @@ final class RequestGate {
         waiters.removeIf(waiter -> waiter.state.get() == GAVE_UP);
     }
 
+    /** Wakes every waiter now, as if its deadline had passed: used when the database is known to be down. */
+    void expireAll() {
+        for (Waiter waiter : waiters) {
+            if (waiter.state.compareAndSet(WAITING, GAVE_UP)) {
+                LockSupport.unpark(waiter.thread);
+            }
+        }
+        waiters.removeIf(waiter -> waiter.state.get() == GAVE_UP);
+    }
+
     int waiting() {
         return (int) waiters.stream().filter(waiter -> waiter.state.get() == WAITING).count();
     }

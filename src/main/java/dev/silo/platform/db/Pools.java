@@ -4,13 +4,28 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.silo.platform.config.DatabaseUrl;
 
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
+
+import static java.util.Objects.requireNonNull;
 
 /** HikariCP pools built the same way everywhere: TLS per the URL, bounded size and waits. */
 public final class Pools {
     private Pools() {}
 
     public static HikariDataSource create(String name, DatabaseUrl url, int maximumSize, int minimumIdle, Duration connectionTimeout) {
+        return create(name, url, maximumSize, minimumIdle, connectionTimeout, DatabaseAvailability.unsupervised());
+    }
+
+    /**
+     * A pool that fails at once, with a connection-class SQLSTATE (so callers report {@code database-unavailable}),
+     * while {@code availability} says its server is down, instead of making every caller wait the full
+     * {@code connectionTimeout} for a server that is restarting.
+     */
+    public static HikariDataSource create(String name, DatabaseUrl url, int maximumSize, int minimumIdle, Duration connectionTimeout,
+                                          DatabaseAvailability availability) {
         HikariConfig config = new HikariConfig();
         config.setPoolName(name);
         config.setJdbcUrl(url.jdbcUrl());
@@ -23,6 +38,26 @@ public final class Pools {
         config.setIdleTimeout(Duration.ofSeconds(60).toMillis());
         config.setMaxLifetime(Duration.ofMinutes(30).toMillis());
         config.setInitializationFailTimeout(-1);
-        return new HikariDataSource(config);
+        return new SupervisedPool(config, url, availability);
+    }
+
+    private static final class SupervisedPool extends HikariDataSource {
+        private final DatabaseUrl url;
+        private final DatabaseAvailability availability;
+
+        SupervisedPool(HikariConfig config, DatabaseUrl url, DatabaseAvailability availability) {
+            super(config);
+            this.url = url;
+            this.availability = requireNonNull(availability, "availability is null");
+        }
+
+        @Override
+        public Connection getConnection() throws SQLException {
+            if (availability.isDown(url)) {
+                // 08006 (connection failure): the same state a lost connection reports
+                throw new SQLTransientConnectionException(getPoolName() + " - the database server is down and restarting", "08006");
+            }
+            return super.getConnection();
+        }
     }
 }

@@ -23,7 +23,7 @@ import java.util.Locale;
  *
  * <p>Silo unpacks them itself, in the {@code PG-<md5>} folder layout zonky uses, because it runs
  * {@code initdb} itself: zonky's builder can pass only {@code --key=value} options to initdb, and data
- * checksums ({@code --data-checksums}) take no value. zonky then finds the folder and reuses it.
+ * checksums ({@code --data-checksums}) take no value. Directories are 0700, files 0600, programs 0700.
  */
 public final class PostgresBinaries {
     private final Path home;
@@ -50,17 +50,32 @@ public final class PostgresBinaries {
             if (!Files.exists(home.resolve(".exists"))) {
                 Path partial = workingDirectory.resolve("PG-" + digest + ".partial");
                 deleteRecursively(partial);
-                Files.createDirectories(partial);
+                PrivateFiles.createDirectories(partial);
                 extract(archive, partial);
                 deleteRecursively(home);
                 Files.move(partial, home);
-                Files.createFile(home.resolve(".exists"));
+                Files.createFile(home.resolve(".exists"), PrivateFiles.fileMode());
             }
             return new PostgresBinaries(home);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot unpack the embedded PostgreSQL into " + workingDirectory, e);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Deletes every unpacked copy in {@code workingDirectory}, for binaries that can no longer be trusted (their
+     * directory was writable by another user); the next {@link #prepare} unpacks them again from the archive.
+     */
+    public static void discard(Path workingDirectory) throws IOException {
+        if (!Files.isDirectory(workingDirectory)) {
+            return;
+        }
+        try (var entries = Files.list(workingDirectory)) {
+            for (Path entry : entries.filter(p -> p.getFileName().toString().startsWith("PG-")).toList()) {
+                deleteRecursively(entry);
+            }
         }
     }
 
@@ -91,20 +106,20 @@ public final class PostgresBinaries {
                 if (!path.startsWith(target)) {
                     throw new IOException("archive entry outside the target: " + entry.getName());
                 }
+                // Owner only: another local user must not be able to change what Silo runs.
                 if (entry.isDirectory()) {
-                    Files.createDirectories(path);
+                    PrivateFiles.createDirectories(path);
                 } else if (entry.isSymbolicLink()) {
-                    Files.createDirectories(path.getParent());
+                    PrivateFiles.createDirectories(path.getParent());
                     Files.createSymbolicLink(path, Path.of(entry.getLinkName()));
                 } else if (entry.isLink()) {
-                    Files.createDirectories(path.getParent());
+                    PrivateFiles.createDirectories(path.getParent());
                     Files.createLink(path, target.resolve(entry.getLinkName()));
                 } else {
-                    Files.createDirectories(path.getParent());
+                    PrivateFiles.createDirectories(path.getParent());
                     Files.copy(tar, path);
-                    if (entry.getName().startsWith("bin/") || entry.getName().startsWith("./bin/")) {
-                        path.toFile().setExecutable(true);
-                    }
+                    boolean program = entry.getName().startsWith("bin/") || entry.getName().startsWith("./bin/");
+                    Files.setPosixFilePermissions(path, program ? PrivateFiles.PROGRAM : PrivateFiles.FILE);
                 }
             }
         }

@@ -45,7 +45,9 @@ public final class Sql {
                 rollbackQuietly(connection);
                 throw e;
             } finally {
-                connection.setAutoCommit(autoCommit);
+                // Quietly: after a lost connection the pool has already closed it, and "connection is closed" here
+                // must not hide the failure that says why (the pool resets auto-commit on return anyway).
+                restoreAutoCommitQuietly(connection, autoCommit);
             }
         } catch (SQLException e) {
             throw translate(e);
@@ -58,6 +60,16 @@ public final class Sql {
             return work.run(connection);
         } catch (SQLException e) {
             throw translate(e);
+        }
+    }
+
+    private static void restoreAutoCommitQuietly(Connection connection, boolean autoCommit) {
+        try {
+            if (!connection.isClosed()) {
+                connection.setAutoCommit(autoCommit);
+            }
+        } catch (SQLException ignored) {
+            // the connection is broken; the pool will discard it
         }
     }
 
@@ -75,12 +87,13 @@ public final class Sql {
         if (state.equals("23505")) {
             return new Conflict("already exists");
         }
-        if (e instanceof java.sql.SQLTransientConnectionException) {
-            // a pool found no connection within its bound: the database is busy, not broken
-            return new Unavailable("busy", "all database connections are in use; retry shortly", Duration.ofSeconds(1));
+        if (DatabaseFailures.isConnectionFailure(e)) {
+            // the server cannot be reached (down, restarting, refusing): not a busy pool
+            return DatabaseFailures.unavailable();
         }
-        if (state.equals("53300") || state.startsWith("08") || state.equals("57P03")) {
-            return new Unavailable("database-unavailable", "the database is unavailable or busy; retry shortly", Duration.ofSeconds(2));
+        if (e instanceof java.sql.SQLTransientConnectionException || state.equals("53300")) {
+            // a pool found no connection within its bound, or the server is at max_connections: busy, not broken
+            return new Unavailable("busy", "all database connections are in use; retry shortly", Duration.ofSeconds(1));
         }
         return new DatabaseException(e);
     }

@@ -56,7 +56,7 @@ public record TlsMaterial(Path caCertificate, Path serverCertificate, Path serve
             return material;
         }
         try {
-            Files.createDirectories(dir);
+            PrivateFiles.createDirectories(dir);
             generate(material, dir);
             return material;
         } catch (IOException e) {
@@ -128,9 +128,8 @@ public record TlsMaterial(Path caCertificate, Path serverCertificate, Path serve
         Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /** Certificates are public, but nobody else needs to read them: owner only, like everything in the data directory. */
     private static void writePublic(Path file, String content) throws IOException {
-        Path temp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(temp, content);
-        Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        writePrivate(file, content);
     }
 }

@@ -1,10 +1,12 @@
 package dev.silo.platform.http;
 
+import dev.silo.platform.db.DatabaseFailures;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.MethodNotAllowed;
 import dev.silo.platform.problem.NotFound;
 import dev.silo.platform.problem.PayloadTooLarge;
 import dev.silo.platform.problem.Problem;
+import dev.silo.platform.problem.Unavailable;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HttpException;
@@ -22,6 +24,7 @@ import org.slf4j.MDC;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -133,8 +136,14 @@ public final class HttpServer implements AutoCloseable {
     private static void renderError(ServerRequest request, io.helidon.webserver.http.ServerResponse response, Throwable error) {
         String requestId = request.context().get(RequestIds.MDC_KEY, String.class).orElse(null);
         String instance = request.path().path();
+        Optional<Unavailable> databaseDown = error instanceof Problem ? Optional.empty() : DatabaseFailures.asUnavailable(error);
         if (error instanceof Problem problem) {
             ProblemRenderer.render(response, problem, instance, requestId);
+        } else if (databaseDown.isPresent()) {
+            // The database could not be reached, whoever wrapped the exception: a 503 the client may retry, not a 500.
+            log.warn("Database unreachable in {} {} (request {}; {})", request.prologue().method().text(), instance, requestId,
+                    error.getClass().getSimpleName());
+            ProblemRenderer.render(response, databaseDown.get(), instance, requestId);
         } else if (error instanceof RequestException requestException && requestException.status().code() < 500) {
             ProblemRenderer.render(response, frameworkProblem(requestException.status()), instance, requestId);
         } else if (error instanceof HttpException httpException && httpException.status().code() < 500) {
