@@ -166,7 +166,7 @@ public final class UserService {
             Map<String, Object> platformDetail = new LinkedHashMap<>(detail);
             platformDetail.put("tenant_id", tenant.id().toString());
             platformDetail.put("user_id", user.id().toString());
-            platformAudit.append(catalogConnection, actor, action, tenant.slug(), platformDetail);
+            platformAudit.append(catalogConnection, actor, action, "tenant:" + tenant.slug(), platformDetail);
             return insert(tenant, user, context, detail, connection -> {
                 if (!force && hasAdmin(connection)) {
                     throw new Conflict("tenant-has-admins", "tenant '" + tenant.slug() + "' already has an admin: operators"
