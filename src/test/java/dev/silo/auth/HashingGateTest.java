@@ -175,6 +175,20 @@ class HashingGateTest {
         }
     }
 
+    @Test
+    void poolSizeAndQueueComeFromTheEnvironmentAndABadValueNamesTheSetting() {
+        var tuning = dev.silo.platform.config.SiloConfig.Tuning.from(java.util.Map.of("SILO_HASHING_THREADS", "3"));
+        assertThat(tuning.hashingThreads()).isEqualTo(3);
+        assertThat(tuning.hashingQueue()).isEqualTo(12);
+        var defaults = dev.silo.platform.config.SiloConfig.Tuning.from(java.util.Map.of());
+        assertThat(defaults.hashingThreads()).isEqualTo(HashingGate.defaultThreads());
+        assertThat(dev.silo.platform.config.SiloConfig.Tuning.from(java.util.Map.of("SILO_HASHING_QUEUE", "0")).hashingQueue()).isZero();
+        assertThatThrownBy(() -> dev.silo.platform.config.SiloConfig.Tuning.from(java.util.Map.of("SILO_HASHING_THREADS", "0")))
+                .hasMessageContaining("SILO_HASHING_THREADS");
+        assertThatThrownBy(() -> dev.silo.platform.config.SiloConfig.Tuning.from(java.util.Map.of("SILO_HASHING_QUEUE", "-1")))
+                .hasMessageContaining("SILO_HASHING_QUEUE");
+    }
+
     private static void awaitLatch(CountDownLatch latch) {
         try {
             if (!latch.await(30, TimeUnit.SECONDS)) {

@@ -58,6 +58,34 @@ class LoginStormTest {
                 await().atMost(Duration.ofSeconds(20))
                         .until(() -> gate.running() == gate.threads() && gate.waiting() == gate.queue() && gate.freePlaces() == 0);
 
+                // Every connection of the tenant taken too: a login is shed by the pool, before it would wait for
+                // a connection (and answer 503 busy only after SILO_TENANT_CONNECTION_WAIT_MS).
+                CountDownLatch connectionsBack = new CountDownLatch(1);
+                CountDownLatch connectionsTaken = new CountDownLatch(silo.config().tuning().tenantPoolSize());
+                List<Future<?>> connections = new ArrayList<>();
+                for (int i = 0; i < silo.config().tuning().tenantPoolSize(); i++) {
+                    connections.add(holders.submit(() -> silo.core().tenantDatabases().withConnection(tenant, connection -> {
+                        connectionsTaken.countDown();
+                        try {
+                            return connectionsBack.await(60, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    })));
+                }
+                try {
+                    assertThat(connectionsTaken.await(30, TimeUnit.SECONDS)).isTrue();
+                    var shedFirst = http.post(login, body);
+                    assertThat(connections).noneMatch(Future::isDone);
+                    assertThat(shedFirst.status()).as(shedFirst.body()).isEqualTo(503);
+                    assertThat(shedFirst.json().get("type").asText()).endsWith("/login-busy");
+                } finally {
+                    connectionsBack.countDown();
+                }
+                for (Future<?> connection : connections) {
+                    connection.get(60, TimeUnit.SECONDS);
+                }
+
                 var shed = http.post(login, body);
                 var unknown = http.post(login, "{\"email\":\"nobody@example.com\",\"password\":\"" + PASSWORD + "\"}");
                 var me = ann.get("/t/" + tenant.slug() + "/me");
