@@ -203,9 +203,7 @@ public final class UserService {
         Instant now = clock.instant();
         try {
             databases.inTransaction(tenant, connection -> {
-                if (User.ADMIN.equals(user.role())) {
-                    lockAdmins(connection);
-                }
+                lockAdmins(connection);
                 check.run(connection);
                 try (PreparedStatement insert = connection.prepareStatement("""
                         INSERT INTO users (id, email, email_normalized, password_hash, role, created_at, updated_at, password_changed_at)
