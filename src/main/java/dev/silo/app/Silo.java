@@ -5,7 +5,6 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.AuditRoutes;
 import dev.silo.auth.AuthRoutes;
 import dev.silo.auth.AuthService;
-import dev.silo.auth.HashingGate;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
 import dev.silo.auth.SessionCache;
@@ -128,7 +127,7 @@ public final class Silo implements AutoCloseable {
                     defaults.baseLockout(), defaults.maxLockout(),
                     max(defaults.forgetAfter(), Duration.ofMinutes(tuning.loginWindowMinutes())), defaults.maxKeys()), clock);
             AuthService authService = new AuthService(core.tenantDatabases(), core.catalog(), events, core.users(), core.hasher(),
-                    core.passwordPolicy(), new HashingGate(), throttle, new TokenService(clock), sessions, core.tenantAudit(), clock,
+                    core.passwordPolicy(), core.hashingGate(), throttle, new TokenService(clock), sessions, core.tenantAudit(), clock,
                     new AuthService.Settings(Duration.ofMinutes(tuning.accessTokenMinutes()), Duration.ofDays(tuning.refreshTokenDays())),
                     () -> config.publicUrlOr(boundPort.get()));
 

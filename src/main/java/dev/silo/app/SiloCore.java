@@ -3,6 +3,7 @@ package dev.silo.app;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.silo.audit.PlatformAudit;
 import dev.silo.audit.TenantAudit;
+import dev.silo.auth.HashingGate;
 import dev.silo.auth.PasswordHasher;
 import dev.silo.auth.PasswordPolicy;
 import dev.silo.user.UserService;
@@ -63,6 +64,7 @@ public final class SiloCore implements AutoCloseable {
     private final TenantService tenants;
     private final CatalogEvents events;
     private final PasswordHasher hasher;
+    private final HashingGate hashingGate;
     private final PasswordPolicy passwordPolicy;
     private final TenantAudit tenantAudit;
     private final UserService users;
@@ -93,7 +95,10 @@ public final class SiloCore implements AutoCloseable {
         this.hasher = new PasswordHasher(tuning.bcryptCost());
         this.passwordPolicy = new PasswordPolicy(tuning.passwordMinLength());
         this.tenantAudit = new TenantAudit(clock);
-        this.users = new UserService(tenantDatabases, catalog, hasher, passwordPolicy, tenantAudit, clock, Duration.ofHours(1), events);
+        this.hashingGate = new HashingGate(tuning.hashingThreads(), tuning.hashingQueue(), HashingGate.DEFAULT_RETRY_AFTER);
+        resources.push(hashingGate);
+        this.users = new UserService(tenantDatabases, catalog, hasher, hashingGate, passwordPolicy, tenantAudit, audit, clock,
+                Duration.ofHours(1), events);
     }
 
     public static SiloCore open(SiloConfig config, Clock clock, Mode mode) {
@@ -204,6 +209,11 @@ public final class SiloCore implements AutoCloseable {
 
     public PasswordHasher hasher() {
         return hasher;
+    }
+
+    /** The bounded platform-thread pool every bcrypt call runs on. */
+    public HashingGate hashingGate() {
+        return hashingGate;
     }
 
     public PasswordPolicy passwordPolicy() {

@@ -101,22 +101,34 @@ public final class AuthService {
 
     public TokenResponse login(TenantDirectory.ResolvedTenant resolved, String email, String password, RequestContext request) {
         var tenant = resolved.tenant();
+        if (password == null) {
+            throw new BadRequest("invalid-request", "fields 'email' and 'password' are required");
+        }
+        // A malformed e-mail (a control character, U+0000 included) cannot belong to any account, so a 400 saying
+        // so reveals nothing; it never reaches SQL, the throttle or bcrypt.
         String normalized;
         try {
             normalized = UserService.normalizeEmail(email);
         } catch (BadRequest e) {
-            throw new BadRequest("invalid-request", "fields 'email' and 'password' are required");
-        }
-        if (password == null) {
-            throw new BadRequest("invalid-request", "fields 'email' and 'password' are required");
+            throw new BadRequest("invalid-request", "field 'email' must be an e-mail address (name@domain) and 'password' a string");
         }
         String tenantKey = tenant.id().toString();
         throttle.check(tenantKey, normalized, request.clientAddress());
 
-        Optional<User> found = databases.withConnection(tenant, connection -> users.findByEmail(connection, normalized));
-        boolean verified = gate.run(() -> found.isPresent()
-                ? hasher.verify(password, found.get().passwordHash())
-                : hasher.verifyDummy(password));
+        // The hashing place is taken before anything else, so a storm is shed at once, before it waits for a
+        // tenant connection; and no connection is held while bcrypt runs (read, release, hash, then write).
+        Optional<User> found;
+        boolean verified;
+        Optional<String> rehashed = Optional.empty();
+        try (HashingGate.Reservation hashing = gate.reserve()) {
+            found = databases.withConnection(tenant, connection -> users.findByEmail(connection, normalized));
+            verified = hashing.run(() -> found.isPresent()
+                    ? hasher.verify(password, found.get().passwordHash())
+                    : hasher.verifyDummy(password));
+            if (verified && !found.get().disabled() && hasher.needsRehash(found.get().passwordHash())) {
+                rehashed = Optional.of(hashing.run(() -> hasher.hash(password)));
+            }
+        }
         if (!verified || found.get().disabled()) {
             List<LoginThrottle.Lockout> lockouts = throttle.recordFailure(tenantKey, normalized, request.clientAddress());
             databases.inTransaction(tenant, connection -> {
@@ -133,14 +145,12 @@ public final class AuthService {
         }
         throttle.recordSuccess(tenantKey, normalized);
         User user = found.get();
-        Optional<String> rehashed = hasher.needsRehash(user.passwordHash())
-                ? Optional.of(gate.run(() -> hasher.hash(password)))
-                : Optional.empty();
+        Optional<String> newHash = rehashed;
         return databases.inTransaction(tenant, connection -> {
-            rehashed.ifPresent(hash -> updateHash(connection, user.id(), hash));
+            newHash.ifPresent(hash -> updateHash(connection, user.id(), hash));
             TokenResponse response = newSession(connection, resolved, user, request);
             audit.append(connection, request.audit("user:" + user.id()), "login.success", user.id().toString(),
-                    rehashed.isPresent() ? Map.of("rehashed", true) : Map.of());
+                    newHash.isPresent() ? Map.of("rehashed", true) : Map.of());
             return response;
         });
     }
@@ -284,7 +294,7 @@ public final class AuthService {
         }
         User user = users.get(caller.tenant(), caller.userId());
         String tenantKey = caller.tenant().id().toString();
-        String normalized = UserService.normalizeEmail(user.email());
+        String normalized = UserService.canonicalEmail(user.email());
         throttle.check(tenantKey, normalized, caller.request().clientAddress());
         if (!gate.run(() -> hasher.verify(current, user.passwordHash()))) {
             throttle.recordFailure(tenantKey, normalized, caller.request().clientAddress());
@@ -306,27 +316,46 @@ public final class AuthService {
     /** Sets a new password with a one-time reset token an admin issued; every session of the user ends. */
     public void resetPassword(TenantDirectory.ResolvedTenant resolved, String token, String next, RequestContext request) {
         if (token == null || !OpaqueTokens.isWellFormed(OpaqueTokens.Kind.PASSWORD_RESET, token) || next == null) {
-            throw new BadRequest("invalid-reset-token", "the reset token is invalid, expired or already used");
+            throw invalidResetToken();
         }
         var tenant = resolved.tenant();
-        Instant now = clock.instant();
-        UUID userId = databases.inTransaction(tenant, connection -> {
+        String tokenHash = OpaqueTokens.hash(token);
+        // Read and check, release the connection, hash on the gate, then write: no tenant connection or row lock
+        // is held while bcrypt runs. The write re-checks the token under a lock, so it is spent exactly once.
+        String normalizedEmail = databases.withConnection(tenant, connection -> {
             try (PreparedStatement select = connection.prepareStatement("""
-                    SELECT p.user_id, u.email_normalized FROM password_resets p JOIN users u ON u.id = p.user_id
+                    SELECT u.email_normalized FROM password_resets p JOIN users u ON u.id = p.user_id
+                    WHERE p.token_hash = ? AND p.used_at IS NULL AND p.expires_at > ?
+                    """)) {
+                select.setString(1, tokenHash);
+                select.setTimestamp(2, Timestamp.from(clock.instant()));
+                try (ResultSet rs = select.executeQuery()) {
+                    if (!rs.next()) {
+                        throw invalidResetToken();
+                    }
+                    return rs.getString(1);
+                }
+            }
+        });
+        policy.check(next, normalizedEmail);
+        String hash = gate.run(() -> hasher.hash(next));
+        UUID userId = databases.inTransaction(tenant, connection -> {
+            Instant now = clock.instant();
+            try (PreparedStatement select = connection.prepareStatement("""
+                    SELECT p.user_id FROM password_resets p
                     WHERE p.token_hash = ? AND p.used_at IS NULL AND p.expires_at > ? FOR UPDATE OF p
                     """)) {
-                select.setString(1, OpaqueTokens.hash(token));
+                select.setString(1, tokenHash);
                 select.setTimestamp(2, Timestamp.from(now));
                 try (ResultSet rs = select.executeQuery()) {
                     if (!rs.next()) {
-                        throw new BadRequest("invalid-reset-token", "the reset token is invalid, expired or already used");
+                        throw invalidResetToken();
                     }
                     UUID id = rs.getObject(1, UUID.class);
-                    policy.check(next, rs.getString(2));
-                    setPassword(connection, id, hasher.hash(next), now);
+                    setPassword(connection, id, hash, now);
                     try (PreparedStatement spend = connection.prepareStatement("UPDATE password_resets SET used_at = ? WHERE token_hash = ?")) {
                         spend.setTimestamp(1, Timestamp.from(now));
-                        spend.setString(2, OpaqueTokens.hash(token));
+                        spend.setString(2, tokenHash);
                         spend.executeUpdate();
                     }
                     UserService.revokeSessions(connection, id, "password reset", now);
@@ -336,6 +365,10 @@ public final class AuthService {
             }
         });
         events.announce(catalog, UserService.userEvent(tenant, userId));
+    }
+
+    private static BadRequest invalidResetToken() {
+        return new BadRequest("invalid-reset-token", "the reset token is invalid, expired or already used");
     }
 
     private static void setPassword(Connection connection, UUID userId, String hash, Instant now) throws SQLException {

@@ -16,8 +16,8 @@ import static java.util.Objects.requireNonNull;
  * bcrypt password hashing (version {@code $2b$}, at.favre.lib) at a configured cost (claim C2).
  *
  * <p>bcrypt is the most expensive thing Silo does: about 210 ms of one core per call at cost 12 (see
- * {@code notes/limits.md}). Callers therefore run every call through a {@link HashingGate} and only after
- * {@link LoginThrottle#check} passed. {@link #bcryptCalls()} counts the computations so tests can prove that a
+ * {@code notes/limits.md}). Callers therefore run every call through a {@link HashingGate} (a call on a virtual
+ * thread is refused) and, for logins, only after {@link LoginThrottle#check} passed. {@link #bcryptCalls()} counts the computations so tests can prove that a
  * throttled login did not reach bcrypt.
  *
  * <p>Timing: {@link #verifyDummy} does the same work as {@link #verify} against a hash at the configured cost,
@@ -82,6 +82,7 @@ public final class PasswordHasher {
     public String hash(String password) {
         requireNonNull(password, "password is null");
         PasswordPolicy.requireWithinBcryptLimit(password);
+        requirePlatformThread();
         bcryptCalls.increment();
         return hasher.hashToString(cost, password.toCharArray());
     }
@@ -132,12 +133,24 @@ public final class PasswordHasher {
 
     private boolean check(String password, char[] hash) {
         boolean usable = PasswordPolicy.fitsBcrypt(password);
+        requirePlatformThread();
         bcryptCalls.increment();
         BCrypt.Result result = verifyer.verify(usable ? password.toCharArray() : PLACEHOLDER, hash);
         if (!result.validFormat) {
             throw new IllegalArgumentException("stored password hash is not a valid bcrypt hash");
         }
         return usable && result.verified;
+    }
+
+    /**
+     * bcrypt on a virtual thread would hold a carrier (one per core) for the whole computation and stall every
+     * other request: callers go through {@link HashingGate}. Refusing here turns a forgotten gate into a failing
+     * test instead of a latency incident.
+     */
+    private static void requirePlatformThread() {
+        if (Thread.currentThread().isVirtual()) {
+            throw new IllegalStateException("bcrypt must not run on a virtual thread: run it through HashingGate");
+        }
     }
 
     /** Returns the cost of a well-formed bcrypt hash. */

@@ -2,7 +2,6 @@ package dev.silo.cli;
 
 import dev.silo.app.SiloCore;
 import dev.silo.audit.Actor;
-import dev.silo.audit.TenantAudit;
 import dev.silo.tenant.Tenant;
 import dev.silo.tenant.TenantStatus;
 import dev.silo.platform.problem.Conflict;
@@ -30,8 +29,10 @@ public final class UsersCommand {
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true,
-            description = {"Create a user of a tenant, typically its first admin.",
-                    "On a terminal it asks for the password; otherwise (or with --generate-password) it generates one and prints it once."})
+            description = {"Create the first admin (or a user) of a tenant that has no admin yet.",
+                    "On a terminal it asks for the password; otherwise (or with --generate-password) it generates one and prints it once.",
+                    "A tenant that already has an admin is refused (tenant-has-admins): its admins create users. --force overrides"
+                            + " that for recovery and is recorded as tenant.user.create.forced in the platform and tenant audits."})
     static final class Create implements Callable<Integer> {
         private static final char[] ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789".toCharArray();
 
@@ -49,6 +50,9 @@ public final class UsersCommand {
 
         @Option(names = "--generate-password", description = "generate a password and print it once, even on a terminal")
         boolean generate;
+
+        @Option(names = "--force", description = "create the user even though the tenant has admins (recovery; audited as forced)")
+        boolean force;
 
         @Override
         public Integer call() {
@@ -77,8 +81,11 @@ public final class UsersCommand {
                 if (target.status() != TenantStatus.ACTIVE) {
                     throw new Conflict("invalid-state", "tenant '" + tenant + "' is " + target.status().wire());
                 }
-                User user = silo.users().create(target, email, role, password,
-                        new TenantAudit.Context(Actor.cli().name(), null, "silo-cli", null));
+                User user = silo.users().createByOperator(target, email, role, password, Actor.cli(), force);
+                if (force && !core.json) {
+                    out.println("warning: created with --force; recorded as tenant.user.create.forced in the platform audit"
+                            + " and the audit of tenant " + tenant);
+                }
                 if (core.json) {
                     Map<String, Object> view = new java.util.LinkedHashMap<>(user.view());
                     if (generated) {

@@ -113,8 +113,7 @@ public final class UserRoutes {
             Actor actor = operators.require(request);
             Tenant tenant = directory.requireServing(request.path().pathParameters().get("slug")).tenant();
             CreateAdmin body = Json.read(request, CreateAdmin.class);
-            User user = users.create(tenant, body.email(), User.ADMIN, body.password(),
-                    new TenantAudit.Context(actor.name(), actor.clientIp(), null, actor.requestId()));
+            User user = users.createByOperator(tenant, body.email(), User.ADMIN, body.password(), actor, false);
             Json.send(response, Status.CREATED_201, user.view());
         });
     }

@@ -108,12 +108,17 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param refreshTokenDays      absolute lifetime of a login session and its refresh tokens ({@code SILO_REFRESH_TOKEN_DAYS}, 30)
      * @param loginMaxFailures      failed logins per account before a lockout ({@code SILO_LOGIN_MAX_FAILURES}, 5)
      * @param loginWindowMinutes    the window those failures are counted in ({@code SILO_LOGIN_WINDOW_MINUTES}, 15)
+     * @param hashingThreads        platform threads that run bcrypt ({@code SILO_HASHING_THREADS}, cores - 1, at least 1)
+     * @param hashingQueue          bcrypt calls that may wait for one of them before 503 login-busy
+     *                              ({@code SILO_HASHING_QUEUE}, 4 per hashing thread)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
-                         int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes) {
+                         int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
+                         int hashingThreads, int hashingQueue) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
+            int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
             return new Tuning(
                     intSetting(env, "SILO_RETENTION_DAYS", 7, 0, 3650),
                     intSetting(env, "SILO_SECRET_ROTATION_DAYS", 90, 1, 3650),
@@ -126,7 +131,9 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_ACCESS_TOKEN_MINUTES", 15, 1, 1440),
                     intSetting(env, "SILO_REFRESH_TOKEN_DAYS", 30, 1, 365),
                     intSetting(env, "SILO_LOGIN_MAX_FAILURES", 5, 1, 1000),
-                    intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440));
+                    intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
+                    hashingThreads,
+                    intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000));
         }
     }
 
