@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.silo.app.Main;
 import dev.silo.app.Silo;
 import dev.silo.audit.Actor;
+import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.tenant.CorsOrigins;
 import dev.silo.tenant.Tenant;
@@ -352,6 +353,32 @@ class CorsTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> preflight(path, APP).status() == 403);
         assertThat(cli("tenants", "set-cors", tenant.slug()).code()).isEqualTo(2);
         assertThat(cli("tenants", "set-cors", tenant.slug(), "--origin", "https://*.example.com").code()).isEqualTo(1);
+    }
+
+    @Test
+    void aPreflightIsAnsweredFromTheTenantCacheWithoutReadingTheCatalog() throws SQLException {
+        Tenant tenant = newTenant("cors");
+        allowAsOperator(tenant, APP);
+        // The node also hears its own change back through LISTEN, a moment later; wait for that echo to pass (a
+        // marker sent after it arrives after it) so that it cannot drop the entry warmed below.
+        String marker = "test-marker:" + UUID.randomUUID();
+        java.util.Set<String> heard = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        silo.core().events().subscribe(heard::add);
+        CatalogEvents.publishNow(silo.catalog(), marker);
+        await().atMost(Duration.ofSeconds(30)).until(() -> heard.contains(marker));
+        String path = "/t/" + tenant.slug() + "/me";
+        assertThat(preflight(path, APP).status()).isEqualTo(204);
+
+        // Emptied behind Silo's back (no catalog event): a preflight that read the catalog would now be refused.
+        try (Connection connection = silo.catalog().getConnection();
+             PreparedStatement update = connection.prepareStatement("UPDATE tenants SET cors_origins = '{}' WHERE id = ?")) {
+            update.setObject(1, tenant.id());
+            assertThat(update.executeUpdate()).isEqualTo(1);
+        }
+        assertThat(preflight(path, APP).status()).isEqualTo(204);
+        // The event a real change sends drops the entry, and the next preflight sees the catalog.
+        silo.directory().onEvent("tenant-settings:" + tenant.id() + ":" + tenant.slug());
+        assertThat(preflight(path, APP).status()).isEqualTo(403);
     }
 
     @Test
