@@ -10,6 +10,8 @@ import dev.silo.auth.LoginThrottleConfig;
 import dev.silo.auth.SessionCache;
 import dev.silo.auth.TenantRequests;
 import dev.silo.auth.TokenService;
+import dev.silo.cors.CorsRoutes;
+import dev.silo.cors.CorsSettings;
 import dev.silo.user.UserRoutes;
 import dev.silo.health.HealthRoutes;
 import dev.silo.operator.OperatorAuth;
@@ -142,6 +144,8 @@ public final class Silo implements AutoCloseable {
             HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth);
+            CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
+                    new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http = HttpServer.start(
                     new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10)),
                     routes -> {
@@ -151,6 +155,7 @@ public final class Silo implements AutoCloseable {
                         authRoutes.register(routes);
                         userRoutes.register(routes);
                         recordRoutes.register(routes);
+                        corsRoutes.register(routes);
                         extraRoutes.accept(routes);
                     });
             boundPort.set(http.port());

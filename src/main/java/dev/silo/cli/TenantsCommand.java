@@ -5,6 +5,7 @@ import dev.silo.audit.Actor;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.tenant.Tenant;
 import dev.silo.tenant.TenantService;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -25,7 +26,7 @@ import java.util.function.BiFunction;
                 TenantsCommand.Create.class, TenantsCommand.Attach.class, TenantsCommand.ListTenants.class, TenantsCommand.Show.class,
                 TenantsCommand.Suspend.class, TenantsCommand.Resume.class, TenantsCommand.Deprovision.class,
                 TenantsCommand.Restore.class, TenantsCommand.Purge.class, TenantsCommand.RotateSecret.class,
-                TenantsCommand.Repair.class})
+                TenantsCommand.Repair.class, TenantsCommand.SetCors.class})
 public final class TenantsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -216,6 +217,37 @@ public final class TenantsCommand {
                 results.forEach(r -> out.println(r.slug() + ": " + r.outcome() + " (" + r.detail() + ")"));
             }
             return results.stream().anyMatch(r -> r.outcome().equals("failed")) ? 1 : 0;
+        }
+    }
+
+    // ---- CORS (README "CORS")
+
+    @Command(name = "set-cors", mixinStandardHelpOptions = true,
+            description = {"Set the origins whose browser apps may call the tenant's API (CORS), replacing the current list.",
+                    "An origin is scheme://host[:port] exactly, such as https://app.example.com; '*' alone allows any origin."})
+    static final class SetCors extends SlugCommand {
+        /** Exactly one of the two, checked by picocli as a usage error (exit 2) before anything opens. */
+        static final class Choice {
+            @Option(names = "--origin", required = true, paramLabel = "ORIGIN", description = "an allowed origin; repeat for several")
+            List<String> origins;
+
+            @Option(names = "--none", required = true, description = "allow no origin (the default for a new tenant)")
+            boolean none;
+        }
+
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Choice choice;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            var set = tenants.setCorsOrigins(slug, choice.none ? List.of() : choice.origins, actor);
+            if (core.json) {
+                Output.json(out, Map.of("tenant", slug, "cors_origins", set.origins()));
+            } else {
+                out.println(set.origins().isEmpty() ? "tenant " + slug + " allows no cross-origin calls"
+                        : "tenant " + slug + " allows cross-origin calls from " + String.join(", ", set.origins()));
+            }
+            return 0;
         }
     }
 }

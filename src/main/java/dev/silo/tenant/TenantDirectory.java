@@ -29,8 +29,8 @@ public final class TenantDirectory {
         this.tenants = requireNonNull(tenants, "tenants is null");
     }
 
-    /** A tenant with its signing keys (newest first), unwrapped once per cache load. */
-    public record ResolvedTenant(Tenant tenant, List<dev.silo.auth.SigningKey> keys) {
+    /** A tenant with its signing keys (newest first), unwrapped once per cache load, and its allowed CORS origins. */
+    public record ResolvedTenant(Tenant tenant, List<dev.silo.auth.SigningKey> keys, CorsOrigins corsOrigins) {
         /** The key with this id, if it belongs to this tenant; whether it still verifies is the token service's check. */
         public Optional<dev.silo.auth.SigningKey> key(String kid) {
             for (dev.silo.auth.SigningKey key : keys) {
@@ -69,17 +69,35 @@ public final class TenantDirectory {
     }
 
     private Optional<ResolvedTenant> load(String slug) {
-        return tenants.findLive(slug).map(t -> new ResolvedTenant(t, t.status() != TenantStatus.ACTIVE ? List.of()
-                : tenants.signingKeys(t.id()).stream()
-                        .map(k -> new dev.silo.auth.SigningKey(k.kid(), k.secret(), Optional.ofNullable(k.retiresAt())))
-                        .toList()));
+        return tenants.findLive(slug).map(t -> {
+            List<dev.silo.auth.SigningKey> keys = t.status() != TenantStatus.ACTIVE ? List.of()
+                    : tenants.signingKeys(t.id()).stream()
+                            .map(k -> new dev.silo.auth.SigningKey(k.kid(), k.secret(), Optional.ofNullable(k.retiresAt())))
+                            .toList();
+            return new ResolvedTenant(t, keys, tenants.corsOrigins(t.id()));
+        });
     }
 
-    /** Handles a catalog event: {@code tenant:<id>:<slug>} drops that tenant, {@code *} drops everything. */
+    /**
+     * The allowed CORS origins of the live tenant with this slug, whatever its status (so that a browser app can
+     * read the 403 of a suspended tenant); empty for an unknown or malformed slug. From the cache: a preflight
+     * normally touches no database.
+     */
+    public Optional<CorsOrigins> corsOrigins(String slug) {
+        if (slug == null || !TenantService.SLUG.matcher(slug).matches()) {
+            return Optional.empty();
+        }
+        return cache.get(slug, this::load).map(ResolvedTenant::corsOrigins);
+    }
+
+    /**
+     * Handles a catalog event: {@code tenant:<id>:<slug>} and {@code tenant-settings:<id>:<slug>} drop that tenant,
+     * {@code *} drops everything.
+     */
     public void onEvent(String payload) {
         if (CatalogEvents.RESYNC.equals(payload)) {
             cache.invalidateAll();
-        } else if (payload.startsWith("tenant:")) {
+        } else if (payload.startsWith("tenant:") || payload.startsWith("tenant-settings:")) {
             String[] parts = payload.split(":", 3);
             if (parts.length == 3) {
                 cache.invalidate(parts[2]);

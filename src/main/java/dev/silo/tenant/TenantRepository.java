@@ -100,6 +100,31 @@ final class TenantRepository {
         }
     }
 
+    /** The tenant's allowed CORS origins, as {@link CorsOrigins#parse} stored them. */
+    static CorsOrigins corsOrigins(Connection connection, UUID id) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT cors_origins FROM tenants WHERE id = ?")) {
+            select.setObject(1, id);
+            try (ResultSet rs = select.executeQuery()) {
+                if (!rs.next()) {
+                    return CorsOrigins.NONE;
+                }
+                java.sql.Array array = rs.getArray(1);
+                return new CorsOrigins(List.of((String[]) array.getArray()));
+            }
+        }
+    }
+
+    static void updateCorsOrigins(Connection connection, UUID id, CorsOrigins origins, Instant updatedAt) throws SQLException {
+        try (PreparedStatement update = connection.prepareStatement("""
+                UPDATE tenants SET cors_origins = ?, updated_at = ? WHERE id = ?
+                """)) {
+            update.setArray(1, connection.createArrayOf("text", origins.origins().toArray()));
+            update.setTimestamp(2, ts(updatedAt));
+            update.setObject(3, id);
+            update.executeUpdate();
+        }
+    }
+
     static void delete(Connection connection, UUID id) throws SQLException {
         try (PreparedStatement delete = connection.prepareStatement("DELETE FROM tenants WHERE id = ?")) {
             delete.setObject(1, id);

@@ -542,10 +542,44 @@ public final class TenantService {
         return due.size();
     }
 
+    // ---- CORS
+
+    /** The origins whose browser apps may call this tenant's API ({@link CorsOrigins}); the tenant cache holds them. */
+    public CorsOrigins corsOrigins(UUID tenantId) {
+        return Sql.withConnection(catalog, connection -> TenantRepository.corsOrigins(connection, tenantId));
+    }
+
+    /**
+     * Replaces the tenant's allowed CORS origins (validated by {@link CorsOrigins#parse}), audited as
+     * {@code tenant.cors-origins.set} and announced to every node like a suspension (but as a
+     * {@link #settingsEvent}, which leaves the tenant's connection pools alone), so every node's tenant cache drops
+     * the tenant and its next request or preflight sees the new list.
+     */
+    public CorsOrigins setCorsOrigins(String slug, List<String> origins, Actor actor) {
+        CorsOrigins parsed = CorsOrigins.parse(origins);
+        validateSlug(slug);
+        Tenant tenant = Sql.inTransaction(catalog, connection -> {
+            Tenant current = TenantRepository.findBySlug(connection, slug, true).orElseThrow(() -> notFound(slug));
+            CorsOrigins previous = TenantRepository.corsOrigins(connection, current.id());
+            TenantRepository.updateCorsOrigins(connection, current.id(), parsed, clock.instant());
+            audit.append(connection, actor, "tenant.cors-origins.set", "tenant:" + slug, Map.of("tenant_id",
+                    current.id().toString(), "cors_origins", parsed.origins(), "previous", previous.origins()));
+            CatalogEvents.publish(connection, settingsEvent(current));
+            return current;
+        });
+        events.local(settingsEvent(tenant));
+        return parsed;
+    }
+
     // ---- helpers
 
     public static String event(Tenant tenant) {
         return "tenant:" + tenant.id() + ":" + tenant.slug();
+    }
+
+    /** A change of a tenant's settings that its cached entry holds (CORS origins): no pool needs closing. */
+    public static String settingsEvent(Tenant tenant) {
+        return "tenant-settings:" + tenant.id() + ":" + tenant.slug();
     }
 
     public static void validateSlug(String slug) {

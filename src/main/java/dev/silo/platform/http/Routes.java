@@ -3,6 +3,7 @@ package dev.silo.platform.http;
 import io.helidon.http.Method;
 import io.helidon.http.PathMatcher;
 import io.helidon.http.PathMatchers;
+import io.helidon.webserver.http.Filter;
 import io.helidon.webserver.http.Handler;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
@@ -66,6 +67,21 @@ public final class Routes {
             });
         }
         return this;
+    }
+
+    /**
+     * Adds a filter in front of every route, inside the edge filter (so it has the request id and security
+     * headers, and what it throws renders as a problem). A request it answers itself should be named with
+     * {@link #answeredAs}.
+     */
+    public Routes filter(Filter filter) {
+        routing.addFilter(filter);
+        return this;
+    }
+
+    /** Names the route of a request that a filter answers itself, for its {@code api} log line. */
+    public static void answeredAs(ServerRequest request, String template) {
+        request.context().register(ROUTE_KEY, template);
     }
 
     /** The methods registered for the request's path; empty when no route has this path. */
