@@ -144,7 +144,7 @@ public final class Silo implements AutoCloseable {
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth);
             HttpServer http = HttpServer.start(
-                    new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10)),
+                    new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http()),
                     routes -> {
                         health.register(routes);
                         tenantRoutes.register(routes);

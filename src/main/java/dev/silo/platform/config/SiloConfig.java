@@ -1,10 +1,13 @@
 package dev.silo.platform.config;
 
+import dev.silo.platform.http.ConnectionLimits;
+
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 
@@ -108,10 +111,14 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param refreshTokenDays      absolute lifetime of a login session and its refresh tokens ({@code SILO_REFRESH_TOKEN_DAYS}, 30)
      * @param loginMaxFailures      failed logins per account before a lockout ({@code SILO_LOGIN_MAX_FAILURES}, 5)
      * @param loginWindowMinutes    the window those failures are counted in ({@code SILO_LOGIN_WINDOW_MINUTES}, 15)
+     * @param http                  HTTP connection limits ({@code SILO_MAX_CONNECTIONS} 4096,
+     *                              {@code SILO_MAX_CONNECTIONS_PER_ADDRESS} 256, {@code SILO_HEADER_TIMEOUT_SECONDS} 10,
+     *                              {@code SILO_IDLE_TIMEOUT_SECONDS} 60)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
-                         int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes) {
+                         int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
+                         ConnectionLimits http) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             return new Tuning(
@@ -126,7 +133,17 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_ACCESS_TOKEN_MINUTES", 15, 1, 1440),
                     intSetting(env, "SILO_REFRESH_TOKEN_DAYS", 30, 1, 365),
                     intSetting(env, "SILO_LOGIN_MAX_FAILURES", 5, 1, 1000),
-                    intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440));
+                    intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
+                    connectionLimits(env));
+        }
+
+        private static ConnectionLimits connectionLimits(Map<String, String> env) {
+            ConnectionLimits defaults = ConnectionLimits.defaults();
+            int max = intSetting(env, "SILO_MAX_CONNECTIONS", defaults.maxConnections(), 16, 1_000_000);
+            return new ConnectionLimits(max,
+                    intSetting(env, "SILO_MAX_CONNECTIONS_PER_ADDRESS", Math.min(max, defaults.maxConnectionsPerAddress()), 1, max),
+                    Duration.ofSeconds(intSetting(env, "SILO_HEADER_TIMEOUT_SECONDS", (int) defaults.headerTimeout().toSeconds(), 1, 300)),
+                    Duration.ofSeconds(intSetting(env, "SILO_IDLE_TIMEOUT_SECONDS", (int) defaults.idleTimeout().toSeconds(), 1, 3600)));
         }
     }
 

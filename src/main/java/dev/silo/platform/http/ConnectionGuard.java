@@ -1,0 +1,291 @@
+package dev.silo.platform.http;
+
+import io.helidon.common.buffers.BufferData;
+import io.helidon.common.concurrency.limits.Limit;
+import io.helidon.http.Headers;
+import io.helidon.http.Status;
+import io.helidon.webserver.CloseConnectionException;
+import io.helidon.webserver.ConnectionContext;
+import io.helidon.webserver.http1.Http1Config;
+import io.helidon.webserver.http1.Http1ConnectionListener;
+import io.helidon.webserver.http1.Http1ConnectionSelector;
+import io.helidon.webserver.spi.ServerConnection;
+import io.helidon.webserver.spi.ServerConnectionSelector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Admission and deadlines for HTTP/1.1 connections, wrapped around Helidon's own HTTP/1.1 connection.
+ *
+ * <p>Helidon 4.5 has neither a deadline for reading a request head nor a per-address limit, and its
+ * {@code maxTcpConnections} makes the accept loop wait (connections pile up in the backlog) instead of
+ * refusing. So every accepted connection passes through here first: over {@link ConnectionLimits#maxConnections}
+ * open connections, or {@link ConnectionLimits#maxConnectionsPerAddress} from one address, it is closed at once,
+ * before anything is read. A request head (request line and headers) must be complete within
+ * {@link ConnectionLimits#headerTimeout} of the connection opening or of the first byte of the request; a sweeper
+ * closes the socket of a connection past that deadline (a slow-loris client holding half a request line).
+ * Idle keep-alive connections are closed by Helidon's own idle timeout, configured from
+ * {@link ConnectionLimits#idleTimeout}.
+ */
+final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ConnectionGuard.class);
+    /** At most one warning a minute about refused connections: an attack must not flood the log. */
+    private static final long REFUSAL_WARNING_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+    /** Helidon serves each connection on one virtual thread: the direct handlers run on it too. */
+    private static final ThreadLocal<String> CURRENT_CLIENT = new ThreadLocal<>();
+
+    private final ConnectionLimits limits;
+    private final Http1ConnectionSelector http1;
+    private final Set<Guarded> open = ConcurrentHashMap.newKeySet();
+    private final Map<ConnectionContext, Guarded> byContext = new ConcurrentHashMap<>();
+    private final Map<InetAddress, AtomicInteger> perAddress = new ConcurrentHashMap<>();
+    private final AtomicInteger total = new AtomicInteger();
+    private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong headTimeouts = new AtomicLong();
+    private final AtomicLong lastRefusalWarning = new AtomicLong(System.nanoTime() - REFUSAL_WARNING_INTERVAL_NANOS);
+    private final ScheduledExecutorService sweeper;
+
+    ConnectionGuard(ConnectionLimits limits, Http1Config.Builder http1Config) {
+        this.limits = requireNonNull(limits, "limits is null");
+        this.http1 = Http1ConnectionSelector.builder()
+                .config(http1Config.addReceiveListener(new ReceiveListener()).addSendListener(new SendListener()).build())
+                .build();
+        this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("silo-http-deadlines").factory());
+        long period = Math.max(50, Math.min(1000, limits.headerTimeout().toMillis() / 4));
+        sweeper.scheduleWithFixedDelay(this::closeOverdue, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    /** Open connections admitted now. */
+    int openConnections() {
+        return total.get();
+    }
+
+    /** Connections closed at once because a limit was reached, since start. */
+    long refusedConnections() {
+        return refused.get();
+    }
+
+    /** Connections closed because their request head did not arrive in time, since start. */
+    long headTimeouts() {
+        return headTimeouts.get();
+    }
+
+    @Override
+    public int bytesToIdentifyConnection() {
+        return 0;
+    }
+
+    @Override
+    public Support supports(BufferData request) {
+        return http1.supports(request);
+    }
+
+    @Override
+    public Set<String> supportedApplicationProtocols() {
+        return http1.supportedApplicationProtocols();
+    }
+
+    @Override
+    public ServerConnection connection(ConnectionContext context) {
+        return new Guarded(context, http1.connection(context));
+    }
+
+    @Override
+    public void close() {
+        sweeper.shutdownNow();
+    }
+
+    private void closeOverdue() {
+        long now = System.nanoTime();
+        for (Guarded connection : open) {
+            long deadline = connection.headDeadline;
+            if (deadline != 0 && now - deadline > 0) {
+                connection.timeOut();
+            }
+        }
+    }
+
+    private void warnRefusal(String why) {
+        long last = lastRefusalWarning.get();
+        long now = System.nanoTime();
+        if (now - last >= REFUSAL_WARNING_INTERVAL_NANOS && lastRefusalWarning.compareAndSet(last, now)) {
+            log.warn("Closing new HTTP connections at once: {} ({} refused since start; this warning repeats at most once a minute)",
+                    why, refused.get());
+        }
+    }
+
+    /** One admitted connection: counts, the head deadline, and what ended it. */
+    private final class Guarded implements ServerConnection {
+        private final ConnectionContext context;
+        private final ServerConnection delegate;
+        private final InetAddress address;
+        /** {@code System.nanoTime()} by which the current request head must be complete; 0 when none is awaited. */
+        private volatile long headDeadline;
+        /** True between the first byte of a request and the end of its head. */
+        private volatile boolean readingHead;
+        private volatile boolean inRequest;
+        private volatile boolean timedOut;
+
+        Guarded(ConnectionContext context, ServerConnection delegate) {
+            this.context = context;
+            this.delegate = delegate;
+            this.address = context.remotePeer().address() instanceof InetSocketAddress inet ? inet.getAddress() : null;
+        }
+
+        @Override
+        public void handle(Limit limit) throws InterruptedException {
+            if (!admit()) {
+                return; // the caller closes the socket: nothing was read, nothing is written
+            }
+            headDeadline = System.nanoTime() + limits.headerTimeout().toNanos();
+            open.add(this);
+            byContext.put(context, this);
+            CURRENT_CLIENT.set(address == null ? "" : address.getHostAddress());
+            try {
+                delegate.handle(limit);
+            } catch (CloseConnectionException e) {
+                if (readingHead && !timedOut) {
+                    ClientDisconnects.record("before the request head was complete", null);
+                }
+                throw e;
+            } finally {
+                CURRENT_CLIENT.remove();
+                open.remove(this);
+                byContext.remove(context);
+                release();
+                if (timedOut) {
+                    ClientDisconnects.discardPending();
+                } else {
+                    ClientDisconnects.settlePending(readingHead);
+                }
+            }
+        }
+
+        private boolean admit() {
+            int now = total.incrementAndGet();
+            AtomicInteger fromAddress = address == null ? null : perAddress.computeIfAbsent(address, key -> new AtomicInteger());
+            int fromHere = fromAddress == null ? 0 : fromAddress.incrementAndGet();
+            if (now > limits.maxConnections()) {
+                refuse(fromAddress);
+                warnRefusal(limits.maxConnections() + " connections are open (SILO_MAX_CONNECTIONS)");
+                return false;
+            }
+            if (fromHere > limits.maxConnectionsPerAddress()) {
+                refuse(fromAddress);
+                warnRefusal(limits.maxConnectionsPerAddress() + " connections are open from " + address.getHostAddress()
+                        + " (SILO_MAX_CONNECTIONS_PER_ADDRESS)");
+                return false;
+            }
+            return true;
+        }
+
+        private void refuse(AtomicInteger fromAddress) {
+            refused.incrementAndGet();
+            total.decrementAndGet();
+            decrement(fromAddress);
+        }
+
+        private void release() {
+            total.decrementAndGet();
+            decrement(address == null ? null : perAddress.get(address));
+        }
+
+        private void decrement(AtomicInteger fromAddress) {
+            if (fromAddress != null && fromAddress.decrementAndGet() <= 0) {
+                perAddress.remove(address, fromAddress);
+                // A connection that raced in between re-creates its counter with computeIfAbsent; losing that race
+                // only under-counts one address by the connections in flight at this instant.
+            }
+        }
+
+        void timeOut() {
+            timedOut = true;
+            headDeadline = 0;
+            headTimeouts.incrementAndGet();
+            log.debug("Closing a connection from {}: no complete request head within {} s", address == null ? "?"
+                    : address.getHostAddress(), limits.headerTimeout().toSeconds());
+            context.serverSocket().close();
+        }
+
+        void dataReceived() {
+            if (!inRequest && !readingHead) {
+                readingHead = true;
+                headDeadline = System.nanoTime() + limits.headerTimeout().toNanos();
+            }
+        }
+
+        void headReceived() {
+            headDeadline = 0;
+            readingHead = false;
+            inRequest = true;
+        }
+
+        void responseStarted() {
+            inRequest = false;
+        }
+
+        @Override
+        public Duration idleTime() {
+            return delegate.idleTime();
+        }
+
+        @Override
+        public void close(boolean interrupt) {
+            delegate.close(interrupt);
+        }
+    }
+
+    /** Sees the bytes and the end of each request head, on the connection's own thread. */
+    private final class ReceiveListener implements Http1ConnectionListener {
+        @Override
+        public void data(ConnectionContext context, BufferData data) {
+            Guarded connection = byContext.get(context);
+            if (connection != null) {
+                connection.dataReceived();
+            }
+        }
+
+        @Override
+        public void data(ConnectionContext context, byte[] bytes, int offset, int length) {
+            data(context, (BufferData) null);
+        }
+
+        @Override
+        public void headers(ConnectionContext context, Headers headers) {
+            Guarded connection = byContext.get(context);
+            if (connection != null) {
+                connection.headReceived();
+            }
+        }
+    }
+
+    /** Sees each response start: what the client sends after it belongs to its next request. */
+    private final class SendListener implements Http1ConnectionListener {
+        @Override
+        public void status(ConnectionContext context, Status status) {
+            Guarded connection = byContext.get(context);
+            if (connection != null) {
+                connection.responseStarted();
+            }
+        }
+    }
+
+    /** The client address of the connection the current thread serves, for lines written outside a request. */
+    static String currentClient() {
+        return CURRENT_CLIENT.get();
+    }
+}
