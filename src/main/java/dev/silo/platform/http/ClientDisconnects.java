@@ -28,12 +28,16 @@ final class ClientDisconnects {
     /** Held strongly: {@code java.util.logging} keeps loggers only weakly, and would drop the filter with it. */
     private static final java.util.logging.Logger HTTP1_LOGGER =
             java.util.logging.Logger.getLogger("io.helidon.webserver.http1.Http1Connection");
+    /** Where Helidon reports an error that escaped routing unanswered; a disconnect must not arrive as a WARN here either. */
+    private static final java.util.logging.Logger ROUTING_LOGGER =
+            java.util.logging.Logger.getLogger("io.helidon.webserver.http.DirectHandlers");
 
     /** A 500 from Helidon's connection loop whose cause is not known yet. */
     private record Pending(String requestId, Runnable logAsFault) {}
 
     static {
         HTTP1_LOGGER.setFilter(ClientDisconnects::filter);
+        ROUTING_LOGGER.setFilter(record -> !(record.getThrown() != null && isDisconnect(record.getThrown())));
     }
 
     private ClientDisconnects() {}

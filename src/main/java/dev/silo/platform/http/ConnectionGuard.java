@@ -46,7 +46,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
     /** At most one warning a minute about refused connections: an attack must not flood the log. */
     private static final long REFUSAL_WARNING_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
     /** Helidon serves each connection on one virtual thread: the direct handlers run on it too. */
-    private static final ThreadLocal<String> CURRENT_CLIENT = new ThreadLocal<>();
+    private static final ThreadLocal<Guarded> CURRENT = new ThreadLocal<>();
 
     private final ConnectionLimits limits;
     private final Http1ConnectionSelector http1;
@@ -154,7 +154,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
             headDeadline = System.nanoTime() + limits.headerTimeout().toNanos();
             open.add(this);
             byContext.put(context, this);
-            CURRENT_CLIENT.set(address == null ? "" : address.getHostAddress());
+            CURRENT.set(this);
             try {
                 delegate.handle(limit);
             } catch (CloseConnectionException e) {
@@ -163,7 +163,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
                 }
                 throw e;
             } finally {
-                CURRENT_CLIENT.remove();
+                CURRENT.remove();
                 open.remove(this);
                 byContext.remove(context);
                 release();
@@ -286,6 +286,19 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
 
     /** The client address of the connection the current thread serves, for lines written outside a request. */
     static String currentClient() {
-        return CURRENT_CLIENT.get();
+        Guarded connection = CURRENT.get();
+        return connection == null || connection.address == null ? "" : connection.address.getHostAddress();
+    }
+
+    /**
+     * Ends the current thread's connection once the request being served is answered: the client sent
+     * {@code Connection: close} (RFC 9112 section 9.6), which Helidon 4.5 answers with the header but then keeps
+     * reading the connection.
+     */
+    static void closeAfterThisRequest() {
+        Guarded connection = CURRENT.get();
+        if (connection != null) {
+            connection.close(false);
+        }
     }
 }

@@ -7,6 +7,7 @@ import dev.silo.platform.problem.PayloadTooLarge;
 import dev.silo.platform.problem.Problem;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.HttpException;
 import io.helidon.http.RequestException;
 import io.helidon.http.Status;
@@ -220,6 +221,9 @@ public final class HttpServer implements AutoCloseable {
                         request.remotePeer().host());
             }
             MDC.remove(RequestIds.MDC_KEY);
+            if (request.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+                ConnectionGuard.closeAfterThisRequest();
+            }
         }
     }
 
@@ -260,6 +264,13 @@ public final class HttpServer implements AutoCloseable {
             // answer, nothing to debug. One short line, no stack trace.
             request.context().register(DISCONNECTED_KEY, true);
             ClientDisconnects.record("during " + request.prologue().method().text() + " " + Routes.routeOf(request), requestId);
+            try {
+                // A client that only half-closed can still read this; Helidon would otherwise answer a 500.
+                ProblemRenderer.render(response, new BadRequest("incomplete-request",
+                        "the connection ended before the whole request body arrived"), instance, requestId);
+            } catch (RuntimeException gone) {
+                // nobody is listening any more
+            }
         } else {
             log.error("Unhandled error in {} {} (request {})", request.prologue().method().text(), instance, requestId, error);
             ProblemRenderer.renderInternalError(response, instance, requestId);
@@ -307,16 +318,20 @@ public final class HttpServer implements AutoCloseable {
         };
         String method = request.method() == null || request.method().isBlank() ? "-" : request.method();
         String client = ConnectionGuard.currentClient();
+        MDC.put(RequestIds.MDC_KEY, requestId);
         if (type == DirectHandler.EventType.INTERNAL_ERROR) {
             // Nearly always a client that closed the connection inside the request head; ClientDisconnects decides
             // once Helidon reports the cause, and only a real fault gets the api line and a logged error.
             ClientDisconnects.markPending(requestId, () -> {
+                MDC.put(RequestIds.MDC_KEY, requestId);
                 log.error("Connection-level error (request {}): {}", requestId, message);
                 logRequest(method, "(malformed)", status.code(), started, client);
+                MDC.remove(RequestIds.MDC_KEY);
             });
         } else {
             logRequest(method, "(malformed)", status.code(), started, client);
         }
+        MDC.remove(RequestIds.MDC_KEY);
         DirectHandler.TransportResponse.Builder response = DirectHandler.TransportResponse.builder()
                 .status(status)
                 .headers(headers)
