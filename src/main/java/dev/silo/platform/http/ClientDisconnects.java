@@ -78,11 +78,14 @@ final class ClientDisconnects {
         PENDING.set(new Pending(requestId, logAsFault));
     }
 
-    /** The connection ended: a 500 still pending was never written, so the client was gone. */
+    /**
+     * The connection ended: a 500 still pending was never written, so the client was gone. Counted when a request
+     * had begun ({@code midRequest}); otherwise it was an idle connection closed by the server.
+     */
     static void settlePending(boolean midRequest) {
         Pending pending = PENDING.get();
         PENDING.remove();
-        if (pending != null) {
+        if (pending != null && midRequest) {
             record("before the request head was complete", pending.requestId());
         }
     }

@@ -3,7 +3,7 @@ package dev.silo.platform.http;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.common.concurrency.limits.Limit;
 import io.helidon.http.Headers;
-import io.helidon.http.Status;
+import io.helidon.http.HttpPrologue;
 import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.ConnectionContext;
 import io.helidon.webserver.http1.Http1Config;
@@ -52,7 +52,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
     private final Http1ConnectionSelector http1;
     private final Set<Guarded> open = ConcurrentHashMap.newKeySet();
     private final Map<ConnectionContext, Guarded> byContext = new ConcurrentHashMap<>();
-    private final Map<InetAddress, AtomicInteger> perAddress = new ConcurrentHashMap<>();
+    private final Map<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
     private final AtomicInteger total = new AtomicInteger();
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong headTimeouts = new AtomicLong();
@@ -62,7 +62,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
     ConnectionGuard(ConnectionLimits limits, Http1Config.Builder http1Config) {
         this.limits = requireNonNull(limits, "limits is null");
         this.http1 = Http1ConnectionSelector.builder()
-                .config(http1Config.addReceiveListener(new ReceiveListener()).addSendListener(new SendListener()).build())
+                .config(http1Config.addReceiveListener(new ReceiveListener()).build())
                 .build();
         this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("silo-http-deadlines").factory());
         long period = Math.max(50, Math.min(1000, limits.headerTimeout().toMillis() / 4));
@@ -137,7 +137,6 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
         private volatile long headDeadline;
         /** True between the first byte of a request and the end of its head. */
         private volatile boolean readingHead;
-        private volatile boolean inRequest;
         private volatile boolean timedOut;
 
         Guarded(ConnectionContext context, ServerConnection delegate) {
@@ -177,15 +176,17 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
 
         private boolean admit() {
             int now = total.incrementAndGet();
-            AtomicInteger fromAddress = address == null ? null : perAddress.computeIfAbsent(address, key -> new AtomicInteger());
-            int fromHere = fromAddress == null ? 0 : fromAddress.incrementAndGet();
+            // merge and computeIfPresent are atomic per key: the count of an address is never lost to a race.
+            int fromHere = address == null ? 0 : perAddress.merge(address, 1, Integer::sum);
             if (now > limits.maxConnections()) {
-                refuse(fromAddress);
+                refused.incrementAndGet();
+                release();
                 warnRefusal(limits.maxConnections() + " connections are open (SILO_MAX_CONNECTIONS)");
                 return false;
             }
             if (fromHere > limits.maxConnectionsPerAddress()) {
-                refuse(fromAddress);
+                refused.incrementAndGet();
+                release();
                 warnRefusal(limits.maxConnectionsPerAddress() + " connections are open from " + address.getHostAddress()
                         + " (SILO_MAX_CONNECTIONS_PER_ADDRESS)");
                 return false;
@@ -193,22 +194,10 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
             return true;
         }
 
-        private void refuse(AtomicInteger fromAddress) {
-            refused.incrementAndGet();
-            total.decrementAndGet();
-            decrement(fromAddress);
-        }
-
         private void release() {
             total.decrementAndGet();
-            decrement(address == null ? null : perAddress.get(address));
-        }
-
-        private void decrement(AtomicInteger fromAddress) {
-            if (fromAddress != null && fromAddress.decrementAndGet() <= 0) {
-                perAddress.remove(address, fromAddress);
-                // A connection that raced in between re-creates its counter with computeIfAbsent; losing that race
-                // only under-counts one address by the connections in flight at this instant.
+            if (address != null) {
+                perAddress.computeIfPresent(address, (key, count) -> count <= 1 ? null : count - 1);
             }
         }
 
@@ -221,9 +210,14 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
             context.serverSocket().close();
         }
 
-        void dataReceived() {
-            if (!inRequest && !readingHead) {
-                readingHead = true;
+        /**
+         * The request line has arrived. The first request's head keeps the deadline set when the connection opened;
+         * a later one (keep-alive) gets the header timeout from here: waiting for its request line is bounded by
+         * Helidon's idle timeout, which closes a connection idle in the request line.
+         */
+        void requestLineReceived() {
+            readingHead = true;
+            if (headDeadline == 0) {
                 headDeadline = System.nanoTime() + limits.headerTimeout().toNanos();
             }
         }
@@ -231,11 +225,6 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
         void headReceived() {
             headDeadline = 0;
             readingHead = false;
-            inRequest = true;
-        }
-
-        void responseStarted() {
-            inRequest = false;
         }
 
         @Override
@@ -249,19 +238,14 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
         }
     }
 
-    /** Sees the bytes and the end of each request head, on the connection's own thread. */
+    /** Sees each request line and the end of each request head, on the connection's own thread. */
     private final class ReceiveListener implements Http1ConnectionListener {
         @Override
-        public void data(ConnectionContext context, BufferData data) {
+        public void prologue(ConnectionContext context, HttpPrologue prologue) {
             Guarded connection = byContext.get(context);
             if (connection != null) {
-                connection.dataReceived();
+                connection.requestLineReceived();
             }
-        }
-
-        @Override
-        public void data(ConnectionContext context, byte[] bytes, int offset, int length) {
-            data(context, (BufferData) null);
         }
 
         @Override
@@ -269,17 +253,6 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
             Guarded connection = byContext.get(context);
             if (connection != null) {
                 connection.headReceived();
-            }
-        }
-    }
-
-    /** Sees each response start: what the client sends after it belongs to its next request. */
-    private final class SendListener implements Http1ConnectionListener {
-        @Override
-        public void status(ConnectionContext context, Status status) {
-            Guarded connection = byContext.get(context);
-            if (connection != null) {
-                connection.responseStarted();
             }
         }
     }
