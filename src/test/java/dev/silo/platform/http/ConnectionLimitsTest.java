@@ -193,4 +193,18 @@ class ConnectionLimitsTest {
         assertThat(capped.maxConnectionsPerAddress()).isLessThanOrEqualTo(capped.maxConnections());
         assertThat(ConnectionLimits.defaults().underDescriptorLimit(1_000_000)).isEqualTo(ConnectionLimits.defaults());
     }
+
+    @Test
+    void theLimitsComeFromTheEnvironmentAndABadValueNamesItsSetting() {
+        var limits = dev.silo.platform.config.SiloConfig.Tuning.from(Map.of("SILO_MAX_CONNECTIONS", "500",
+                "SILO_MAX_CONNECTIONS_PER_ADDRESS", "50", "SILO_HEADER_TIMEOUT_SECONDS", "5", "SILO_IDLE_TIMEOUT_SECONDS", "30")).http();
+        assertThat(limits).isEqualTo(new ConnectionLimits(500, 50, Duration.ofSeconds(5), Duration.ofSeconds(30)));
+        assertThat(dev.silo.platform.config.SiloConfig.Tuning.from(Map.of()).http()).isEqualTo(ConnectionLimits.defaults());
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> dev.silo.platform.config.SiloConfig.Tuning.from(
+                Map.of("SILO_MAX_CONNECTIONS_PER_ADDRESS", "many"))))
+                .isInstanceOf(dev.silo.platform.config.ConfigException.class).hasMessageContaining("SILO_MAX_CONNECTIONS_PER_ADDRESS");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> dev.silo.platform.config.SiloConfig.Tuning.from(
+                Map.of("SILO_HEADER_TIMEOUT_SECONDS", "0"))))
+                .isInstanceOf(dev.silo.platform.config.ConfigException.class).hasMessageContaining("SILO_HEADER_TIMEOUT_SECONDS");
+    }
 }
