@@ -35,11 +35,12 @@ import static java.util.Objects.requireNonNull;
  * {@code maxTcpConnections} makes the accept loop wait (connections pile up in the backlog) instead of
  * refusing. So every accepted connection passes through here first: over {@link ConnectionLimits#maxConnections}
  * open connections, or {@link ConnectionLimits#maxConnectionsPerAddress} from one address, it is closed at once,
- * before anything is read. A request head (request line and headers) must be complete within
- * {@link ConnectionLimits#headerTimeout} of the connection opening or of the first byte of the request; a sweeper
- * closes the socket of a connection past that deadline (a slow-loris client holding half a request line).
- * Idle keep-alive connections are closed by Helidon's own idle timeout, configured from
- * {@link ConnectionLimits#idleTimeout}.
+ * before anything is read. The first request head (request line and headers) must be complete within
+ * {@link ConnectionLimits#headerTimeout} of the connection opening, and the headers of every later request on a
+ * keep-alive connection within that time of its request line (Helidon 4.5 tells listeners of request lines and
+ * header blocks, not of single bytes); a sweeper closes the socket of a connection past its deadline (a
+ * slow-loris client holding half a request). Idle keep-alive connections, and a request line trickling in on
+ * one, are closed by Helidon's own idle timeout, configured from {@link ConnectionLimits#idleTimeout}.
  */
 final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConnectionGuard.class);
@@ -162,7 +163,6 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
                 }
                 throw e;
             } finally {
-                CURRENT.remove();
                 open.remove(this);
                 byContext.remove(context);
                 release();
@@ -171,6 +171,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
                 } else {
                     ClientDisconnects.settlePending(readingHead);
                 }
+                CURRENT.remove();
             }
         }
 
