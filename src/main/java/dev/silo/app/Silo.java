@@ -147,7 +147,7 @@ public final class Silo implements AutoCloseable {
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http = HttpServer.start(
-                    new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10)),
+                    new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http()),
                     routes -> {
                         health.register(routes);
                         tenantRoutes.register(routes);

@@ -15,7 +15,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -145,11 +144,7 @@ public final class RecordRoutes {
     }
 
     private static byte[] body(ServerRequest request) {
-        try (InputStream in = request.content().inputStream()) {
-            return in.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Json.bodyOf(request); // 415 for a body that is not JSON by its Content-Type
     }
 
     private static Optional<Schema> schemaOf(ObjectNode body) {

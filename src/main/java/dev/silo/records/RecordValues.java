@@ -2,7 +2,6 @@ package dev.silo.records;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectReader;
@@ -46,11 +45,8 @@ final class RecordValues {
         JsonNode node;
         try {
             node = READER.readValue(body);
-        } catch (StreamConstraintsException e) {
-            throw new BadRequest("malformed-json", "the JSON document exceeds a limit: " + e.getOriginalMessage()
-                    + " (nesting depth at most " + Json.MAX_DEPTH + ")");
         } catch (JsonProcessingException e) {
-            throw new BadRequest("malformed-json", "the request body is not valid JSON: " + e.getOriginalMessage());
+            throw Json.malformed(e);
         } catch (IOException | RuntimeException e) {
             throw new BadRequest("malformed-json", "the request body is not valid JSON");
         }

@@ -154,4 +154,180 @@ class HttpEdgeTest {
         var response = http.send(http.request("/health/live").method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
         assertThat(response.status()).isEqualTo(200);
     }
+
+    /** Sends raw bytes and reads the answer until the server closes the connection or {@code limit} bytes came. */
+    private static String raw(String request, int limit) throws Exception {
+        try (var socket = new java.net.Socket("127.0.0.1", TestingSilo.shared().port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            return new String(socket.getInputStream().readNBytes(limit), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    private static String headerOf(String answer, String name) {
+        return answer.lines().takeWhile(line -> !line.isEmpty())
+                .filter(line -> line.toLowerCase(java.util.Locale.ROOT).startsWith(name.toLowerCase(java.util.Locale.ROOT) + ":"))
+                .map(line -> line.substring(name.length() + 1).strip()).findFirst().orElse(null);
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode bodyOf(String answer) throws Exception {
+        return dev.silo.platform.http.Json.MAPPER.readTree(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+    }
+
+    @Test
+    void errorsOfTheHttpLayerCarryARequestIdTheSecurityHeadersAndOneApiLine() throws Exception {
+        String tooLarge = "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                + (2 * 1024 * 1024) + "\r\n\r\n";
+        String longUri = "GET /health/live?q=" + "a".repeat(10_000) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+        String hugeHeader = "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(40_000) + "\r\n\r\n";
+        String badHeader = "GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n";
+        for (String request : new String[] {tooLarge, longUri, hugeHeader, badHeader}) {
+            String answer = raw(request, 8000);
+            assertThat(answer).startsWith("HTTP/1.1 4").contains("application/problem+json");
+            String requestId = headerOf(answer, "X-Request-Id");
+            assertThat(requestId).as(answer).matches("[0-9a-f]{24}");
+            assertThat(headerOf(answer, "X-Content-Type-Options")).isEqualTo("nosniff");
+            assertThat(headerOf(answer, "Cache-Control")).isEqualTo("no-store");
+            assertThat(headerOf(answer, "X-Frame-Options")).isEqualTo("DENY");
+            assertThat(headerOf(answer, "Referrer-Policy")).isEqualTo("no-referrer");
+            assertThat(headerOf(answer, "Content-Security-Policy")).contains("default-src 'none'");
+            var body = bodyOf(answer);
+            assertThat(body.get("request_id").asText()).isEqualTo(requestId);
+            assertThat(body.get("title").asText()).matches("[A-Z][a-z]+( [a-z]+)*|URI too long");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+                    TestingLogs.lines().stream().anyMatch(l -> l.contains("\"request_id\":\"" + requestId + "\"")));
+            assertThat(TestingLogs.lines().stream().filter(l -> l.contains(requestId)).toList()).singleElement()
+                    .satisfies(line -> assertThat(line).contains("\"stream\":\"api\"").contains("\"status\":4"));
+        }
+        assertThat(raw(tooLarge, 8000)).contains("payload-too-large").contains("\"title\":\"Payload too large\"");
+        assertThat(raw(longUri, 8000)).startsWith("HTTP/1.1 414").contains("uri-too-long");
+    }
+
+    @Test
+    void rawBracketsInAQueryAreAccepted() throws Exception {
+        // What browsers and `curl -g` send for the README's records example.
+        String answer = raw("GET /health/live?filter[name]=Ada&sort=-created_at HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 8000);
+        assertThat(answer).startsWith("HTTP/1.1 200");
+        assertThat(http.get("/health/live?filter%5Bname%5D=Ada").status()).isEqualTo(200);
+    }
+
+    @Test
+    void aMalformedQueryIsAProblemNamingTheParameter() throws Exception {
+        String answer = raw("GET /health/live?limit=5&filter[name]=%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 8000);
+        assertThat(answer).startsWith("HTTP/1.1 400").contains("invalid-query");
+        var body = bodyOf(answer);
+        assertThat(body.get("parameter").asText()).isEqualTo("filter[name]");
+        assertThat(body.get("detail").asText()).contains("filter[name]");
+        assertThat(raw("GET /health/live?a=\"x\" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 8000))
+                .startsWith("HTTP/1.1 400").contains("invalid-query");
+    }
+
+    private static TestingHttp.Response postWithType(String contentType, String body) {
+        var request = http.request("/test/echo").POST(HttpRequest.BodyPublishers.ofString(body));
+        if (contentType != null) {
+            request.header("Content-Type", contentType);
+        }
+        return http.send(request.build());
+    }
+
+    @Test
+    void aBodyThatIsNotJsonByItsContentTypeIs415NamingTheTypes() {
+        for (String type : new String[] {"text/plain", "application/xml", "multipart/form-data; boundary=x"}) {
+            var response = postWithType(type, "{\"a\":1}");
+            assertProblem(response, 415, "unsupported-media-type");
+            assertThat(response.json().get("received").asText()).isEqualTo(type.split(";")[0]);
+            assertThat(response.json().get("accepted").toString()).contains("application/json");
+            assertThat(response.json().get("detail").asText()).contains(type.split(";")[0]).contains("application/json");
+        }
+        // A real form body is no JSON either.
+        assertProblem(postWithType("application/x-www-form-urlencoded", "a=1&b=2"), 415, "unsupported-media-type");
+    }
+
+    @Test
+    void jsonMediaTypesAndCurlsDefaultAreAccepted() {
+        for (String type : new String[] {"application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
+                "application/merge-patch+json", "application/vnd.acme+json", null,
+                "application/x-www-form-urlencoded"}) { // curl -d '{...}' says form-urlencoded and sends JSON
+            var response = postWithType(type, " {\"a\":1}");
+            assertThat(response.status()).as(String.valueOf(type)).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aDuplicateFieldIsNamedAndJsonErrorsNameNoJacksonClass() {
+        var duplicate = postWithType("application/json", "{\"email\":\"a\",\"email\":\"b\"}");
+        assertProblem(duplicate, 400, "malformed-json");
+        assertThat(duplicate.json().get("detail").asText()).contains("duplicate field 'email'");
+        String deep = "{\"a\":".repeat(100) + "1" + "}".repeat(100);
+        var nested = postWithType("application/json", deep);
+        assertThat(nested.json().get("detail").asText()).isEqualTo("the JSON document is nested deeper than 32 levels");
+        for (var response : new TestingHttp.Response[] {duplicate, nested, postWithType(null, "{\"a\": tru}")}) {
+            assertThat(response.body()).doesNotContain("jackson").doesNotContain("StreamReadConstraints").doesNotContain("`");
+        }
+    }
+
+    @Test
+    void problemTitlesAreInSentenceCase() throws Exception {
+        assertThat(http.get("/no/such/route").json().get("title").asText()).isEqualTo("Not found");
+        assertThat(http.send(http.request("/health/live").DELETE().build()).json().get("title").asText())
+                .isEqualTo("Method not allowed");
+        assertThat(bodyOf(raw("GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 8000)).get("title").asText())
+                .isEqualTo("Bad request");
+    }
+
+    @Test
+    void twoAuthorizationHeadersAreA400OnEveryRoute() {
+        for (String path : new String[] {"/health/live", "/admin/tenants", "/t/acme/me"}) {
+            var response = http.send(http.request(path).header("Authorization", "Bearer one")
+                    .header("Authorization", "Bearer two").GET().build());
+            assertProblem(response, 400, "duplicate-header");
+            assertThat(response.json().get("header").asText()).isEqualTo("Authorization");
+        }
+    }
+
+    @Test
+    void anHttp10RequestIsAClear505Problem() throws Exception {
+        String answer = raw("GET /health/live HTTP/1.0\r\n\r\n", 8000);
+        assertThat(answer).startsWith("HTTP/1.1 505").contains("application/problem+json").contains("http-version-not-supported");
+        var body = bodyOf(answer);
+        assertThat(body.get("detail").asText()).contains("HTTP/1.1").contains("HTTP/1.0");
+        assertThat(body.get("request_id").asText()).isEqualTo(headerOf(answer, "X-Request-Id"));
+    }
+
+    @Test
+    void connectionCloseIsHonoured() throws Exception {
+        // readNBytes returns only at end of stream: the server closed the connection after the answer.
+        String answer = raw("GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1_000_000);
+        assertThat(answer).startsWith("HTTP/1.1 200").contains("\"status\"");
+    }
+
+    @Test
+    void aClientThatClosesMidRequestIsOneQuietLineAndCounted() throws Exception {
+        long before = dev.silo.platform.http.HttpServer.clientDisconnects();
+        int linesBefore = TestingLogs.lines().size();
+        for (int i = 0; i < 20; i++) {
+            try (var socket = new java.net.Socket("127.0.0.1", TestingSilo.shared().port())) {
+                socket.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\nX-Half: ab"
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                socket.getOutputStream().flush();
+                socket.shutdownOutput(); // the rest of the request never comes
+                socket.setSoTimeout(10_000);
+                socket.getInputStream().readAllBytes();
+            }
+        }
+        // A body cut short: Content-Length 100, 10 bytes, then the client is gone.
+        try (var socket = new java.net.Socket("127.0.0.1", TestingSilo.shared().port())) {
+            socket.getOutputStream().write(("POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 100\r\n\r\n{\"a\":\"1234").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            socket.shutdownOutput();
+            socket.setSoTimeout(10_000);
+            socket.getInputStream().readAllBytes();
+        }
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+                .until(() -> dev.silo.platform.http.HttpServer.clientDisconnects() >= before + 21);
+        var newLines = TestingLogs.lines().subList(linesBefore, TestingLogs.lines().size());
+        assertThat(newLines).noneSatisfy(line -> assertThat(line).containsAnyOf("\"level\":\"WARN\"", "\"level\":\"ERROR\""));
+        assertThat(newLines).noneSatisfy(line -> assertThat(line).containsAnyOf("stack_trace", "Internal server error", "Unhandled"));
+    }
 }

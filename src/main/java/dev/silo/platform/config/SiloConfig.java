@@ -1,10 +1,13 @@
 package dev.silo.platform.config;
 
+import dev.silo.platform.http.ConnectionLimits;
+
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 
@@ -111,11 +114,14 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param hashingThreads        platform threads that run bcrypt ({@code SILO_HASHING_THREADS}, cores - 1, at least 1)
      * @param hashingQueue          bcrypt calls that may wait for one of them before 503 login-busy
      *                              ({@code SILO_HASHING_QUEUE}, 4 per hashing thread)
+     * @param http                  HTTP connection limits ({@code SILO_MAX_CONNECTIONS} 4096,
+     *                              {@code SILO_MAX_CONNECTIONS_PER_ADDRESS} 256, {@code SILO_HEADER_TIMEOUT_SECONDS} 10,
+     *                              {@code SILO_IDLE_TIMEOUT_SECONDS} 60)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
-                         int hashingThreads, int hashingQueue) {
+                         int hashingThreads, int hashingQueue, ConnectionLimits http) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -133,7 +139,17 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_LOGIN_MAX_FAILURES", 5, 1, 1000),
                     intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
                     hashingThreads,
-                    intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000));
+                    intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000),
+                    connectionLimits(env));
+        }
+
+        private static ConnectionLimits connectionLimits(Map<String, String> env) {
+            ConnectionLimits defaults = ConnectionLimits.defaults();
+            int max = intSetting(env, "SILO_MAX_CONNECTIONS", defaults.maxConnections(), 16, 1_000_000);
+            return new ConnectionLimits(max,
+                    intSetting(env, "SILO_MAX_CONNECTIONS_PER_ADDRESS", Math.min(max, defaults.maxConnectionsPerAddress()), 1, max),
+                    Duration.ofSeconds(intSetting(env, "SILO_HEADER_TIMEOUT_SECONDS", (int) defaults.headerTimeout().toSeconds(), 1, 300)),
+                    Duration.ofSeconds(intSetting(env, "SILO_IDLE_TIMEOUT_SECONDS", (int) defaults.idleTimeout().toSeconds(), 1, 3600)));
         }
     }
 

@@ -9,10 +9,12 @@ import dev.silo.platform.problem.Problem;
 import dev.silo.platform.problem.Unavailable;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.HttpException;
 import io.helidon.http.RequestException;
 import io.helidon.http.Status;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http1.Http1Config;
 import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.RoutingRequest;
@@ -23,9 +25,13 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 import static java.util.Objects.requireNonNull;
@@ -46,18 +52,44 @@ public final class HttpServer implements AutoCloseable {
     /** Request bodies above this answer 413. */
     public static final long MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-    private final WebServer server;
+    /** On every response, whichever layer wrote it. */
+    static final Map<String, String> SECURITY_HEADERS = securityHeaders();
 
-    private HttpServer(WebServer server) {
+    private final WebServer server;
+    private final ConnectionGuard guard;
+    private final ListenerWatchdog watchdog;
+    private final AtomicBoolean closing;
+
+    private HttpServer(WebServer server, ConnectionGuard guard, ListenerWatchdog watchdog, AtomicBoolean closing) {
         this.server = server;
+        this.guard = guard;
+        this.watchdog = watchdog;
+        this.closing = closing;
     }
 
-    public record Settings(String host, int port, Duration shutdownGrace) {
+    /**
+     * @param limits         connection limits and timeouts
+     * @param onListenerLost what to do when the listener stops accepting while the server is not being closed
+     *                       ({@link #EXIT_ON_LISTENER_LOST} in production)
+     * @param watchdogPeriod how often the listener is probed
+     */
+    public record Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, Runnable onListenerLost,
+                           Duration watchdogPeriod) {
         public Settings {
             requireNonNull(host, "host is null");
             requireNonNull(shutdownGrace, "shutdownGrace is null");
+            requireNonNull(limits, "limits is null");
+            requireNonNull(onListenerLost, "onListenerLost is null");
+            requireNonNull(watchdogPeriod, "watchdogPeriod is null");
+        }
+
+        public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits) {
+            this(host, port, shutdownGrace, limits, EXIT_ON_LISTENER_LOST, Duration.ofSeconds(5));
         }
     }
+
+    /** A process with no listener is worse than none: exit 1 and let the platform (or systemd) start a new one. */
+    public static final Runnable EXIT_ON_LISTENER_LOST = () -> Runtime.getRuntime().halt(1);
 
     public static HttpServer start(Settings settings, Consumer<Routes> registrar) {
         HttpRouting.Builder routing = HttpRouting.builder();
@@ -74,20 +106,76 @@ public final class HttpServer implements AutoCloseable {
         });
         routing.error(Throwable.class, (request, response, error) -> renderError(request, response, error));
 
-        WebServer server = WebServer.builder()
-                .host(settings.host())
-                .port(settings.port())
-                .maxPayloadSize(MAX_PAYLOAD_BYTES)
-                .shutdownGracePeriod(settings.shutdownGrace())
-                .directHandlers(handlers -> {
-                    for (DirectHandler.EventType type : DirectHandler.EventType.values()) {
-                        handlers.addHandler(type, HttpServer::direct);
-                    }
-                })
-                .routing(routing)
-                .build()
-                .start();
-        return new HttpServer(server);
+        ClientDisconnects.install();
+        long descriptorLimit = ConnectionLimits.descriptorLimit();
+        ConnectionLimits limits = settings.limits().underDescriptorLimit(descriptorLimit);
+        if (!limits.equals(settings.limits())) {
+            log.warn("SILO_MAX_CONNECTIONS {} is above what {} file descriptors allow; using {}",
+                    settings.limits().maxConnections(), descriptorLimit, limits.maxConnections());
+        }
+        // Raw [ and ] in query strings are what browsers and most clients send (filter[name]=Ada), but Helidon's
+        // prologue validation refuses them with a bare 400; Silo checks the query itself (filter) and names the
+        // parameter instead. The path is still validated by Helidon.
+        ConnectionGuard guard = new ConnectionGuard(limits, Http1Config.builder().validatePrologue(false));
+        AtomicBoolean closing = new AtomicBoolean();
+        WebServer server;
+        try {
+            server = WebServer.builder()
+                    .host(settings.host())
+                    .port(settings.port())
+                    .maxPayloadSize(MAX_PAYLOAD_BYTES)
+                    .shutdownGracePeriod(settings.shutdownGrace())
+                    // Only the guarded HTTP/1.1 selector: no second candidate, so admission happens before any read.
+                    .protocolsDiscoverServices(false)
+                    .addConnectionSelector(guard)
+                    // A hard ceiling under the descriptor limit: past it Helidon waits to accept instead of failing.
+                    // The guard closes connections over its own cap at once, well before this is reached.
+                    .maxTcpConnections(limits.maxConnections() + 64)
+                    .idleConnectionTimeout(limits.idleTimeout())
+                    .idleConnectionPeriod(Duration.ofMillis(Math.max(100, Math.min(5000, limits.idleTimeout().toMillis() / 4))))
+                    .directHandlers(handlers -> {
+                        for (DirectHandler.EventType type : DirectHandler.EventType.values()) {
+                            handlers.addHandler(type, HttpServer::direct);
+                        }
+                    })
+                    .routing(routing)
+                    .build()
+                    .start();
+        } catch (RuntimeException e) {
+            guard.close();
+            throw e;
+        }
+        log.info("HTTP limits: {} connections, {} per client address, request head within {} s, idle keep-alive {} s",
+                limits.maxConnections(), limits.maxConnectionsPerAddress(), limits.headerTimeout().toSeconds(),
+                limits.idleTimeout().toSeconds());
+        ListenerWatchdog watchdog = new ListenerWatchdog(settings.host(), server.port(), settings.watchdogPeriod(),
+                closing::get, settings.onListenerLost());
+        return new HttpServer(server, guard, watchdog, closing);
+    }
+
+    /** Client connections that ended in the middle of a request since start (one DEBUG line each). */
+    public static long clientDisconnects() {
+        return ClientDisconnects.count();
+    }
+
+    /** Connections closed at once because a connection limit was reached. */
+    public long refusedConnections() {
+        return guard.refusedConnections();
+    }
+
+    /** Connections closed because their request head did not arrive within the header timeout. */
+    public long headTimeouts() {
+        return guard.headTimeouts();
+    }
+
+    /** Connections open now. */
+    public int openConnections() {
+        return guard.openConnections();
+    }
+
+    /** Stops the WebServer as a failure would, without marking the server as closing (watchdog tests). */
+    void stopListenerOnly() {
+        server.stop();
     }
 
     public int port() {
@@ -100,7 +188,20 @@ public final class HttpServer implements AutoCloseable {
 
     @Override
     public void close() {
+        closing.set(true);
+        watchdog.close();
         server.stop();
+        guard.close();
+    }
+
+    private static Map<String, String> securityHeaders() {
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("X-Content-Type-Options", "nosniff");
+        headers.put("Cache-Control", "no-store");
+        headers.put("X-Frame-Options", "DENY");
+        headers.put("Referrer-Policy", "no-referrer");
+        headers.put("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+        return Map.copyOf(headers);
     }
 
     private static void filter(FilterChain chain, RoutingRequest request, RoutingResponse response) {
@@ -110,27 +211,46 @@ public final class HttpServer implements AutoCloseable {
         request.context().register(RequestIds.MDC_KEY, requestId);
         MDC.put(RequestIds.MDC_KEY, requestId);
         response.header(RequestIds.HEADER, requestId);
-        response.header("X-Content-Type-Options", "nosniff");
-        response.header("Cache-Control", "no-store");
-        response.header("X-Frame-Options", "DENY");
-        response.header("Referrer-Policy", "no-referrer");
-        response.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+        SECURITY_HEADERS.forEach(response::header);
         try {
+            checkHeaders(request);
+            QueryStrings.check(request.prologue().query().rawValue());
             chain.proceed();
         } catch (Throwable error) {
             renderError(request, response, error);
         } finally {
-            long micros = (System.nanoTime() - started) / 1000;
-            apiLog.atInfo()
-                    .addKeyValue("method", request.prologue().method().text())
-                    .addKeyValue("route", Routes.routeOf(request))
-                    .addKeyValue("status", response.status().code())
-                    .addKeyValue("duration_ms", micros / 1000.0)
-                    .addKeyValue("client_ip", request.remotePeer().host())
-                    .log("{} {} {} {}ms", request.prologue().method().text(), Routes.routeOf(request), response.status().code(),
-                            micros / 1000.0);
+            if (!request.context().get(DISCONNECTED_KEY, Boolean.class).orElse(false)) {
+                logRequest(request.prologue().method().text(), Routes.routeOf(request), response.status().code(), started,
+                        request.remotePeer().host());
+            }
             MDC.remove(RequestIds.MDC_KEY);
+            if (request.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+                ConnectionGuard.closeAfterThisRequest();
+            }
         }
+    }
+
+    /**
+     * Checks every route needs, before any handler: one {@code Authorization} header at most (with two, which one
+     * a proxy, a cache and Silo each read is anybody's guess; RFC 9110 section 5.3 allows a list only where the
+     * field is defined as one).
+     */
+    private static void checkHeaders(ServerRequest request) {
+        if (request.headers().all(HeaderNames.AUTHORIZATION, List::of).size() > 1) {
+            throw new BadRequest("duplicate-header", "the request has more than one Authorization header; send exactly one",
+                    Map.of("header", "Authorization"));
+        }
+    }
+
+    private static void logRequest(String method, String route, int status, long startedNanos, String clientIp) {
+        long micros = (System.nanoTime() - startedNanos) / 1000;
+        apiLog.atInfo()
+                .addKeyValue("method", method)
+                .addKeyValue("route", route)
+                .addKeyValue("status", status)
+                .addKeyValue("duration_ms", micros / 1000.0)
+                .addKeyValue("client_ip", clientIp)
+                .log("{} {} {} {}ms", method, route, status, micros / 1000.0);
     }
 
     private static void renderError(ServerRequest request, io.helidon.webserver.http.ServerResponse response, Throwable error) {
@@ -148,6 +268,18 @@ public final class HttpServer implements AutoCloseable {
             ProblemRenderer.render(response, frameworkProblem(requestException.status()), instance, requestId);
         } else if (error instanceof HttpException httpException && httpException.status().code() < 500) {
             ProblemRenderer.render(response, frameworkProblem(httpException.status()), instance, requestId);
+        } else if (ClientDisconnects.isDisconnect(error)) {
+            // The client closed the connection while sending the body (or before reading the answer): nobody to
+            // answer, nothing to debug. One short line, no stack trace.
+            request.context().register(DISCONNECTED_KEY, true);
+            ClientDisconnects.record("during " + request.prologue().method().text() + " " + Routes.routeOf(request), requestId);
+            try {
+                // A client that only half-closed can still read this; Helidon would otherwise answer a 500.
+                ProblemRenderer.render(response, new BadRequest("incomplete-request",
+                        "the connection ended before the whole request body arrived"), instance, requestId);
+            } catch (RuntimeException gone) {
+                // nobody is listening any more
+            }
         } else {
             log.error("Unhandled error in {} {} (request {})", request.prologue().method().text(), instance, requestId, error);
             ProblemRenderer.renderInternalError(response, instance, requestId);
@@ -158,33 +290,69 @@ public final class HttpServer implements AutoCloseable {
         return switch (status.code()) {
             case 413 -> new PayloadTooLarge("the request body is larger than " + MAX_PAYLOAD_BYTES + " bytes");
             case 404 -> new NotFound("not found");
-            default -> new BadRequest("the request is malformed (" + status.reasonPhrase() + ")");
+            default -> new BadRequest("the request is malformed (" + ProblemRenderer.title(status.code()).toLowerCase(Locale.ROOT) + ")");
         };
     }
 
+    /**
+     * Answers what Helidon refuses before routing (bad framing, a body over the limit, a URI or header block too
+     * long, HTTP/1.0): the same problem body, request id, security headers and {@code api} line as a routed request.
+     */
     private static DirectHandler.TransportResponse direct(DirectHandler.TransportRequest request, DirectHandler.EventType type,
                                                           Status status, io.helidon.http.ServerResponseHeaders headers,
                                                           String message) {
+        long started = System.nanoTime();
+        String requestId = RequestIds.generate();
         String name = switch (status.code()) {
             case 413 -> "payload-too-large";
-            case 400 -> "bad-request";
+            case 414 -> "uri-too-long";
+            case 431 -> "header-too-large";
             case 403 -> "forbidden";
+            case 501 -> "not-implemented";
+            case 503 -> "busy";
             case 505 -> "http-version-not-supported";
             default -> status.code() >= 500 ? "internal-error" : "bad-request";
         };
-        String detail = status.code() == 413
-                ? "the request body is larger than " + MAX_PAYLOAD_BYTES + " bytes"
-                : "the request could not be processed: " + status.reasonPhrase();
-        if (status.code() >= 500) {
-            log.warn("Connection-level error {}: {}", status.code(), message);
+        String detail = switch (status.code()) {
+            case 413 -> "the request body is larger than " + MAX_PAYLOAD_BYTES + " bytes";
+            case 414 -> "the request line is too long; shorten the URI";
+            case 505 -> "Silo speaks HTTP/1.1; this request was "
+                    + (request.protocolVersion() == null || request.protocolVersion().isBlank() ? "of another version"
+                    : request.protocolVersion()) + ": send HTTP/1.1 (health checkers included)";
+            case 501 -> "this transfer encoding is not supported; send Content-Length or Transfer-Encoding: chunked";
+            case 503 -> "the server is busy; retry shortly";
+            default -> status.code() >= 500
+                    ? "an unexpected error occurred; quote request id " + requestId + " when reporting it"
+                    : "the request is not valid HTTP/1.1: check the request line, the header syntax and the header sizes";
+        };
+        String method = request.method() == null || request.method().isBlank() ? "-" : request.method();
+        String client = ConnectionGuard.currentClient();
+        MDC.put(RequestIds.MDC_KEY, requestId);
+        if (type == DirectHandler.EventType.INTERNAL_ERROR) {
+            // Nearly always a client that closed the connection inside the request head; ClientDisconnects decides
+            // once Helidon reports the cause, and only a real fault gets the api line and a logged error.
+            ClientDisconnects.markPending(requestId, () -> {
+                MDC.put(RequestIds.MDC_KEY, requestId);
+                log.error("Connection-level error (request {}): {}", requestId, message);
+                logRequest(method, "(malformed)", status.code(), started, client);
+                MDC.remove(RequestIds.MDC_KEY);
+            });
+        } else {
+            logRequest(method, "(malformed)", status.code(), started, client);
         }
-        return DirectHandler.TransportResponse.builder()
+        MDC.remove(RequestIds.MDC_KEY);
+        DirectHandler.TransportResponse.Builder response = DirectHandler.TransportResponse.builder()
                 .status(status)
                 .headers(headers)
                 .header(HeaderNames.CONTENT_TYPE, ProblemRenderer.CONTENT_TYPE)
-                .header(HeaderNames.create("X-Content-Type-Options"), "nosniff")
-                .entity(ProblemRenderer.body(status.code(), Problem.TYPE_BASE + name, status.reasonPhrase(), detail,
-                        null, null, Map.of()))
+                .header(HeaderNames.create(RequestIds.HEADER), requestId);
+        SECURITY_HEADERS.forEach((header, value) -> response.header(HeaderNames.create(header), value));
+        return response
+                .entity(ProblemRenderer.body(status.code(), Problem.TYPE_BASE + name, ProblemRenderer.title(status.code()),
+                        detail, null, requestId, Map.of()))
                 .build();
     }
+
+    /** Key in the request context: the client went away mid-request, and its one log line is already written. */
+    private static final String DISCONNECTED_KEY = "silo.disconnected";
 }

@@ -14,6 +14,34 @@ public final class ProblemRenderer {
 
     private ProblemRenderer() {}
 
+    /**
+     * The title of a problem with this status, in sentence case like every {@link Problem} title ("Not found",
+     * never Helidon's "Not Found"), for problems Silo writes without a {@code Problem} (the direct handlers).
+     */
+    public static String title(int status) {
+        return switch (status) {
+            case 400 -> "Bad request";
+            case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
+            case 404 -> "Not found";
+            case 405 -> "Method not allowed";
+            case 408 -> "Request timeout";
+            case 409 -> "Conflict";
+            case 412 -> "Precondition failed";
+            case 413 -> "Payload too large";
+            case 414 -> "URI too long";
+            case 415 -> "Unsupported media type";
+            case 428 -> "Precondition required";
+            case 429 -> "Too many requests";
+            case 431 -> "Request header fields too large";
+            case 500 -> "Internal server error";
+            case 501 -> "Not implemented";
+            case 503 -> "Service unavailable";
+            case 505 -> "HTTP version not supported";
+            default -> status >= 500 ? "Server error" : "Client error";
+        };
+    }
+
     public static byte[] body(int status, String typeUri, String title, String detail, String instance,
                               String requestId, Map<String, Object> extensions) {
         Map<String, Object> body = new LinkedHashMap<>();
@@ -53,7 +81,7 @@ public final class ProblemRenderer {
         }
         response.status(500);
         response.header(HeaderNames.CONTENT_TYPE, CONTENT_TYPE);
-        response.send(body(500, Problem.TYPE_BASE + "internal-error", "Internal server error",
+        response.send(body(500, Problem.TYPE_BASE + "internal-error", title(500),
                 "an unexpected error occurred; quote request id " + requestId + " when reporting it", instance,
                 requestId, Map.of()));
     }
