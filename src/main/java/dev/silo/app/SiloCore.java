@@ -21,6 +21,9 @@ import dev.silo.tenant.TenantService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -67,7 +70,8 @@ public final class SiloCore implements AutoCloseable {
     private final UserService users;
 
     private SiloCore(SiloConfig config, Clock clock, Deque<AutoCloseable> resources, Envelope envelope,
-                     Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog) {
+                     Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog,
+                     HikariDataSource provisioningLocks) {
         this.config = config;
         this.clock = clock;
         this.resources = resources;
@@ -88,7 +92,7 @@ public final class SiloCore implements AutoCloseable {
         resources.push(tenantDatabases);
         this.tenants = new TenantService(catalog, placements, tenantDatabases, envelope, audit, clock,
                 new TenantService.Settings(Duration.ofDays(tuning.retentionDays()), Duration.ofDays(tuning.secretRotationDays()),
-                        Duration.ofMinutes(tuning.accessTokenMinutes())), events);
+                        Duration.ofMinutes(tuning.accessTokenMinutes())), events, provisioningLocks);
         this.hasher = new PasswordHasher(tuning.bcryptCost());
         this.passwordPolicy = new PasswordPolicy(tuning.passwordMinLength());
         this.tenantAudit = new TenantAudit(clock);
@@ -104,6 +108,7 @@ public final class SiloCore implements AutoCloseable {
             DatabaseUrl catalogUrl;
             Envelope envelope;
             if (config.embedded()) {
+                prepareDataDir(config.dataDir(), mode);
                 Optional<DataDirLock> lock = mode == Mode.SERVER
                         ? Optional.of(DataDirLock.acquire(config.dataDir()))
                         : DataDirLock.tryAcquire(config.dataDir());
@@ -134,12 +139,42 @@ public final class SiloCore implements AutoCloseable {
             } catch (RuntimeException e) {
                 throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
             }
-            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog);
+            // Each provisioning in progress holds one of these for its lock; 16 at once per node is plenty.
+            HikariDataSource provisioningLocks = Pools.create("provisioning-locks", catalogUrl, 16, 0, Duration.ofSeconds(5));
+            resources.push(provisioningLocks);
+            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog, provisioningLocks);
             core.placements.ensureEmbedded();
             return core;
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
+        }
+    }
+
+    /**
+     * Whether {@code dataDir} holds a Silo installation: its PostgreSQL cluster exists ({@code initdb} has run).
+     * Every installation has one, whatever else (a generated master key or not) it holds.
+     */
+    public static boolean isInitialised(Path dataDir) {
+        return Files.isRegularFile(dataDir.resolve("postgres").resolve("data").resolve("PG_VERSION"));
+    }
+
+    /**
+     * Only a server ({@code silo serve}, {@code silo init}) creates an installation. A command on a directory
+     * that holds none (a typo in {@code --data-dir}, the wrong working directory) stops instead of generating a
+     * master key and running {@code initdb} there.
+     */
+    private static void prepareDataDir(Path dataDir, Mode mode) {
+        if (mode == Mode.COMMAND) {
+            if (!isInitialised(dataDir)) {
+                throw new StartupException("no Silo data directory at " + dataDir + " (start one with `silo serve`)");
+            }
+            return;
+        }
+        try {
+            Files.createDirectories(dataDir);
+        } catch (IOException e) {
+            throw new StartupException("cannot create the data directory " + dataDir + ": " + e);
         }
     }
 

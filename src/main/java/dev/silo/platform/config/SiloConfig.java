@@ -108,10 +108,14 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param refreshTokenDays      absolute lifetime of a login session and its refresh tokens ({@code SILO_REFRESH_TOKEN_DAYS}, 30)
      * @param loginMaxFailures      failed logins per account before a lockout ({@code SILO_LOGIN_MAX_FAILURES}, 5)
      * @param loginWindowMinutes    the window those failures are counted in ({@code SILO_LOGIN_WINDOW_MINUTES}, 15)
+     * @param shutdownDrainSeconds  on stop, how long readiness answers 503 while requests are still served, before the
+     *                              listener closes ({@code SILO_SHUTDOWN_DRAIN_SECONDS}; 5 where a platform routes by
+     *                              readiness, see {@link #defaultDrainSeconds}, else 0)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
-                         int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes) {
+                         int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
+                         int shutdownDrainSeconds) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             return new Tuning(
@@ -126,7 +130,17 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_ACCESS_TOKEN_MINUTES", 15, 1, 1440),
                     intSetting(env, "SILO_REFRESH_TOKEN_DAYS", 30, 1, 365),
                     intSetting(env, "SILO_LOGIN_MAX_FAILURES", 5, 1, 1000),
-                    intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440));
+                    intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
+                    intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60));
+        }
+
+        /**
+         * 5 s on a platform that routes traffic to the node (Heroku and its like set {@code PORT}, Heroku also
+         * {@code DYNO}; Kubernetes sets {@code KUBERNETES_SERVICE_HOST}): long enough for the router to see
+         * readiness fail and stop sending requests. 0 elsewhere, so Ctrl-C on a workstation stops at once.
+         */
+        static int defaultDrainSeconds(Map<String, String> env) {
+            return env.containsKey("PORT") || env.containsKey("DYNO") || env.containsKey("KUBERNETES_SERVICE_HOST") ? 5 : 0;
         }
     }
 
@@ -184,14 +198,21 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
             throw new ConfigException(setting == null ? "SILO_DATA_DIR" : setting.name(), "not a valid path");
         }
         String name = setting == null ? "SILO_DATA_DIR" : setting.name();
-        try {
-            Files.createDirectories(dir);
-        } catch (Exception e) {
-            throw new ConfigException(name, "cannot create directory " + dir + " (" + e.getClass().getSimpleName()
-                    + "); expected a writable directory");
+        // Only `silo serve` and `silo init` create the directory (SiloCore.open); resolving the configuration of
+        // any other command must not leave one behind, so here it is only checked that it could be created.
+        if (Files.exists(dir)) {
+            if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
+                throw new ConfigException(name, dir + " is not a writable directory");
+            }
+            return dir;
         }
-        if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
-            throw new ConfigException(name, dir + " is not a writable directory");
+        Path existing = dir.getParent();
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            throw new ConfigException(name, "cannot create directory " + dir + " (" + existing
+                    + " is not a writable directory); expected a writable directory");
         }
         return dir;
     }
