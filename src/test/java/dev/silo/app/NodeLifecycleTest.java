@@ -8,6 +8,7 @@ import dev.silo.tenant.TenantService;
 import dev.silo.tenant.TenantStatus;
 import dev.silo.testing.TestingHttp;
 import dev.silo.testing.TestingSilo;
+import org.flywaydb.core.api.MigrationVersion;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -19,6 +20,10 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -168,6 +173,27 @@ class NodeLifecycleTest {
             Silo.runJobs(second.core());
             assertThat(second.tenants().get("by-job").status()).isEqualTo(TenantStatus.ACTIVE);
             assertThat(new TestingHttp(second.baseUri()).get("/t/by-job/health").status()).isEqualTo(200);
+            emptySchema(second, "by-job");
+            assertThat(second.tenants().appliedSchemaVersion(second.tenants().get("by-job"))).isEqualTo(MigrationVersion.EMPTY);
+        }
+        try (Silo third = TestingSilo.startNew(dir, Map.of())) {
+            // The start migrates a tenant that is behind, though only the first tenant gets a full Flyway run.
+            MigrationVersion current = third.tenants().appliedSchemaVersion(third.tenants().get("at-start"));
+            assertThat(current).isNotEqualTo(MigrationVersion.EMPTY);
+            assertThat(third.tenants().appliedSchemaVersion(third.tenants().get("by-job"))).isEqualTo(current);
+        }
+    }
+
+    /** A tenant schema as an older release, before any migration, would have left it. */
+    private static void emptySchema(Silo silo, String slug) {
+        var tenant = silo.tenants().get(slug);
+        var admin = silo.embedded().orElseThrow().adminUrl(tenant.databaseName());
+        try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties());
+             Statement statement = connection.createStatement()) {
+            statement.execute("DROP SCHEMA public CASCADE");
+            statement.execute("CREATE SCHEMA public AUTHORIZATION " + tenant.roleName());
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 
