@@ -110,7 +110,7 @@ public final class Silo implements AutoCloseable {
             recordNodeStart(core.catalog(), build);
             Optional<OperatorService.CreatedOperator> bootstrap = bootstrapOperator(core);
 
-            repairInterruptedProvisioning(core);
+            repairInterruptedProvisioning(core, Duration.ZERO);
             migrateTenantSchemas(core);
 
             TenantDirectory directory = new TenantDirectory(core.tenants());
@@ -266,11 +266,19 @@ public final class Silo implements AutoCloseable {
     }
 
     /**
+     * The background job repairs only provisionings started this long ago (one takes well under a second). The
+     * lock alone tells whether a node is working on a tenant, but a node of a release before the locks, still
+     * running during a rolling upgrade, provisions without one; and a failed create is reported to its caller
+     * before it is repaired behind their back. A start repairs at once.
+     */
+    static final Duration JOB_REPAIR_AGE = Duration.ofSeconds(30);
+
+    /**
      * Completes (or rolls back) every provisioning that no live node is working on: a provisioning holds its
      * tenant's advisory lock for as long as it runs, and a crashed node's locks end with its connections.
      */
-    private static void repairInterruptedProvisioning(SiloCore core) {
-        core.tenants().repair(false, Actor.SYSTEM).forEach(result -> log.warn(
+    private static void repairInterruptedProvisioning(SiloCore core, Duration olderThan) {
+        core.tenants().repair(false, olderThan, Actor.SYSTEM).forEach(result -> log.warn(
                 "Repaired interrupted provisioning of tenant {}: {} ({})", result.slug(), result.outcome(), result.detail()));
     }
 
@@ -291,7 +299,7 @@ public final class Silo implements AutoCloseable {
                 }
             }
             try {
-                repairInterruptedProvisioning(core);
+                repairInterruptedProvisioning(core, JOB_REPAIR_AGE);
                 int purged = core.tenants().purgeDue(Actor.SYSTEM);
                 int rotated = core.tenants().rotateDue(Actor.SYSTEM);
                 if (purged + rotated > 0) {

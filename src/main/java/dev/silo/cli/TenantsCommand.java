@@ -207,7 +207,7 @@ public final class TenantsCommand {
 
         @Override
         int run(SiloCore silo, TenantService tenants, Actor actor) {
-            var results = tenants.repair(rollback, actor);
+            var results = tenants.repair(rollback, Duration.ZERO, actor);
             if (core.json) {
                 Output.json(out, results);
             } else if (results.isEmpty()) {

@@ -246,7 +246,7 @@ public final class TenantService {
             log.error("Provisioning of tenant {} stopped: {}", tenant, e.toString());
             throw new Unavailable("provisioning-incomplete", "tenant '" + tenant.slug() + "' could not be provisioned ("
                     + e.getMessage() + "); it stays in 'provisioning' until Silo completes or rolls it back, "
-                    + "within a minute (or at once with `silo tenants repair`)", Duration.ofSeconds(30));
+                    + "within two minutes (or at once with `silo tenants repair`)", Duration.ofSeconds(30));
         }
     }
 
@@ -353,13 +353,14 @@ public final class TenantService {
     public record RepairResult(String slug, String outcome, String detail) {}
 
     /**
-     * Completes, or rolls back, every tenant left in {@code provisioning} that nobody is working on: a
-     * provisioning in progress on any node or command holds the tenant's provisioning lock and is skipped;
-     * one interrupted by a crash lost its lock with its connection and is repaired at once. Without
-     * {@code rollback} a tenant that cannot be completed is rolled back.
+     * Completes, or rolls back, every tenant left in {@code provisioning}, started more than {@code olderThan}
+     * ago, that nobody is working on: a provisioning in progress on any node or command holds the tenant's
+     * provisioning lock and is skipped; one interrupted by a crash lost its lock with its connection and is
+     * repaired. Without {@code rollback} a tenant that cannot be completed is rolled back.
      */
-    public List<RepairResult> repair(boolean rollback, Actor actor) {
-        List<Tenant> stuck = Sql.withConnection(catalog, connection -> TenantRepository.list(connection, "status = 'provisioning'"));
+    public List<RepairResult> repair(boolean rollback, Duration olderThan, Actor actor) {
+        List<Tenant> stuck = Sql.withConnection(catalog, connection ->
+                TenantRepository.list(connection, "status = 'provisioning' AND created_at < ?", clock.instant().minus(olderThan)));
         List<RepairResult> results = new ArrayList<>();
         for (Tenant listed : stuck) {
             tryProvisioning(listed, () -> {

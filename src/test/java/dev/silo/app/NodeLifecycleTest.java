@@ -6,6 +6,7 @@ import dev.silo.platform.config.SiloConfig;
 import dev.silo.platform.problem.Unavailable;
 import dev.silo.tenant.TenantService;
 import dev.silo.tenant.TenantStatus;
+import dev.silo.testing.TestingClock;
 import dev.silo.testing.TestingHttp;
 import dev.silo.testing.TestingSilo;
 import org.flywaydb.core.api.MigrationVersion;
@@ -164,12 +165,16 @@ class NodeLifecycleTest {
         try (Silo first = TestingSilo.startNew(dir, Map.of())) {
             interruptedCreate(first, "at-start");
         }
-        try (Silo second = TestingSilo.startNew(dir, Map.of())) {
+        TestingClock clock = new TestingClock();
+        try (Silo second = TestingSilo.startNew(dir, Map.of(), clock)) {
             // Nobody works on it any more: completed by the start, not five minutes later.
             assertThat(second.tenants().get("at-start").status()).isEqualTo(TenantStatus.ACTIVE);
             assertThat(new TestingHttp(second.baseUri()).get("/t/at-start/health").status()).isEqualTo(200);
 
             interruptedCreate(second, "by-job");
+            Silo.runJobs(second.core());
+            assertThat(second.tenants().get("by-job").status()).as("younger than the job's age").isEqualTo(TenantStatus.PROVISIONING);
+            clock.advance(Silo.JOB_REPAIR_AGE.plusSeconds(1));
             Silo.runJobs(second.core());
             assertThat(second.tenants().get("by-job").status()).isEqualTo(TenantStatus.ACTIVE);
             assertThat(new TestingHttp(second.baseUri()).get("/t/by-job/health").status()).isEqualTo(200);
@@ -225,9 +230,8 @@ class NodeLifecycleTest {
             assertThat(reached.await(60, TimeUnit.SECONDS)).isTrue();
 
             // Mid-provisioning, holding its lock: neither a repair nor the minute job touches it.
-            assertThat(silo.tenants().repair(false, Actor.SYSTEM)).noneSatisfy(r -> assertThat(r.slug()).isEqualTo(slug));
-            assertThat(silo.tenants().repair(true, Actor.SYSTEM)).noneSatisfy(r -> assertThat(r.slug()).isEqualTo(slug));
-            Silo.runJobs(silo.core());
+            assertThat(silo.tenants().repair(false, Duration.ZERO, Actor.SYSTEM)).noneSatisfy(r -> assertThat(r.slug()).isEqualTo(slug));
+            assertThat(silo.tenants().repair(true, Duration.ZERO, Actor.SYSTEM)).noneSatisfy(r -> assertThat(r.slug()).isEqualTo(slug));
             assertThat(silo.tenants().get(slug).status()).isEqualTo(TenantStatus.PROVISIONING);
 
             release.countDown();

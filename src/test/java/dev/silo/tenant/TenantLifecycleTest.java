@@ -380,7 +380,7 @@ class TenantLifecycleTest {
             }
             assertThat(silo.tenants().get(slug).status()).as(step.name()).isEqualTo(TenantStatus.PROVISIONING);
             assertThat(anonymous.get("/t/" + slug + "/health").status()).isEqualTo(503);
-            var results = silo.tenants().repair(false, Actor.SYSTEM);
+            var results = silo.tenants().repair(false, Duration.ZERO, Actor.SYSTEM);
             assertThat(results).anySatisfy(r -> {
                 assertThat(r.slug()).isEqualTo(slug);
                 assertThat(r.outcome()).isEqualTo("completed");
@@ -405,7 +405,7 @@ class TenantLifecycleTest {
         }
         Tenant stuck = silo.tenants().get(slug);
         assertThat(exists("SELECT 1 FROM pg_database WHERE datname = ?", stuck.databaseName())).isTrue();
-        var results = silo.tenants().repair(true, Actor.SYSTEM);
+        var results = silo.tenants().repair(true, Duration.ZERO, Actor.SYSTEM);
         assertThat(results).anySatisfy(r -> assertThat(r.outcome()).isEqualTo("rolled-back"));
         assertThat(exists("SELECT 1 FROM pg_database WHERE datname = ?", stuck.databaseName())).isFalse();
         assertThat(exists("SELECT 1 FROM pg_roles WHERE rolname = ?", stuck.roleName())).isFalse();
