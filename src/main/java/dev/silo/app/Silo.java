@@ -103,6 +103,11 @@ public final class Silo implements AutoCloseable {
     public static Silo start(SiloConfig config, Clock clock, Consumer<Routes> extraRoutes) {
         requireNonNull(config, "config is null");
         long started = System.nanoTime();
+        // A taken port fails in milliseconds, before PostgreSQL starts; the check after binding covers a race.
+        Optional<String> cannotListen = cannotListen(config.host(), config.port());
+        if (cannotListen.isPresent()) {
+            throw new StartupException(cannotListen.get());
+        }
         BuildInfo build = BuildInfo.load();
         SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {
@@ -167,7 +172,8 @@ public final class Silo implements AutoCloseable {
             if (http.port() < 0) {
                 // Helidon logs the BindException and returns a server without a listener: refuse to run headless.
                 http.close();
-                throw new StartupException(listenFailure(config.host(), config.port()));
+                throw new StartupException(cannotListen(config.host(), config.port())
+                        .orElse("cannot listen on " + config.host() + ":" + config.port() + " (see the log above)"));
             }
             boundPort.set(http.port());
             core.onClose(http);
@@ -249,19 +255,19 @@ public final class Silo implements AutoCloseable {
     }
 
     /**
-     * Says why the listener could not bind, by binding the same address once more: the server only logged it.
-     * Port 0 never fails this way.
+     * Why the HTTP listener cannot bind {@code host:port}, found by binding it (and letting go at once); empty
+     * when it can. Port 0 always can.
      */
-    static String listenFailure(String host, int port) {
+    static Optional<String> cannotListen(String host, int port) {
         try (ServerSocket probe = new ServerSocket()) {
             probe.bind(new InetSocketAddress(host, port));
-            return "cannot listen on " + host + ":" + port + " (see the log above)";
+            return Optional.empty();
         } catch (BindException e) {
             String reason = String.valueOf(e.getMessage());
-            return reason.contains("in use") ? "port " + port + " is in use"
-                    : "cannot listen on " + host + ":" + port + ": " + reason;
+            return Optional.of(reason.contains("in use") ? "port " + port + " is in use"
+                    : "cannot listen on " + host + ":" + port + ": " + reason);
         } catch (IOException | RuntimeException e) {
-            return "cannot listen on " + host + ":" + port + ": " + e.getMessage();
+            return Optional.of("cannot listen on " + host + ":" + port + ": " + e.getMessage());
         }
     }
 

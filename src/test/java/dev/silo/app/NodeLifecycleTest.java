@@ -13,6 +13,8 @@ import org.flywaydb.core.api.MigrationVersion;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.io.PrintStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -25,6 +27,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -48,7 +51,7 @@ class NodeLifecycleTest {
     }
 
     @Test
-    void aPortInUseStopsTheStartWithOneLineAndReleasesPostgresAndTheLock() throws Exception {
+    void aPortInUseStopsTheStartWithOneLineAndLeavesTheDataDirectoryFree() throws Exception {
         Path dir = TestingSilo.newDataDir("port-taken");
         try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             int port = taken.getLocalPort();
@@ -58,6 +61,37 @@ class NodeLifecycleTest {
             assertThat(run.out()).doesNotContain("ready");
         }
         // PostgreSQL was stopped (no server on the cluster) and the lock released: a node starts on the directory.
+        assertThat(dir.resolve("postgres/data/postmaster.pid")).doesNotExist();
+        try (Silo again = TestingSilo.startNew(dir, Map.of())) {
+            assertThat(new TestingHttp(again.baseUri()).get("/health/ready").status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aPortTakenWhileTheNodeStartsStopsItAndReleasesPostgresAndTheLock() throws Exception {
+        Path dir = TestingSilo.newDataDir("port-race");
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        SiloConfig config = SiloConfig.resolve(new SiloConfig.Flags(Integer.toString(port), dir.toString(), null, null),
+                Map.of("SILO_HOST", "127.0.0.1", "SILO_BCRYPT_COST", "10"));
+        ServerSocket[] taken = new ServerSocket[1];
+        try {
+            // Routes are registered just before the server binds: past the early check, with PostgreSQL running.
+            assertThatThrownBy(() -> Silo.start(config, Clock.systemUTC(), routes -> {
+                try {
+                    taken[0] = new ServerSocket(port, 50, InetAddress.getLoopbackAddress());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            })).isInstanceOf(StartupException.class).hasMessage("port " + port + " is in use");
+        } finally {
+            if (taken[0] != null) {
+                taken[0].close();
+            }
+        }
+        assertThat(taken[0]).as("the port was taken during the start").isNotNull();
         assertThat(dir.resolve("postgres/data/postmaster.pid")).doesNotExist();
         try (Silo again = TestingSilo.startNew(dir, Map.of())) {
             assertThat(new TestingHttp(again.baseUri()).get("/health/ready").status()).isEqualTo(200);
