@@ -45,6 +45,7 @@ public final class Main implements Runnable {
     public static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
         CommandLine commandLine = new CommandLine(new Main());
         commandLine.addSubcommand(new ServeCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.InitCommand(env, out));
         commandLine.addSubcommand(new VersionCommand(out));
         commandLine.addSubcommand(new dev.silo.cli.TenantsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.UsersCommand(env, out));

@@ -33,6 +33,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,16 +96,20 @@ public final class Silo implements AutoCloseable {
     public static Silo start(SiloConfig config, Clock clock, Consumer<Routes> extraRoutes) {
         requireNonNull(config, "config is null");
         long started = System.nanoTime();
+        // A taken port fails in milliseconds, before PostgreSQL starts; the check after binding covers a race.
+        Optional<String> cannotListen = cannotListen(config.host(), config.port());
+        if (cannotListen.isPresent()) {
+            throw new StartupException(cannotListen.get());
+        }
         BuildInfo build = BuildInfo.load();
         SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {
-            UUID installationId = recordStart(core.catalog(), build);
+            UUID installationId = ensureInstallation(core.catalog());
+            recordNodeStart(core.catalog(), build);
             Optional<OperatorService.CreatedOperator> bootstrap = bootstrapOperator(core);
 
-            var repaired = core.tenants().repair(false, Duration.ofMinutes(5), Actor.SYSTEM);
-            repaired.forEach(result -> log.warn("Repaired interrupted provisioning of tenant {}: {} ({})",
-                    result.slug(), result.outcome(), result.detail()));
-            migrateTenantSchemas(core);
+            repairInterruptedProvisioning(core, Duration.ZERO);
+            TenantSchemas.bringUpToDate(core);
 
             TenantDirectory directory = new TenantDirectory(core.tenants());
             CatalogEvents events = core.events();
@@ -158,6 +165,12 @@ public final class Silo implements AutoCloseable {
                         corsRoutes.register(routes);
                         extraRoutes.accept(routes);
                     });
+            if (http.port() < 0) {
+                // Helidon logs the BindException and returns a server without a listener: refuse to run headless.
+                http.close();
+                throw new StartupException(cannotListen(config.host(), config.port())
+                        .orElse("cannot listen on " + config.host() + ":" + config.port() + " (see the log above)"));
+            }
             boundPort.set(http.port());
             core.onClose(http);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap);
@@ -172,34 +185,47 @@ public final class Silo implements AutoCloseable {
     }
 
     /**
-     * Brings every active tenant's schema up to the migrations this build ships (tenants created before a release
-     * are not re-migrated at provisioning). A tenant that fails is logged and skipped: it must not keep the others
-     * down; the records service retries the migration when it meets a missing table.
+     * Why the HTTP listener cannot bind {@code host:port}, found by binding it (and letting go at once); empty
+     * when it can. Port 0 always can.
      */
-    private static void migrateTenantSchemas(SiloCore core) {
-        var active = core.tenants().list(false).stream().filter(t -> t.status() == TenantStatus.ACTIVE).toList();
-        if (active.isEmpty()) {
-            return;
+    static Optional<String> cannotListen(String host, int port) {
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.bind(new InetSocketAddress(host, port));
+            return Optional.empty();
+        } catch (BindException e) {
+            String reason = String.valueOf(e.getMessage());
+            return Optional.of(reason.contains("in use") ? "port " + port + " is in use"
+                    : "cannot listen on " + host + ":" + port + ": " + reason);
+        } catch (IOException | RuntimeException e) {
+            return Optional.of("cannot listen on " + host + ":" + port + ": " + e.getMessage());
         }
-        long started = System.nanoTime();
-        int failed = 0;
-        for (var tenant : active) {
-            try {
-                core.tenants().migrate(tenant);
-            } catch (RuntimeException e) {
-                failed++;
-                log.warn("Cannot migrate the schema of tenant {}; continuing with the others: {}", tenant, e.toString());
-            }
-        }
-        log.info("Checked the schema of {} active tenant(s) in {} ms ({} failed)", active.size(),
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), failed);
+    }
+
+    /**
+     * The background job repairs only provisionings started this long ago (one takes well under a second). The
+     * lock alone tells whether a node is working on a tenant, but a node of a release before the locks, still
+     * running during a rolling upgrade, provisions without one; and a failed create is reported to its caller
+     * before it is repaired behind their back. A start repairs at once.
+     */
+    static final Duration JOB_REPAIR_AGE = Duration.ofSeconds(30);
+
+    /**
+     * Completes (or rolls back) every provisioning that no live node is working on: a provisioning holds its
+     * tenant's advisory lock for as long as it runs, and a crashed node's locks end with its connections.
+     */
+    private static void repairInterruptedProvisioning(SiloCore core, Duration olderThan) {
+        core.tenants().repair(false, olderThan, Actor.SYSTEM).forEach(result -> log.warn(
+                "Repaired interrupted provisioning of tenant {}: {} ({})", result.slug(), result.outcome(), result.detail()));
     }
 
     private static Duration max(Duration a, Duration b) {
         return a.compareTo(b) >= 0 ? a : b;
     }
 
-    /** Background work, run by one node at a time (a session advisory lock): purges and secret rotation. */
+    /**
+     * Background work, run by one node at a time (a session advisory lock): interrupted provisionings, purges and
+     * secret rotation.
+     */
     static void runJobs(SiloCore core) {
         try (Connection connection = core.catalog().getConnection()) {
             try (PreparedStatement lock = connection.prepareStatement("SELECT pg_try_advisory_lock(7215002)");
@@ -209,6 +235,7 @@ public final class Silo implements AutoCloseable {
                 }
             }
             try {
+                repairInterruptedProvisioning(core, JOB_REPAIR_AGE);
                 int purged = core.tenants().purgeDue(Actor.SYSTEM);
                 int rotated = core.tenants().rotateDue(Actor.SYSTEM);
                 if (purged + rotated > 0) {
@@ -247,17 +274,13 @@ public final class Silo implements AutoCloseable {
         return Optional.of(created);
     }
 
-    private static UUID recordStart(HikariDataSource catalog, BuildInfo build) {
+    /** The installation's id, made on the first start (or {@code silo init}). */
+    private static UUID ensureInstallation(HikariDataSource catalog) {
         try (Connection connection = catalog.getConnection()) {
             try (PreparedStatement insert = connection.prepareStatement(
                     "INSERT INTO installation (id) VALUES (?) ON CONFLICT DO NOTHING")) {
                 insert.setObject(1, UUID.randomUUID());
                 insert.executeUpdate();
-            }
-            try (PreparedStatement start = connection.prepareStatement("INSERT INTO node_starts (node, version) VALUES (?, ?)")) {
-                start.setString(1, nodeName());
-                start.setString(2, build.version() + "+" + build.commitLabel());
-                start.executeUpdate();
             }
             try (PreparedStatement select = connection.prepareStatement("SELECT id FROM installation");
                  ResultSet rs = select.executeQuery()) {
@@ -266,6 +289,41 @@ public final class Silo implements AutoCloseable {
             }
         } catch (SQLException e) {
             throw new StartupException("cannot write to the catalog database: " + e.getMessage());
+        }
+    }
+
+    private static void recordNodeStart(HikariDataSource catalog, BuildInfo build) {
+        try (Connection connection = catalog.getConnection();
+             PreparedStatement start = connection.prepareStatement("INSERT INTO node_starts (node, version) VALUES (?, ?)")) {
+            start.setString(1, nodeName());
+            start.setString(2, build.version() + "+" + build.commitLabel());
+            start.executeUpdate();
+        } catch (SQLException e) {
+            throw new StartupException("cannot write to the catalog database: " + e.getMessage());
+        }
+    }
+
+    /** What {@link #init} did. */
+    public record Initialised(Path dataDir, boolean created, Optional<OperatorService.CreatedOperator> bootstrapOperator) {
+        public Initialised {
+            requireNonNull(dataDir, "dataDir is null");
+            requireNonNull(bootstrapOperator, "bootstrapOperator is null");
+        }
+    }
+
+    /**
+     * {@code silo init}: creates and initialises the data directory (master key, PostgreSQL cluster, catalog,
+     * bootstrap operator) as the first {@code silo serve} would, then stops. A data directory that is already
+     * initialised is left alone ({@code created} false). With an external catalog it only migrates the catalog.
+     */
+    public static Initialised init(SiloConfig config) {
+        requireNonNull(config, "config is null");
+        if (config.embedded() && SiloCore.isInitialised(config.dataDir())) {
+            return new Initialised(config.dataDir(), false, Optional.empty());
+        }
+        try (SiloCore core = SiloCore.open(config, Clock.systemUTC(), config.embedded() ? SiloCore.Mode.SERVER : SiloCore.Mode.COMMAND)) {
+            ensureInstallation(core.catalog());
+            return new Initialised(config.dataDir(), config.embedded(), bootstrapOperator(core));
         }
     }
 
@@ -326,8 +384,10 @@ public final class Silo implements AutoCloseable {
     }
 
     /**
-     * Graceful stop: readiness turns 503 so a router stops sending traffic, the HTTP server stops accepting and
-     * finishes in-flight requests within its grace period, then jobs, pools and PostgreSQL stop.
+     * Graceful stop: readiness turns 503 at once and, for the drain period ({@code SILO_SHUTDOWN_DRAIN_SECONDS}),
+     * every request is still served so a router polling readiness stops sending traffic before the listener
+     * goes; then the HTTP server stops accepting and finishes in-flight requests within its grace period, then
+     * jobs, pools and PostgreSQL stop.
      */
     @Override
     public void close() {
@@ -339,9 +399,28 @@ public final class Silo implements AutoCloseable {
             }
             return;
         }
+        boolean interrupted = drain();
         log.info("Silo stopping");
         core.close();
         log.info("Silo stopped");
         closed.countDown();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Waits out the drain period; an interrupt cuts it short (and is reported, so the stop itself is not cut). */
+    private boolean drain() {
+        Duration drain = Duration.ofSeconds(core.config().tuning().shutdownDrainSeconds());
+        if (drain.isZero()) {
+            return false;
+        }
+        log.info("Silo stopping: readiness answers 503 shutting-down for {} s while requests are still served", drain.toSeconds());
+        try {
+            Thread.sleep(drain);
+            return false;
+        } catch (InterruptedException e) {
+            return true;
+        }
     }
 }

@@ -23,6 +23,9 @@ import dev.silo.tenant.TenantService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -70,7 +73,8 @@ public final class SiloCore implements AutoCloseable {
     private final UserService users;
 
     private SiloCore(SiloConfig config, Clock clock, Deque<AutoCloseable> resources, Envelope envelope,
-                     Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog) {
+                     Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog,
+                     HikariDataSource provisioningLocks) {
         this.config = config;
         this.clock = clock;
         this.resources = resources;
@@ -91,7 +95,7 @@ public final class SiloCore implements AutoCloseable {
         resources.push(tenantDatabases);
         this.tenants = new TenantService(catalog, placements, tenantDatabases, envelope, audit, clock,
                 new TenantService.Settings(Duration.ofDays(tuning.retentionDays()), Duration.ofDays(tuning.secretRotationDays()),
-                        Duration.ofMinutes(tuning.accessTokenMinutes())), events);
+                        Duration.ofMinutes(tuning.accessTokenMinutes())), events, provisioningLocks);
         this.hasher = new PasswordHasher(tuning.bcryptCost());
         this.passwordPolicy = new PasswordPolicy(tuning.passwordMinLength());
         this.tenantAudit = new TenantAudit(clock);
@@ -110,6 +114,7 @@ public final class SiloCore implements AutoCloseable {
             DatabaseUrl catalogUrl;
             Envelope envelope;
             if (config.embedded()) {
+                prepareDataDir(config.dataDir(), mode);
                 Optional<DataDirLock> lock = mode == Mode.SERVER
                         ? Optional.of(DataDirLock.acquire(config.dataDir()))
                         : DataDirLock.tryAcquire(config.dataDir());
@@ -141,7 +146,10 @@ public final class SiloCore implements AutoCloseable {
             } catch (RuntimeException e) {
                 throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
             }
-            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog);
+            // Each provisioning in progress holds one of these for its lock; 16 at once per node is plenty.
+            HikariDataSource provisioningLocks = Pools.create("provisioning-locks", catalogUrl, 16, 0, Duration.ofSeconds(5));
+            resources.push(provisioningLocks);
+            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog, provisioningLocks);
             core.placements.ensureEmbedded();
             return core;
         } catch (RuntimeException e) {
@@ -153,6 +161,35 @@ public final class SiloCore implements AutoCloseable {
     /** Pools to the embedded server fail at once while its supervisor knows it is down. */
     private static DatabaseAvailability availability(Optional<EmbeddedPostgresServer> embedded) {
         return embedded.map(EmbeddedPostgresServer::availability).orElse(DatabaseAvailability.unsupervised());
+    }
+
+    /**
+     * Whether {@code dataDir} holds a Silo installation: its PostgreSQL cluster exists ({@code initdb} has run).
+     * Every installation has one, whatever else (a generated master key or not) it holds.
+     */
+    public static boolean isInitialised(Path dataDir) {
+        return Files.isRegularFile(dataDir.resolve("postgres").resolve("data").resolve("PG_VERSION"));
+    }
+
+    /**
+     * Only a server ({@code silo serve}, {@code silo init}) creates an installation. A command on a directory
+     * that holds none (a typo in {@code --data-dir}, the wrong working directory) stops instead of generating a
+     * master key and running {@code initdb} there.
+     */
+    private static void prepareDataDir(Path dataDir, Mode mode) {
+        if (mode == Mode.COMMAND) {
+            if (!isInitialised(dataDir)) {
+                throw new StartupException("no Silo data directory at " + dataDir + " (start one with `silo serve`)");
+            }
+            return;
+        }
+        try {
+            // Owner only: the data directory holds the master key, the database and the binaries Silo runs.
+            Files.createDirectories(dataDir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new StartupException("cannot create the data directory " + dataDir + ": " + e);
+        }
     }
 
     static String rootMessage(Throwable e) {

@@ -21,8 +21,11 @@ import java.util.concurrent.Callable;
                 "  SILO_MASTER_KEY           32 random bytes in base64 (openssl rand -base64 32); or SILO_MASTER_KEY_FILE",
                 "  SILO_PUBLIC_URL           the URL clients use, such as https://api.example.com",
                 "  SILO_LOG_FORMAT           json (default) or text",
+                "  SILO_SHUTDOWN_DRAIN_SECONDS  seconds readiness answers 503 before the listener closes on stop",
                 ""},
-        footer = {"", "Stop with Ctrl-C or SIGTERM: in-flight requests finish, then PostgreSQL stops cleanly."})
+        footer = {"", "Stop with Ctrl-C or SIGTERM: readiness turns 503 for SILO_SHUTDOWN_DRAIN_SECONDS (5 on a platform that",
+                "sets PORT, DYNO or KUBERNETES_SERVICE_HOST, else 0) while requests are still served, in-flight requests",
+                "finish, PostgreSQL stops cleanly, and the exit status is 0."})
 public final class ServeCommand implements Callable<Integer> {
     private final Map<String, String> env;
     private final PrintStream out;
@@ -48,6 +51,8 @@ public final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         SiloConfig config = SiloConfig.resolve(new SiloConfig.Flags(port, dataDir, databaseUrl, publicUrl), env);
         Silo silo = Silo.start(config);
+        StopSignals.install(silo::close);
+        // Any other way the JVM ends (System.exit, SIGHUP, or a JVM run with -Xrs) still stops Silo in order.
         Runtime.getRuntime().addShutdownHook(new Thread(silo::close, "silo-shutdown"));
         silo.bootstrapOperator().ifPresent(created -> {
             java.nio.file.Path file = config.dataDir().resolve(Silo.BOOTSTRAP_KEY_FILE);

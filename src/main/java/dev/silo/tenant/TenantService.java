@@ -16,6 +16,8 @@ import dev.silo.platform.problem.Conflict;
 import dev.silo.platform.problem.NotFound;
 import dev.silo.platform.problem.Unavailable;
 import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.MigrationInfo;
+import org.flywaydb.core.api.MigrationVersion;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 import static java.util.Objects.requireNonNull;
@@ -48,7 +51,10 @@ import static java.util.Objects.requireNonNull;
  *
  * <p>Provisioning runs in steps that are each idempotent (they check before they create), so a crash at any
  * step leaves a {@code provisioning} tenant that {@link #repair} completes or rolls back; there is never a
- * database without a catalog row, because the row (with the wrapped secrets) is written first.
+ * database without a catalog row, because the row (with the wrapped secrets) is written first. Whoever
+ * provisions a tenant (a create, an attach, a repair) holds its provisioning lock, a PostgreSQL advisory lock
+ * in the catalog, for as long as it works on it; the lock ends with its connection, so after a crash (kill -9,
+ * a lost node) {@link #repair} knows at once that nobody is working on the tenant any more.
  */
 public final class TenantService {
     public static final Pattern SLUG = Pattern.compile("[a-z][a-z0-9-]{1,39}");
@@ -66,6 +72,11 @@ public final class TenantService {
 
     public static final FailureInjector NO_FAILURES = (step, tenant) -> {};
 
+    /** The first key of the two-key advisory locks that mark a provisioning in progress; the second is the tenant's. */
+    private static final int PROVISIONING_LOCK_SPACE = 7215011;
+    private static final String LOCK_PROVISIONING = "SELECT pg_advisory_xact_lock(?, ?)";
+    private static final String TRY_LOCK_PROVISIONING = "SELECT pg_try_advisory_xact_lock(?, ?)";
+
     public record Settings(Duration retention, Duration secretRotation, Duration secretGrace) {
         public Settings {
             requireNonNull(retention, "retention is null");
@@ -82,11 +93,17 @@ public final class TenantService {
     private final Clock clock;
     private final Settings settings;
     private final CatalogEvents events;
+    private final DataSource provisioningLocks;
     private volatile FailureInjector failures = NO_FAILURES;
 
+    /**
+     * @param provisioningLocks catalog connections that hold provisioning locks, a pool apart from {@code catalog}
+     *                          so that provisionings holding their locks cannot take the connections they need
+     */
     public TenantService(DataSource catalog, Placements placements, TenantDatabases databases, Envelope envelope,
-                         PlatformAudit audit, Clock clock, Settings settings, CatalogEvents events) {
+                         PlatformAudit audit, Clock clock, Settings settings, CatalogEvents events, DataSource provisioningLocks) {
         this.events = requireNonNull(events, "events is null");
+        this.provisioningLocks = requireNonNull(provisioningLocks, "provisioningLocks is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.placements = requireNonNull(placements, "placements is null");
         this.databases = requireNonNull(databases, "databases is null");
@@ -164,8 +181,10 @@ public final class TenantService {
         Tenant tenant = new Tenant(id, slug, displayName, TenantStatus.PROVISIONING, placement.id(), databaseName, databaseName,
                 envelope.wrapString(password, "tenant/" + id + "/db-credentials"), false,
                 envelope.wrapKeyset(keyset, "tenant/" + id + "/data-keyset"), now, now, null, null, null, null);
-        insertProvisioning(tenant, actor);
-        return completeOrReport(tenant, actor);
+        return provisioning(tenant, () -> {
+            insertProvisioning(tenant, actor);
+            return completeOrReport(tenant, actor);
+        });
     }
 
     /**
@@ -193,8 +212,10 @@ public final class TenantService {
         Tenant tenant = new Tenant(id, slug, displayName, TenantStatus.PROVISIONING, placement.id(), url.database(), url.user(),
                 envelope.wrapString(databaseUrl.strip(), "tenant/" + id + "/db-credentials"), true,
                 envelope.wrapKeyset(Envelope.newDataKeyset(), "tenant/" + id + "/data-keyset"), now, now, null, null, null, null);
-        insertProvisioning(tenant, actor);
-        return completeOrReport(tenant, actor);
+        return provisioning(tenant, () -> {
+            insertProvisioning(tenant, actor);
+            return completeOrReport(tenant, actor);
+        });
     }
 
     private Placements.Placement ensureAttachedPlacement() {
@@ -224,8 +245,8 @@ public final class TenantService {
         } catch (RuntimeException e) {
             log.error("Provisioning of tenant {} stopped: {}", tenant, e.toString());
             throw new Unavailable("provisioning-incomplete", "tenant '" + tenant.slug() + "' could not be provisioned ("
-                    + e.getMessage() + "); it stays in 'provisioning' until `silo tenants repair` (or the next start) "
-                    + "completes or rolls it back", Duration.ofSeconds(30));
+                    + e.getMessage() + "); it stays in 'provisioning' until Silo completes or rolls it back, "
+                    + "within two minutes (or at once with `silo tenants repair`)", Duration.ofSeconds(30));
         }
     }
 
@@ -283,47 +304,141 @@ public final class TenantService {
         return activated;
     }
 
-    /** Migrates the tenant schema over a connection that logs in as the tenant's own role. */
-    public void migrate(Tenant tenant) {
+    /**
+     * Migrates the tenant schema over a connection that logs in as the tenant's own role; returns the version the
+     * schema is at now, which after a successful migration is the newest this build ships.
+     */
+    public MigrationVersion migrate(Tenant tenant) {
         DatabaseUrl url = placements.tenantUrl(tenant);
         try (HikariDataSource dataSource = Pools.create("migrate-" + tenant.slug(), url, 2, 0, Duration.ofSeconds(10))) {
-            Flyway.configure()
+            Flyway flyway = Flyway.configure()
                     .dataSource(dataSource)
                     .locations("classpath:db/tenant")
                     .failOnMissingLocations(true)
-                    .load()
-                    .migrate();
+                    .load();
+            flyway.migrate();
+            MigrationInfo current = flyway.info().current();
+            return current == null ? MigrationVersion.EMPTY : current.getVersion();
         }
     }
 
+    private static final String APPLIED_VERSIONS = """
+            SELECT version FROM flyway_schema_history WHERE success AND version IS NOT NULL
+            """;
+
+    /**
+     * The newest migration applied to the tenant's schema, read from Flyway's history over one connection as the
+     * tenant's role: much cheaper than a Flyway run, so a start checks every tenant and migrates only those behind.
+     */
+    public MigrationVersion appliedSchemaVersion(Tenant tenant) {
+        DatabaseUrl url = placements.tenantUrl(tenant);
+        try (Connection connection = DriverManager.getConnection(url.jdbcUrl(), url.properties());
+             Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery(APPLIED_VERSIONS)) {
+            MigrationVersion newest = MigrationVersion.EMPTY;
+            while (rs.next()) {
+                MigrationVersion version = MigrationVersion.fromVersion(rs.getString(1));
+                newest = version.compareTo(newest) > 0 ? version : newest;
+            }
+            return newest;
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                return MigrationVersion.EMPTY; // no history table: never migrated
+            }
+            throw Sql.translate(e);
+        }
+    }
+
+    /** What {@link #repair} did to one tenant: {@code completed}, {@code rolled-back} or {@code failed}. */
     public record RepairResult(String slug, String outcome, String detail) {}
 
     /**
-     * Completes, or rolls back, every tenant left in {@code provisioning}: those started more than
-     * {@code olderThan} ago (a node repairs at start only what is surely not in progress elsewhere).
+     * Completes, or rolls back, every tenant left in {@code provisioning}, started more than {@code olderThan}
+     * ago, that nobody is working on: a provisioning in progress on any node or command holds the tenant's
+     * provisioning lock and is skipped; one interrupted by a crash lost its lock with its connection and is
+     * repaired. Without {@code rollback} a tenant that cannot be completed is rolled back.
      */
     public List<RepairResult> repair(boolean rollback, Duration olderThan, Actor actor) {
         List<Tenant> stuck = Sql.withConnection(catalog, connection ->
                 TenantRepository.list(connection, "status = 'provisioning' AND created_at < ?", clock.instant().minus(olderThan)));
         List<RepairResult> results = new ArrayList<>();
-        for (Tenant tenant : stuck) {
-            if (!rollback) {
-                try {
-                    complete(tenant, actor);
-                    results.add(new RepairResult(tenant.slug(), "completed", "provisioning finished"));
-                    continue;
-                } catch (RuntimeException e) {
-                    log.warn("Could not complete provisioning of {}: {}; rolling back", tenant, e.toString());
-                }
-            }
-            try {
-                rollBack(tenant, actor);
-                results.add(new RepairResult(tenant.slug(), "rolled-back", "database, role and keys removed; the slug is free"));
-            } catch (RuntimeException e) {
-                results.add(new RepairResult(tenant.slug(), "failed", e.getMessage()));
-            }
+        for (Tenant listed : stuck) {
+            tryProvisioning(listed, () -> {
+                // Re-read under the lock: whoever held it may have finished (or rolled back) in the meantime.
+                Sql.withConnection(catalog, connection -> TenantRepository.findById(connection, listed.id(), false))
+                        .filter(tenant -> tenant.status() == TenantStatus.PROVISIONING)
+                        .ifPresent(tenant -> results.add(repairOne(tenant, rollback, actor)));
+            });
         }
         return results;
+    }
+
+    private RepairResult repairOne(Tenant tenant, boolean rollback, Actor actor) {
+        if (!rollback) {
+            try {
+                complete(tenant, actor);
+                return new RepairResult(tenant.slug(), "completed", "provisioning finished");
+            } catch (RuntimeException e) {
+                log.warn("Could not complete provisioning of {}: {}; rolling back", tenant, e.toString());
+            }
+        }
+        try {
+            rollBack(tenant, actor);
+            return new RepairResult(tenant.slug(), "rolled-back", "database, role and keys removed; the slug is free");
+        } catch (RuntimeException e) {
+            return new RepairResult(tenant.slug(), "failed", e.getMessage());
+        }
+    }
+
+    /** Runs a provisioning of {@code tenant} holding its provisioning lock (waiting for it if somebody holds it). */
+    private <T> T provisioning(Tenant tenant, Supplier<T> work) {
+        return underProvisioningLock(tenant, LOCK_PROVISIONING, work).orElseThrow();
+    }
+
+    /** Runs {@code work} holding the tenant's provisioning lock, or does nothing when somebody else holds it. */
+    private void tryProvisioning(Tenant tenant, Runnable work) {
+        underProvisioningLock(tenant, TRY_LOCK_PROVISIONING, () -> {
+            work.run();
+            return Boolean.TRUE;
+        });
+    }
+
+    /**
+     * A transaction-level advisory lock on a connection of its own, open for the whole provisioning: however the
+     * work ends (an error, a connection returned to the pool, a crash of this process), the transaction ends and
+     * the lock with it, so no lock outlives its holder.
+     */
+    private <T> Optional<T> underProvisioningLock(Tenant tenant, String lockSql, Supplier<T> work) {
+        try (Connection connection = provisioningLocks.getConnection()) {
+            connection.setAutoCommit(false);
+            try {
+                try (PreparedStatement lock = connection.prepareStatement(lockSql)) {
+                    lock.setInt(1, PROVISIONING_LOCK_SPACE);
+                    lock.setInt(2, tenant.id().hashCode());
+                    try (ResultSet rs = lock.executeQuery()) {
+                        // pg_advisory_xact_lock returns void (read as null); the try variant says whether it got it
+                        if (rs.next() && lockSql.equals(TRY_LOCK_PROVISIONING) && !rs.getBoolean(1)) {
+                            return Optional.empty();
+                        }
+                    }
+                }
+                return Optional.of(work.get());
+            } finally {
+                endLockTransaction(connection);
+            }
+        } catch (SQLException e) {
+            throw Sql.translate(e);
+        }
+    }
+
+    private static void endLockTransaction(Connection connection) {
+        try {
+            connection.rollback();
+            connection.setAutoCommit(true);
+        } catch (SQLException e) {
+            // A broken connection: its server session, and the lock with it, is gone; the pool discards it.
+            log.debug("Provisioning lock connection failed while releasing: {}", e.toString());
+        }
     }
 
     private void rollBack(Tenant tenant, Actor actor) {

@@ -117,11 +117,14 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param http                  HTTP connection limits ({@code SILO_MAX_CONNECTIONS} 4096,
      *                              {@code SILO_MAX_CONNECTIONS_PER_ADDRESS} 256, {@code SILO_HEADER_TIMEOUT_SECONDS} 10,
      *                              {@code SILO_IDLE_TIMEOUT_SECONDS} 60)
+     * @param shutdownDrainSeconds  on stop, how long readiness answers 503 while requests are still served, before the
+     *                              listener closes ({@code SILO_SHUTDOWN_DRAIN_SECONDS}; 5 where a platform routes by
+     *                              readiness, see {@link #defaultDrainSeconds}, else 0)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
-                         int hashingThreads, int hashingQueue, ConnectionLimits http) {
+                         int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -140,7 +143,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
                     hashingThreads,
                     intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000),
-                    connectionLimits(env));
+                    connectionLimits(env),
+                    intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60));
         }
 
         private static ConnectionLimits connectionLimits(Map<String, String> env) {
@@ -150,6 +154,15 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_MAX_CONNECTIONS_PER_ADDRESS", Math.min(max, defaults.maxConnectionsPerAddress()), 1, max),
                     Duration.ofSeconds(intSetting(env, "SILO_HEADER_TIMEOUT_SECONDS", (int) defaults.headerTimeout().toSeconds(), 1, 300)),
                     Duration.ofSeconds(intSetting(env, "SILO_IDLE_TIMEOUT_SECONDS", (int) defaults.idleTimeout().toSeconds(), 1, 3600)));
+        }
+
+        /**
+         * 5 s on a platform that routes traffic to the node (Heroku and its like set {@code PORT}, Heroku also
+         * {@code DYNO}; Kubernetes sets {@code KUBERNETES_SERVICE_HOST}): long enough for the router to see
+         * readiness fail and stop sending requests. 0 elsewhere, so Ctrl-C on a workstation stops at once.
+         */
+        static int defaultDrainSeconds(Map<String, String> env) {
+            return env.containsKey("PORT") || env.containsKey("DYNO") || env.containsKey("KUBERNETES_SERVICE_HOST") ? 5 : 0;
         }
     }
 
@@ -207,16 +220,21 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
             throw new ConfigException(setting == null ? "SILO_DATA_DIR" : setting.name(), "not a valid path");
         }
         String name = setting == null ? "SILO_DATA_DIR" : setting.name();
-        try {
-            // Owner only: the data directory holds the master key, the database and the binaries Silo runs.
-            Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
-        } catch (Exception e) {
-            throw new ConfigException(name, "cannot create directory " + dir + " (" + e.getClass().getSimpleName()
-                    + "); expected a writable directory");
+        // Only `silo serve` and `silo init` create the directory (SiloCore.open); resolving the configuration of
+        // any other command must not leave one behind, so here it is only checked that it could be created.
+        if (Files.exists(dir)) {
+            if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
+                throw new ConfigException(name, dir + " is not a writable directory");
+            }
+            return dir;
         }
-        if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
-            throw new ConfigException(name, dir + " is not a writable directory");
+        Path existing = dir.getParent();
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            throw new ConfigException(name, "cannot create directory " + dir + " (" + existing
+                    + " is not a writable directory); expected a writable directory");
         }
         return dir;
     }

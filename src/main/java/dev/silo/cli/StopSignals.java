@@ -1,0 +1,71 @@
+package dev.silo.cli;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * SIGTERM (what Heroku, Kubernetes and systemd send) and SIGINT (Ctrl-C) stop {@code silo serve} gracefully
+ * with exit status 0.
+ *
+ * <p>Left to the JVM, these signals run the shutdown hooks and exit with 128 + the signal (143 for SIGTERM),
+ * which platforms report as a crash; and the hooks run concurrently, so a library's own hook (the HTTP server
+ * registers one) closes the listener while readiness should still be draining. Calling {@code Runtime.halt(0)}
+ * at the end of Silo's hook would fix the status but cut the other hooks short. So Silo handles the two
+ * signals itself with {@code sun.misc.Signal} (module {@code jdk.unsupported}, exported by every JDK since 9
+ * and used by Netty and others for exactly this): stop in order, then {@code System.exit(0)}, which runs the
+ * remaining hooks normally. It is reached by reflection because javac warns about {@code sun.misc} with a
+ * warning no annotation suppresses, and the build treats warnings as errors. Where the handler cannot be
+ * installed (a JVM run with {@code -Xrs}, a JDK without the module), the shutdown hook still stops Silo, with
+ * the JVM's exit status.
+ */
+final class StopSignals {
+    private static final Logger log = LoggerFactory.getLogger(StopSignals.class);
+    private static final List<String> SIGNALS = List.of("TERM", "INT");
+
+    private StopSignals() {}
+
+    /** On the first SIGTERM or SIGINT, runs {@code stop} on a thread of its own, then exits with status 0. */
+    static void install(Runnable stop) {
+        requireNonNull(stop, "stop is null");
+        AtomicBoolean stopping = new AtomicBoolean();
+        Runnable onSignal = () -> {
+            if (stopping.compareAndSet(false, true)) {
+                // Not on the signal dispatcher thread: stopping takes seconds.
+                Thread.ofPlatform().name("silo-stop").start(() -> {
+                    stop.run();
+                    System.exit(0);
+                });
+            }
+            // a second signal while stopping changes nothing: the stop ends within the drain and grace periods
+        };
+        try {
+            Class<?> signalClass = Class.forName("sun.misc.Signal");
+            Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
+            Object handler = Proxy.newProxyInstance(StopSignals.class.getClassLoader(), new Class<?>[] {handlerClass},
+                    (proxy, method, arguments) -> switch (method.getName()) {
+                        case "handle" -> {
+                            onSignal.run();
+                            yield null;
+                        }
+                        case "hashCode" -> System.identityHashCode(proxy);
+                        case "equals" -> proxy == arguments[0];
+                        default -> "silo stop-signal handler";
+                    });
+            for (String name : SIGNALS) {
+                Object signal = signalClass.getConstructor(String.class).newInstance(name);
+                signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, signal, handler);
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            Throwable cause = e instanceof InvocationTargetException target ? target.getCause() : e;
+            log.warn("Cannot handle SIGTERM and SIGINT ({}); they stop Silo through the shutdown hook, with the JVM's exit status",
+                    cause.toString());
+        }
+    }
+}
