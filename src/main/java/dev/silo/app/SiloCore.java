@@ -1,6 +1,8 @@
 package dev.silo.app;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.silo.audit.AuditAnchors;
+import dev.silo.audit.AuditKeys;
 import dev.silo.audit.PlatformAudit;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.PasswordHasher;
@@ -55,6 +57,7 @@ public final class SiloCore implements AutoCloseable {
     private final Optional<EmbeddedPostgresServer> embedded;
     private final DatabaseUrl catalogUrl;
     private final HikariDataSource catalog;
+    private final AuditAnchors auditAnchors;
     private final PlatformAudit audit;
     private final OperatorService operators;
     private final Placements placements;
@@ -75,7 +78,8 @@ public final class SiloCore implements AutoCloseable {
         this.embedded = embedded;
         this.catalogUrl = catalogUrl;
         this.catalog = catalog;
-        this.audit = new PlatformAudit(clock);
+        this.auditAnchors = new AuditAnchors(Optional.of(config.dataDir()), new AuditKeys(envelope));
+        this.audit = new PlatformAudit(clock, auditAnchors.keys(), auditAnchors);
         this.events = new CatalogEvents(catalogUrl);
         resources.push(events);
         this.operators = new OperatorService(catalog, audit, clock);
@@ -91,7 +95,7 @@ public final class SiloCore implements AutoCloseable {
                         Duration.ofMinutes(tuning.accessTokenMinutes())), events);
         this.hasher = new PasswordHasher(tuning.bcryptCost());
         this.passwordPolicy = new PasswordPolicy(tuning.passwordMinLength());
-        this.tenantAudit = new TenantAudit(clock);
+        this.tenantAudit = new TenantAudit(clock, auditAnchors.keys(), auditAnchors);
         this.users = new UserService(tenantDatabases, catalog, hasher, passwordPolicy, tenantAudit, clock, Duration.ofHours(1), events);
     }
 
@@ -177,6 +181,11 @@ public final class SiloCore implements AutoCloseable {
 
     public PlatformAudit audit() {
         return audit;
+    }
+
+    /** Checkpoints of the audit chains, outside the database. */
+    public AuditAnchors auditAnchors() {
+        return auditAnchors;
     }
 
     public OperatorService operators() {
