@@ -11,7 +11,7 @@ import static java.util.Objects.requireNonNull;
  *
  * @param log            {@code platform} or {@code tenant:<id>}
  * @param entries        entries read (up to the first bad one)
- * @param lastSeq        the last entry's sequence number (0 for an empty log)
+ * @param lastSeq        the last entry found good: the log's last sequence number when intact (0 for an empty log)
  * @param keyedFrom      the first entry chained with the keyed HMAC, if any
  * @param legacyEntries  leading entries chained with plain SHA-256 (written before keyed chains)
  * @param brokenAt       the first entry that does not match the chain
