@@ -3,6 +3,7 @@ package dev.silo.app;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.silo.audit.Actor;
 import dev.silo.audit.AuditRoutes;
+import dev.silo.audit.TenantAudit;
 import dev.silo.auth.AuthRoutes;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
@@ -24,6 +25,7 @@ import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
 import dev.silo.records.RecordRoutes;
 import dev.silo.records.RecordService;
+import dev.silo.tenant.Tenant;
 import dev.silo.tenant.TenantDirectory;
 import dev.silo.tenant.TenantRoutes;
 import dev.silo.tenant.TenantService;
@@ -73,11 +75,13 @@ public final class Silo implements AutoCloseable {
     private final UUID installationId;
     private final AtomicBoolean draining;
     private final Optional<OperatorService.CreatedOperator> bootstrapOperator;
+    private final AuditCheckpointJob auditCheckpoints;
     private final CountDownLatch closed = new CountDownLatch(1);
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
-                 Optional<OperatorService.CreatedOperator> bootstrapOperator) {
+                 Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints) {
         this.core = core;
+        this.auditCheckpoints = auditCheckpoints;
         this.http = http;
         this.directory = directory;
         this.installationId = installationId;
@@ -125,6 +129,8 @@ public final class Silo implements AutoCloseable {
                     Thread.ofPlatform().daemon().name("silo-jobs").factory());
             jobs.scheduleWithFixedDelay(() -> runJobs(core), 30, 60, TimeUnit.SECONDS);
             core.onClose(jobs::shutdownNow);
+            AuditCheckpointJob auditCheckpoints = AuditCheckpointJob.start(core);
+            core.onClose(auditCheckpoints);
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -150,7 +156,11 @@ public final class Silo implements AutoCloseable {
                     core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate));
             HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
-            AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth);
+            AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth, request -> {
+                Tenant tenant = tenantRequests.admin(request).tenant();
+                return core.tenantDatabases().withConnection(tenant,
+                        connection -> core.tenantAudit().verify(connection, TenantAudit.logName(tenant.id())));
+            });
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http = HttpServer.start(
@@ -173,7 +183,7 @@ public final class Silo implements AutoCloseable {
             }
             boundPort.set(http.port());
             core.onClose(http);
-            Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap);
+            Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints);
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
@@ -363,6 +373,11 @@ public final class Silo implements AutoCloseable {
 
     public TenantService tenants() {
         return core.tenants();
+    }
+
+    /** The job that checkpoints the audit chains; tests run a round at once with {@code run()}. */
+    public AuditCheckpointJob auditCheckpoints() {
+        return auditCheckpoints;
     }
 
     public TenantDirectory directory() {

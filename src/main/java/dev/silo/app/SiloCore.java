@@ -1,6 +1,8 @@
 package dev.silo.app;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.silo.audit.AuditAnchors;
+import dev.silo.audit.AuditKeys;
 import dev.silo.audit.PlatformAudit;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.HashingGate;
@@ -60,6 +62,7 @@ public final class SiloCore implements AutoCloseable {
     private final Optional<EmbeddedPostgresServer> embedded;
     private final DatabaseUrl catalogUrl;
     private final HikariDataSource catalog;
+    private final AuditAnchors auditAnchors;
     private final PlatformAudit audit;
     private final OperatorService operators;
     private final Placements placements;
@@ -82,7 +85,8 @@ public final class SiloCore implements AutoCloseable {
         this.embedded = embedded;
         this.catalogUrl = catalogUrl;
         this.catalog = catalog;
-        this.audit = new PlatformAudit(clock);
+        this.auditAnchors = new AuditAnchors(Optional.of(config.dataDir()), new AuditKeys(envelope));
+        this.audit = new PlatformAudit(clock, auditAnchors.keys(), auditAnchors);
         this.events = new CatalogEvents(catalogUrl);
         resources.push(events);
         this.operators = new OperatorService(catalog, audit, clock);
@@ -98,7 +102,7 @@ public final class SiloCore implements AutoCloseable {
                         Duration.ofMinutes(tuning.accessTokenMinutes())), events, provisioningLocks);
         this.hasher = new PasswordHasher(tuning.bcryptCost());
         this.passwordPolicy = new PasswordPolicy(tuning.passwordMinLength());
-        this.tenantAudit = new TenantAudit(clock);
+        this.tenantAudit = new TenantAudit(clock, auditAnchors.keys(), auditAnchors);
         this.hashingGate = new HashingGate(tuning.hashingThreads(), tuning.hashingQueue(), HashingGate.DEFAULT_RETRY_AFTER);
         resources.push(hashingGate);
         this.users = new UserService(tenantDatabases, catalog, hasher, hashingGate, passwordPolicy, tenantAudit, audit, clock,
@@ -226,6 +230,11 @@ public final class SiloCore implements AutoCloseable {
 
     public PlatformAudit audit() {
         return audit;
+    }
+
+    /** Checkpoints of the audit chains, outside the database. */
+    public AuditAnchors auditAnchors() {
+        return auditAnchors;
     }
 
     public OperatorService operators() {

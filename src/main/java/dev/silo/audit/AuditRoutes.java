@@ -6,22 +6,36 @@ import dev.silo.platform.http.Json;
 import dev.silo.platform.http.Routes;
 import dev.silo.platform.problem.BadRequest;
 
+import io.helidon.webserver.http.ServerRequest;
+
 import javax.sql.DataSource;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 import static java.util.Objects.requireNonNull;
 
-/** {@code GET /admin/audit} (newest first, paginated by {@code before}) and {@code GET /admin/audit/verify}. */
+/**
+ * {@code GET /admin/audit} (newest first, paginated by {@code before}), {@code GET /admin/audit/verify} and a
+ * tenant's {@code GET /t/{tenant}/audit/verify}.
+ */
 public final class AuditRoutes {
     private final DataSource catalog;
     private final PlatformAudit audit;
     private final OperatorAuth auth;
+    private final Function<ServerRequest, AuditVerification> tenantVerify;
 
-    public AuditRoutes(DataSource catalog, PlatformAudit audit, OperatorAuth auth) {
+    /**
+     * @param tenantVerify checks that the caller is an admin of the tenant in the path and verifies that tenant's
+     *                     log over its own connection (the wiring supplies it: tenants and their callers live in
+     *                     packages above this one)
+     */
+    public AuditRoutes(DataSource catalog, PlatformAudit audit, OperatorAuth auth,
+                       Function<ServerRequest, AuditVerification> tenantVerify) {
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.audit = requireNonNull(audit, "audit is null");
         this.auth = requireNonNull(auth, "auth is null");
+        this.tenantVerify = requireNonNull(tenantVerify, "tenantVerify is null");
     }
 
     public void register(Routes routes) {
@@ -37,13 +51,9 @@ public final class AuditRoutes {
         });
         routes.get("/admin/audit/verify", (request, response) -> {
             auth.require(request);
-            PlatformAudit.Verification verification = Sql.withConnection(catalog, audit::verify);
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("intact", verification.intact());
-            body.put("entries", verification.entries());
-            body.put("broken_at", verification.brokenAt().orElse(null));
-            Json.ok(response, body);
+            Json.ok(response, Sql.withConnection(catalog, audit::verify).view());
         });
+        routes.get("/t/{tenant}/audit/verify", (request, response) -> Json.ok(response, tenantVerify.apply(request).view()));
     }
 
     private static int parse(String value, String name, int min, int max) {

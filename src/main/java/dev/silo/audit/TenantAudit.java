@@ -10,21 +10,42 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static java.util.Objects.requireNonNull;
 
 /**
  * A tenant's own security log, in the tenant's database: logins, lockouts, refresh-token reuse, password
- * changes and resets, user administration. Append-only and hash-chained like {@link PlatformAudit}.
+ * changes and resets, user administration. Append-only and chained like {@link PlatformAudit}, with a key of
+ * its own per tenant database, and checkpointed outside the database ({@link AuditAnchors}).
+ *
+ * <p>Entries are appended by the services over the tenant's own connection; the log finds which tenant
+ * database it is in from that connection ({@code current_database()}), so its callers need not pass it.
  */
 public final class TenantAudit {
     private final Clock clock;
+    private final AuditKeys keys;
+    private final AuditAnchors anchors;
+    private final HashChain.PlainPrefixes plainPrefixes = new HashChain.PlainPrefixes();
+    /** Tenant databases whose log this process appended to since their last checkpoint. */
+    private final Set<String> changed = ConcurrentHashMap.newKeySet();
 
-    public TenantAudit(Clock clock) {
+    public TenantAudit(Clock clock, AuditKeys keys, AuditAnchors anchors) {
         this.clock = requireNonNull(clock, "clock is null");
+        this.keys = requireNonNull(keys, "keys is null");
+        this.anchors = requireNonNull(anchors, "anchors is null");
+    }
+
+    /** The name of a tenant's log in checkpoints and verification results. */
+    public static String logName(UUID tenantId) {
+        return "tenant:" + requireNonNull(tenantId, "tenantId is null");
     }
 
     /** Who and where: the acting user (or operator), the client address and agent, the request id. */
@@ -41,8 +62,10 @@ public final class TenantAudit {
         String previous = tail.previousHash();
         Instant at = clock.instant().truncatedTo(ChronoUnit.MICROS);
         String detailJson = HashChain.canonicalJson(detail);
-        String hash = HashChain.link(previous, seq, at, type, context.actor(), subject, context.clientIp(), context.userAgent(),
-                context.requestId(), detailJson);
+        String database = databaseOf(connection);
+        String userAgent = truncate(context.userAgent(), 300);
+        String hash = HashChain.keyedLink(keys.tenantDatabase(database), previous, seq, at, type, context.actor(), subject,
+                context.clientIp(), userAgent, context.requestId(), detailJson);
         try (PreparedStatement insert = connection.prepareStatement("""
                 INSERT INTO audit_log (seq, at, type, actor, subject, client_ip, user_agent, request_id, detail, prev_hash, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -53,13 +76,14 @@ public final class TenantAudit {
             insert.setString(4, context.actor());
             insert.setString(5, subject);
             insert.setString(6, context.clientIp());
-            insert.setString(7, truncate(context.userAgent(), 300));
+            insert.setString(7, userAgent);
             insert.setString(8, context.requestId());
             insert.setString(9, detailJson);
             insert.setString(10, previous);
             insert.setString(11, hash);
             insert.executeUpdate();
         }
+        changed.add(database);
     }
 
     /** Newest first, optionally of one type and within [since, until), before sequence {@code before}. */
@@ -91,29 +115,63 @@ public final class TenantAudit {
         return entries;
     }
 
-    /** Recomputes the chain; returns the first sequence number that does not match, if any. */
-    public Optional<Long> verify(Connection connection) throws SQLException {
-        String previous = HashChain.GENESIS;
-        long expected = 1;
+    /**
+     * Checks the chain of the log in the database {@code connection} is on (the tenant's own connection) and
+     * compares it with the checkpoints of {@code logName}: see {@link ChainCheck}.
+     */
+    public AuditVerification verify(Connection connection, String logName) throws SQLException {
+        ChainCheck check = new ChainCheck(logName, keys.tenantDatabase(databaseOf(connection)), anchors.read(logName));
         try (PreparedStatement select = connection.prepareStatement("""
                 SELECT seq, at, type, actor, subject, client_ip, user_agent, request_id, detail, prev_hash, hash
                 FROM audit_log ORDER BY seq
-                """); ResultSet rs = select.executeQuery()) {
-            while (rs.next()) {
-                long seq = rs.getLong("seq");
-                String hash = HashChain.link(previous, seq, rs.getTimestamp("at").toInstant(), rs.getString("type"),
-                        rs.getString("actor"), rs.getString("subject"), rs.getString("client_ip"), rs.getString("user_agent"),
-                        rs.getString("request_id"), rs.getString("detail"));
-                if (seq != expected || !previous.equals(rs.getString("prev_hash")) || !hash.equals(rs.getString("hash"))) {
-                    return Optional.of(seq);
+                """)) {
+            select.setFetchSize(500);
+            try (ResultSet rs = select.executeQuery()) {
+                while (rs.next()) {
+                    if (!check.accept(rs.getLong("seq"), rs.getString("prev_hash"), rs.getString("hash"), fields(rs))) {
+                        break;
+                    }
                 }
-                previous = hash;
-                expected++;
             }
         }
-        return Optional.empty();
+        return check.result();
     }
 
+    /**
+     * Writes a checkpoint of the head of the log in the database {@code connection} is on, unless it has not moved;
+     * false (and an error logged) when the log no longer continues its last checkpoint.
+     */
+    public boolean checkpoint(Connection connection, String logName) throws SQLException {
+        return anchors.checkpoint(connection, "audit_log", logName, keys.tenantDatabase(databaseOf(connection)), TenantAudit::fields,
+                plainPrefixes, clock.instant());
+    }
+
+    /** The tenant databases appended to since the last call (the checkpoint job's work list); clears it. */
+    public Set<String> takeChanged() {
+        Set<String> taken = new HashSet<>(changed);
+        changed.removeAll(taken);
+        return taken;
+    }
+
+    /** Asks for a checkpoint of these tenant databases' logs at the next run (at start: every active tenant). */
+    public void markChanged(Collection<String> databaseNames) {
+        changed.addAll(databaseNames);
+    }
+
+    /** What an entry's link covers, in the order {@link #append} hashes it. */
+    private static Object[] fields(ResultSet rs) throws SQLException {
+        return new Object[] {rs.getLong("seq"), rs.getTimestamp("at").toInstant(), rs.getString("type"), rs.getString("actor"),
+                rs.getString("subject"), rs.getString("client_ip"), rs.getString("user_agent"), rs.getString("request_id"),
+                rs.getString("detail")};
+    }
+
+    private static String databaseOf(Connection connection) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT current_database()");
+             ResultSet rs = select.executeQuery()) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
 
     private static String truncate(String value, int max) {
         return value == null || value.length() <= max ? value : value.substring(0, max);

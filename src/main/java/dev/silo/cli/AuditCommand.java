@@ -1,7 +1,11 @@
 package dev.silo.cli;
 
 import dev.silo.app.SiloCore;
-import dev.silo.audit.PlatformAudit;
+import dev.silo.audit.AuditVerification;
+import dev.silo.audit.TenantAudit;
+import dev.silo.platform.problem.Conflict;
+import dev.silo.tenant.Tenant;
+import dev.silo.tenant.TenantStatus;
 import dev.silo.platform.db.Sql;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -13,7 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "audit", mixinStandardHelpOptions = true, description = "The platform audit log: every operator action, hash-chained.",
+@Command(name = "audit", mixinStandardHelpOptions = true, description = "The audit logs: every operator action (and each tenant's security events), in keyed hash chains.",
         subcommands = {AuditCommand.Verify.class, AuditCommand.ListEntries.class})
 public final class AuditCommand {
     static Map<String, String> env;
@@ -25,22 +29,36 @@ public final class AuditCommand {
     }
 
     @Command(name = "verify", mixinStandardHelpOptions = true,
-            description = "Check the hash chain; exit 1 naming the first entry that was edited or removed.")
+            description = {"Check the keyed hash chain of the platform log (or with --tenant, of a tenant's log) and compare it with the checkpoints.",
+                    "Exit 1 naming the first entry that was edited, or the entries removed from the end."})
     static final class Verify implements Callable<Integer> {
         @Mixin
         CoreOptions core;
 
+        @Option(names = "--tenant", paramLabel = "SLUG", description = "verify this tenant's audit log instead of the platform's")
+        String tenant;
+
         @Override
         public Integer call() {
             try (SiloCore silo = core.open(env)) {
-                PlatformAudit.Verification result = Sql.withConnection(silo.catalog(), silo.audit()::verify);
-                if (result.intact()) {
-                    out.println("audit log intact: " + result.entries() + " entries verified");
-                    return 0;
+                AuditVerification result;
+                if (tenant == null) {
+                    result = Sql.withConnection(silo.catalog(), silo.audit()::verify);
+                } else {
+                    Tenant target = silo.tenants().get(tenant);
+                    if (target.status() != TenantStatus.ACTIVE && target.status() != TenantStatus.SUSPENDED) {
+                        throw new Conflict("invalid-state", "tenant '" + tenant + "' is " + target.status().wire()
+                                + "; its database cannot be read as its role");
+                    }
+                    result = silo.tenantDatabases().withConnection(target,
+                            connection -> silo.tenantAudit().verify(connection, TenantAudit.logName(target.id())));
                 }
-                out.println("audit log TAMPERED: entry " + result.brokenAt().orElseThrow()
-                        + " does not match the chain (edited, removed or reordered)");
-                return 1;
+                if (core.json) {
+                    Output.json(out, result.view());
+                } else {
+                    out.println(result.summary());
+                }
+                return result.intact() ? 0 : 1;
             }
         }
     }

@@ -90,7 +90,11 @@ public final class OperatorsCommand {
         public Integer call() {
             try (SiloCore silo = core.open(env)) {
                 silo.operators().revoke(name, Actor.cli());
-                out.println("operator '" + name + "' revoked");
+                if (core.json) {
+                    Output.json(out, Map.of("name", name, "revoked", true));
+                } else {
+                    out.println("operator '" + name + "' revoked");
+                }
                 return 0;
             }
         }

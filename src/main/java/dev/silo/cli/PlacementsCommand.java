@@ -55,7 +55,16 @@ public final class PlacementsCommand {
             }
             try (SiloCore silo = core.open(env)) {
                 var placement = silo.placements().add(name, adminUrl, ca, Actor.cli());
-                out.println("placement '" + placement.name() + "' added; new tenants go to the placement with the fewest tenants");
+                if (core.json) {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("name", placement.name());
+                    row.put("kind", placement.kind());
+                    row.put("tenants", placement.liveTenants());
+                    row.put("created_at", placement.createdAt());
+                    Output.json(out, row);
+                } else {
+                    out.println("placement '" + placement.name() + "' added; new tenants go to the placement with the fewest tenants");
+                }
                 return 0;
             }
         }

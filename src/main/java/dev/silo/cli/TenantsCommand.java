@@ -3,6 +3,7 @@ package dev.silo.cli;
 import dev.silo.app.SiloCore;
 import dev.silo.audit.Actor;
 import dev.silo.platform.problem.BadRequest;
+import dev.silo.platform.problem.Conflict;
 import dev.silo.tenant.Tenant;
 import dev.silo.tenant.TenantService;
 import picocli.CommandLine.ArgGroup;
@@ -13,6 +14,7 @@ import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -179,14 +181,23 @@ public final class TenantsCommand {
             if (!slug.equals(confirm)) {
                 throw new BadRequest("confirmation-required", "--confirm must repeat the slug '" + slug + "'");
             }
-            show(tenants, tenants.purge(slug, now, actor));
+            try {
+                show(tenants, tenants.purge(slug, now, actor));
+            } catch (Conflict e) {
+                // The service speaks the API's words (now=true); on the command line that is the --now flag.
+                if (e.type().equals("retention-window")) {
+                    throw new Conflict("retention-window", e.getMessage().replace("now=true", "--now"));
+                }
+                throw e;
+            }
             return 0;
         }
     }
 
     @Command(name = "rotate-secret", mixinStandardHelpOptions = true,
-            description = {"Add a new JWT signing key that signs from now on. The previous key verifies for the access-token lifetime,",
-                    "so nobody is logged out; --revoke-previous ends that at once (for a compromised secret)."})
+            description = {"Add a new JWT signing key that signs from now on.",
+                    "The previous key verifies for the access-token lifetime, so nobody is logged out; --revoke-previous ends that at once"
+                            + " (for a compromised secret)."})
     static final class RotateSecret extends SlugCommand {
         @Option(names = "--revoke-previous", description = "stop accepting tokens signed with the previous key at once")
         boolean revokePrevious;
@@ -194,8 +205,17 @@ public final class TenantsCommand {
         @Override
         int run(SiloCore silo, TenantService tenants, Actor actor) {
             String kid = tenants.rotateSecret(slug, revokePrevious, actor);
-            out.println("tenant " + slug + " now signs with key " + kid
-                    + (revokePrevious ? "; the previous key is revoked" : "; the previous key verifies for 15 more minutes"));
+            String previous = revokePrevious ? "revoked" : "verifies for " + tenants.settings().secretGrace().toMinutes() + " more minutes";
+            if (core.json) {
+                // The same fields as POST /admin/tenants/{slug}/rotate-secret.
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("slug", slug);
+                result.put("signing_key_id", kid);
+                result.put("previous_key", previous);
+                Output.json(out, result);
+            } else {
+                out.println("tenant " + slug + " now signs with key " + kid + "; the previous key " + previous);
+            }
             return 0;
         }
     }

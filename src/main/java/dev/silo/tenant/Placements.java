@@ -110,7 +110,7 @@ public final class Placements {
         }
         DatabaseUrl url;
         try {
-            url = DatabaseUrl.parse("--admin-url", adminUrl);
+            url = DatabaseUrl.parse("the admin URL", adminUrl);
         } catch (ConfigException e) {
             throw new BadRequest("invalid-admin-url", e.getMessage());
         }

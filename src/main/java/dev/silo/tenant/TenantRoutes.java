@@ -9,9 +9,16 @@ import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.ServerRequest;
 
+import java.nio.charset.StandardCharsets;
 import java.sql.Statement;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
 
 import static java.util.Objects.requireNonNull;
 
@@ -46,8 +53,20 @@ public final class TenantRoutes {
         });
         routes.get("/admin/tenants", (request, response) -> {
             auth.require(request);
-            boolean includePurged = request.query().first("include_purged").map("true"::equals).orElse(false);
-            Json.ok(response, Map.of("tenants", tenants.list(includePurged).stream().map(tenants::view).toList()));
+            Listing listing = Listing.of(request);
+            // By creation time then id, the order of TenantService.list, so the cursor (the last tenant's time
+            // and id) continues exactly after the previous page even while tenants are created.
+            List<Tenant> all = tenants.list(listing.includePurged());
+            List<Tenant> page = all.stream().filter(listing::isAfterCursor).limit(listing.limit() + 1L).toList();
+            String next = null;
+            if (page.size() > listing.limit()) {
+                page = page.subList(0, listing.limit());
+                next = Listing.cursorOf(page.getLast());
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("tenants", page.stream().map(tenants::view).toList());
+            body.put("next_cursor", next);
+            Json.ok(response, body);
         });
         routes.get("/admin/tenants/{slug}", (request, response) -> {
             auth.require(request);
@@ -89,6 +108,62 @@ public final class TenantRoutes {
             });
             Json.ok(response, Map.of("tenant", tenant.tenant().slug(), "status", "ok"));
         });
+    }
+
+    /** The query of {@code GET /admin/tenants}: {@code limit}, {@code cursor}, {@code include_purged}; anything else is refused. */
+    record Listing(int limit, Optional<Instant> afterTime, Optional<UUID> afterId, boolean includePurged) {
+        private static final Set<String> PARAMETERS = Set.of("limit", "cursor", "include_purged");
+        private static final int MAX_LIMIT = 500;
+
+        static Listing of(ServerRequest request) {
+            for (String name : request.query().names()) {
+                if (!PARAMETERS.contains(name)) {
+                    throw new BadRequest("invalid-parameter", "unknown query parameter '" + name
+                            + "' (this listing takes limit, cursor and include_purged)");
+                }
+            }
+            int limit = 50;
+            String limitText = request.query().first("limit").orElse(null);
+            if (limitText != null) {
+                try {
+                    limit = Integer.parseInt(limitText);
+                } catch (NumberFormatException e) {
+                    limit = -1;
+                }
+                if (limit < 1 || limit > MAX_LIMIT) {
+                    throw new BadRequest("invalid-parameter", "'limit' must be a number from 1 to " + MAX_LIMIT);
+                }
+            }
+            String purged = request.query().first("include_purged").orElse("false");
+            if (!purged.equals("true") && !purged.equals("false")) {
+                throw new BadRequest("invalid-parameter", "'include_purged' must be true or false");
+            }
+            Optional<String> cursor = request.query().first("cursor").asOptional();
+            if (cursor.isEmpty()) {
+                return new Listing(limit, Optional.empty(), Optional.empty(), purged.equals("true"));
+            }
+            try {
+                String[] parts = new String(Base64.getUrlDecoder().decode(cursor.get()), StandardCharsets.UTF_8).split("\\|");
+                return new Listing(limit, Optional.of(Instant.parse(parts[0])), Optional.of(UUID.fromString(parts[1])),
+                        purged.equals("true"));
+            } catch (RuntimeException e) {
+                throw new BadRequest("invalid-cursor", "the cursor is not one this API returned");
+            }
+        }
+
+        boolean isAfterCursor(Tenant tenant) {
+            if (afterTime.isEmpty()) {
+                return true;
+            }
+            int byTime = tenant.createdAt().compareTo(afterTime.get());
+            // PostgreSQL orders uuids byte by byte, as their lower-case text sorts; UUID.compareTo is signed.
+            return byTime > 0 || (byTime == 0 && tenant.id().toString().compareTo(afterId.orElseThrow().toString()) > 0);
+        }
+
+        static String cursorOf(Tenant tenant) {
+            return Base64.getUrlEncoder().withoutPadding()
+                    .encodeToString((tenant.createdAt() + "|" + tenant.id()).getBytes(StandardCharsets.UTF_8));
+        }
     }
 
     private static String slug(ServerRequest request) {

@@ -197,7 +197,7 @@ public final class TenantService {
         String displayName = validateName(name == null || name.isBlank() ? slug : name);
         DatabaseUrl url;
         try {
-            url = DatabaseUrl.parse("--database-url", databaseUrl);
+            url = DatabaseUrl.parse("the tenant database URL", databaseUrl);
         } catch (ConfigException e) {
             throw new BadRequest("invalid-database-url", e.getMessage());
         }
@@ -552,7 +552,7 @@ public final class TenantService {
         }
         if (!now && tenant.purgeAfter() != null && tenant.purgeAfter().isAfter(clock.instant())) {
             throw new Conflict("retention-window", "tenant '" + slug + "' is kept until " + tenant.purgeAfter()
-                    + "; purge it earlier with --now");
+                    + "; purge it earlier with now=true");
         }
         return purge(tenant, actor);
     }

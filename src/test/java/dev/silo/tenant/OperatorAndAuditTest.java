@@ -3,7 +3,6 @@ package dev.silo.tenant;
 import dev.silo.app.Main;
 import dev.silo.app.Silo;
 import dev.silo.audit.Actor;
-import dev.silo.audit.PlatformAudit;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.db.Sql;
 import dev.silo.testing.TestingHttp;
@@ -99,7 +98,7 @@ class OperatorAndAuditTest {
                 .contains("\"actor\":\"operator:bootstrap\"");
         var verified = admin.get("/admin/audit/verify").json();
         assertThat(verified.get("intact").asBoolean()).isTrue();
-        assertThat(cli("audit", "verify").out()).startsWith("audit log intact");
+        assertThat(cli("audit", "verify").out()).startsWith("audit log platform intact");
     }
 
     @Test
@@ -120,7 +119,7 @@ class OperatorAndAuditTest {
             statement.execute("ALTER TABLE platform_audit DISABLE TRIGGER platform_audit_no_update");
             try {
                 statement.execute("UPDATE platform_audit SET target = 'tenant:someone-else' WHERE seq = 2");
-                PlatformAudit.Verification broken = Sql.withConnection(silo.catalog(), silo.core().audit()::verify);
+                dev.silo.audit.AuditVerification broken = Sql.withConnection(silo.catalog(), silo.core().audit()::verify);
                 assertThat(broken.intact()).isFalse();
                 assertThat(broken.brokenAt()).contains(2L);
                 Run verify = cli("audit", "verify");

@@ -32,10 +32,15 @@ public final class Envelope {
         }
     }
 
-    private final Aead master;
+    /** HKDF salt (RFC 5869 section 3.1): fixed, so every node derives the same keys from the same master key. */
+    private static final byte[] DERIVATION_SALT = "silo/hkdf/v1".getBytes(StandardCharsets.UTF_8);
 
-    private Envelope(Aead master) {
+    private final Aead master;
+    private final byte[] derivationSecret;
+
+    private Envelope(Aead master, byte[] derivationSecret) {
         this.master = requireNonNull(master, "master is null");
+        this.derivationSecret = requireNonNull(derivationSecret, "derivationSecret is null");
     }
 
     /** An envelope over a 32-byte AES-256 master key. */
@@ -58,9 +63,24 @@ public final class Envelope {
             KeysetHandle handle = KeysetHandle.newBuilder()
                     .addEntry(KeysetHandle.importKey(key).withFixedId(1).makePrimary())
                     .build();
-            return new Envelope(handle.getPrimitive(RegistryConfiguration.get(), Aead.class));
+            return new Envelope(handle.getPrimitive(RegistryConfiguration.get(), Aead.class), rawKey.clone());
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot build the master key primitive", e);
+        }
+    }
+
+    /**
+     * A 32-byte key for one purpose, derived from the master key with HKDF-SHA256 (RFC 5869) and the purpose as
+     * {@code info}: for example the audit chains' HMAC keys. Different purposes give independent keys, and
+     * none of them reveals the master key.
+     */
+    public byte[] deriveKey(String purpose) {
+        requireNonNull(purpose, "purpose is null");
+        try {
+            return com.google.crypto.tink.subtle.Hkdf.computeHkdf("HMACSHA256", derivationSecret, DERIVATION_SALT,
+                    purpose.getBytes(StandardCharsets.UTF_8), 32);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot derive a key for " + purpose, e);
         }
     }
 
