@@ -19,10 +19,6 @@ public final class AuthRoutes {
         this.users = requireNonNull(users, "users is null");
     }
 
-    record Login(String email, String password) {}
-
-    record Refresh(String refreshToken) {}
-
     record ChangePassword(String currentPassword, String newPassword) {}
 
     record ResetPassword(String token, String newPassword) {}
@@ -30,13 +26,13 @@ public final class AuthRoutes {
     public void register(Routes routes) {
         routes.post("/t/{tenant}/auth/login", (request, response) -> {
             var tenant = requests.tenant(request);
-            Login body = Json.read(request, Login.class);
+            TokenRequests.Login body = TokenRequests.login(request);
             response.header("Pragma", "no-cache");
             Json.ok(response, auth.login(tenant, body.email(), body.password(), TenantRequests.context(request)));
         });
         routes.post("/t/{tenant}/auth/refresh", (request, response) -> {
             var tenant = requests.tenant(request);
-            Refresh body = Json.read(request, Refresh.class);
+            TokenRequests.Refresh body = TokenRequests.refresh(request);
             response.header("Pragma", "no-cache");
             Json.ok(response, auth.refresh(tenant, body.refreshToken(), TenantRequests.context(request)));
         });
