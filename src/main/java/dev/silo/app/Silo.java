@@ -163,21 +163,21 @@ public final class Silo implements AutoCloseable {
             });
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
-            HttpServer http = HttpServer.start(
-                    new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http()),
-                    routes -> {
-                        health.register(routes);
-                        tenantRoutes.register(routes);
-                        auditRoutes.register(routes);
-                        authRoutes.register(routes);
-                        userRoutes.register(routes);
-                        recordRoutes.register(routes);
-                        corsRoutes.register(routes);
-                        extraRoutes.accept(routes);
-                    });
-            if (http.port() < 0) {
-                // Helidon logs the BindException and returns a server without a listener: refuse to run headless.
-                http.close();
+            HttpServer http;
+            try {
+                http = HttpServer.start(
+                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http()),
+                        routes -> {
+                            health.register(routes);
+                            tenantRoutes.register(routes);
+                            auditRoutes.register(routes);
+                            authRoutes.register(routes);
+                            userRoutes.register(routes);
+                            recordRoutes.register(routes);
+                            corsRoutes.register(routes);
+                            extraRoutes.accept(routes);
+                        });
+            } catch (HttpServer.CannotListen e) {
                 throw new StartupException(cannotListen(config.host(), config.port())
                         .orElse("cannot listen on " + config.host() + ":" + config.port() + " (see the log above)"));
             }

@@ -160,7 +160,12 @@ class DatabaseOutageTest {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (System.nanoTime() < deadline) {
                 try {
-                    return new ServerSocket(postgres.port(), 1, InetAddress.getLoopbackAddress());
+                    ServerSocket squatter = new ServerSocket(postgres.port(), 1, InetAddress.getLoopbackAddress());
+                    // A squatter that never accepts makes connection attempts hang rather than fail, unlike a dead
+                    // server's closed port: wait until the supervisor has seen the death, which is what answers
+                    // database-unavailable at once.
+                    await().atMost(Duration.ofSeconds(60)).until(() -> postgres.availability().isDown());
+                    return squatter;
                 } catch (IOException stillInUse) {
                     if (postgres.postmaster().orElseThrow().pid() != postmaster.pid()) {
                         break; // restarted before the port could be taken

@@ -125,6 +125,9 @@ public final class HttpServer implements AutoCloseable {
                     .port(settings.port())
                     .maxPayloadSize(MAX_PAYLOAD_BYTES)
                     .shutdownGracePeriod(settings.shutdownGrace())
+                    // Silo owns the stop order (drain with readiness 503, then the listener, then PostgreSQL):
+                    // Helidon's own JVM hook would close the listener the moment the JVM starts to exit.
+                    .shutdownHook(false)
                     // Only the guarded HTTP/1.1 selector: no second candidate, so admission happens before any read.
                     .protocolsDiscoverServices(false)
                     .addConnectionSelector(guard)
@@ -145,12 +148,38 @@ public final class HttpServer implements AutoCloseable {
             guard.close();
             throw e;
         }
+        if (server.port() < 0) {
+            // Helidon logs a failed bind and returns a server without a listener: never run headless.
+            server.stop();
+            guard.close();
+            throw new CannotListen(settings.host(), settings.port());
+        }
         log.info("HTTP limits: {} connections, {} per client address, request head within {} s, idle keep-alive {} s",
                 limits.maxConnections(), limits.maxConnectionsPerAddress(), limits.headerTimeout().toSeconds(),
                 limits.idleTimeout().toSeconds());
         ListenerWatchdog watchdog = new ListenerWatchdog(settings.host(), server.port(), settings.watchdogPeriod(),
                 closing::get, settings.onListenerLost());
         return new HttpServer(server, guard, watchdog, closing);
+    }
+
+    /** The listener could not be opened (the port is in use, or binding it is not permitted). */
+    public static final class CannotListen extends RuntimeException {
+        private final String host;
+        private final int port;
+
+        CannotListen(String host, int port) {
+            super("cannot listen on " + host + ":" + port, null, false, false);
+            this.host = host;
+            this.port = port;
+        }
+
+        public String host() {
+            return host;
+        }
+
+        public int port() {
+            return port;
+        }
     }
 
     /** Client connections that ended in the middle of a request since start (one DEBUG line each). */
