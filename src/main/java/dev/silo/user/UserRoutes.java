@@ -136,9 +136,17 @@ public final class UserRoutes {
 
     private static Instant instant(String value) {
         try {
-            return Instant.parse(value);
+            Instant instant = Instant.parse(value);
+            // Instant takes years to +-1000000000; Timestamp and PostgreSQL do not (a 500 before issue 11.7)
+            if (instant.isBefore(EARLIEST) || instant.isAfter(LATEST)) {
+                throw new BadRequest("invalid-parameter", "times are between years 0001 and 9999");
+            }
+            return instant;
         } catch (DateTimeParseException e) {
             throw new BadRequest("invalid-parameter", "times are ISO-8601 instants such as 2026-01-31T12:00:00Z");
         }
     }
+
+    private static final Instant EARLIEST = Instant.parse("0001-01-01T00:00:00Z");
+    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59.999999Z");
 }

@@ -248,6 +248,10 @@ class RecordsTest {
         assertProblem(acmeMember.post(path, "{\"title\": \"a\\u0000b\"}"), 400, "invalid-string");
         assertProblem(acmeMember.post(path, "{\"title\": \"a\\ud800\"}"), 400, "invalid-string");
         assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"price\": 1e999999999}"), 400, "number-out-of-range");
+        // found by PublicRoutesFuzzTest: an exponent past Integer.MAX_VALUE overflowed the digit count, then PostgreSQL refused it
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"price\": 1e2147483648}"), 400, "number-out-of-range");
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"meta\": {\"x\": [-1E+2147483648]}}"), 400, "number-out-of-range");
+        assertProblem(acmeMember.get(path + "?" + q("filter[price]") + "=1e2147483648"), 400, "number-out-of-range");
         assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"meta\": " + "{\"a\":".repeat(40) + "1" + "}".repeat(41)),
                 400, "malformed-json");
         String schemaless = collection(acme, acmeAdmin, "loose", "");

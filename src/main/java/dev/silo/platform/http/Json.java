@@ -48,7 +48,12 @@ public final class Json {
             if (bytes.length == 0) {
                 throw new BadRequest("malformed-json", "the request body is empty; expected a JSON object");
             }
-            return MAPPER.readValue(bytes, type);
+            T value = MAPPER.readValue(bytes, type);
+            if (value == null) {
+                // the body was the JSON literal null: no object to read fields from (a 500 before issue 11.7)
+                throw new BadRequest("invalid-request", "expected a JSON object, got null");
+            }
+            return value;
         } catch (UnrecognizedPropertyException e) {
             throw new BadRequest("invalid-request", "unknown field '" + e.getPropertyName() + "'",
                     Map.of("field", e.getPropertyName()));
