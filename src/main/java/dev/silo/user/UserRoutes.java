@@ -100,7 +100,7 @@ public final class UserRoutes {
             Caller caller = requests.admin(request);
             int limit = TenantRequests.limit(request, 50, 500);
             long before = request.query().first("before").map(UserRoutes::seq).orElse(Long.MAX_VALUE);
-            Optional<String> type = request.query().first("type").asOptional();
+            Optional<String> type = request.query().first("type").asOptional().map(UserRoutes::auditType);
             Optional<Instant> since = request.query().first("since").asOptional().map(UserRoutes::instant);
             Optional<Instant> until = request.query().first("until").asOptional().map(UserRoutes::instant);
             var entries = databases.withConnection(caller.tenant(), connection -> audit.list(connection, type, since, until, before, limit));
@@ -124,6 +124,14 @@ public final class UserRoutes {
             throw new BadRequest("invalid-request", "field '" + field + "' must be a string");
         }
         return body.get(field).asText();
+    }
+
+    /** PostgreSQL text cannot hold U+0000: such a type matches nothing, and binding it failed the query (a 500). */
+    private static String auditType(String value) {
+        if (value.indexOf('\u0000') >= 0) {
+            throw new BadRequest("invalid-parameter", "'type' cannot contain U+0000");
+        }
+        return value;
     }
 
     private static long seq(String value) {

@@ -60,7 +60,7 @@ class PublicRoutesFuzzTest {
     /** Inputs that answered 500 before issue 11.7; each is sent every run. */
     static final List<String> REGRESSIONS = List.of(
             "+1000000000-12-31T23:59:59Z", "-100000-01-01T00:00:00Z", "2026-13-45T99:99:99Z");
-    // and, in regressionsFromIssue11AreClientErrors, the bodies this test found: 1e2147483648 in a record, null as a body
+    // and, in regressionsFromIssue11AreClientErrors, what this test found: 1e2147483648 in a record, null as a body, U+0000 in the audit type
 
     static Silo silo;
     static Tenant tenant;
@@ -161,11 +161,12 @@ class PublicRoutesFuzzTest {
             attempts.add(get(base() + "/audit?since=" + encode(time)));
             attempts.add(get(base() + "/audit?until=" + encode(time)));
         }
-        // found by this test: an exponent that overflowed the digit count; the JSON literal null as a body
+        // found by this test: an exponent that overflowed the digit count; U+0000 in the audit type; null as a body
         for (String collection : List.of(books, loose)) {
             attempts.add(new Attempt("POST", base() + "/collections/" + collection + "/records", headers(bearer(), json()),
                     "{\"title\": \"x\", \"price\": 1e2147483648}".getBytes(StandardCharsets.UTF_8)));
         }
+        attempts.add(get(base() + "/audit?type=a%00b"));
         for (String route : List.of("/auth/login", "/auth/refresh", "/auth/password-reset", "/users", "/me/password")) {
             attempts.add(new Attempt("POST", base() + route, headers(bearer(), json()), "null".getBytes(StandardCharsets.UTF_8)));
         }
