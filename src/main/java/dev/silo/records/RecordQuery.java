@@ -11,7 +11,6 @@ import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -25,7 +24,6 @@ import static java.util.Objects.requireNonNull;
  */
 record RecordQuery(Map<String, String> filters, String sort, int limit, Optional<String> cursor) {
     static final int MAX_FILTERS = 20;
-    private static final int MAX_CURSOR_LENGTH = 4096;
 
     RecordQuery {
         filters = Map.copyOf(filters);
@@ -85,16 +83,19 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         return new Sort(sort, field.type() == FieldType.TIMESTAMP ? Key.TIMESTAMP_FIELD : Key.FIELD, name, descending);
     }
 
-    Compiled compile(String select, RecordCollection collection) {
-        Sort resolved = resolveSort(sort, collection);
+    /**
+     * @param resolved the query's sort, {@link #resolveSort resolved} against the collection
+     * @param after    where the previous page ended, from a verified cursor ({@link #decode})
+     */
+    Compiled compile(String select, RecordCollection collection, Sort resolved, Optional<Position> after) {
         StringBuilder sql = new StringBuilder(select).append(" WHERE collection = ?");
         List<Object> parameters = new ArrayList<>();
         parameters.add(collection.name());
         for (Map.Entry<String, String> filter : new java.util.TreeMap<>(filters).entrySet()) {
             appendFilter(sql, parameters, collection, filter.getKey(), filter.getValue());
         }
-        if (cursor.isPresent()) {
-            Position position = decode(cursor.get(), resolved);
+        if (after.isPresent()) {
+            Position position = after.get();
             sql.append(" AND (").append(resolved.expression()).append(", id) ").append(resolved.descending() ? "<" : ">")
                     .append(" (").append(switch (resolved.key()) {
                         case CREATED_AT, UPDATED_AT -> "?";
@@ -104,12 +105,7 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
             if (resolved.declared()) {
                 parameters.add(resolved.field());
             }
-            JsonNode key = position.key();
-            parameters.add(switch (resolved.key()) {
-                case CREATED_AT, UPDATED_AT -> Timestamp.from(Instant.parse(key.textValue()));
-                case FIELD -> RecordValues.write(key);
-                case TIMESTAMP_FIELD -> key.isTextual() ? key.textValue() : null;
-            });
+            parameters.add(position.parameter());
             parameters.add(position.id());
         }
         String direction = resolved.descending() ? " DESC" : " ASC";
@@ -191,10 +187,18 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         }, Map.of("field", field));
     }
 
-    /** Where a page ended: the sort key of its last record and that record's id. */
-    record Position(JsonNode key, UUID id) {}
+    /**
+     * Where a page ended: the sort key of its last record and that record's id. {@code parameter} is the key as
+     * the SQL binds it: a {@link Timestamp} for the system times, JSON text for a field, a timestamp's text.
+     */
+    record Position(Object parameter, UUID id) {}
 
-    static String encode(Sort sort, StoredRecord last) {
+    /** Years 1 to 9999: well inside what PostgreSQL's {@code timestamptz} and {@link Timestamp} hold. */
+    private static final Instant EARLIEST = Instant.parse("0001-01-01T00:00:00Z");
+    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59.999999Z");
+
+    /** The payload of the cursor that continues after {@code last}; {@link CursorSigner} signs it. */
+    static byte[] encode(Sort sort, StoredRecord last) {
         ObjectNode cursor = JsonNodeFactory.instance.objectNode();
         cursor.put("s", sort.wire());
         switch (sort.key()) {
@@ -206,21 +210,23 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
             }
         }
         cursor.put("i", last.id().toString());
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(RecordValues.write(cursor).getBytes(StandardCharsets.UTF_8));
+        return RecordValues.write(cursor).getBytes(StandardCharsets.UTF_8);
     }
 
-    private static Position decode(String cursor, Sort sort) {
-        if (cursor.length() > MAX_CURSOR_LENGTH) {
-            throw invalidCursor("the cursor is not one this API returned");
-        }
+    /**
+     * Reads a verified payload. Its signature proves this API wrote it, so a failure here means a bug or a leaked
+     * key; every key is still checked as the SQL will bind it (an instant PostgreSQL holds, storable JSON, a valid
+     * timestamp), so that even then the answer is a 400, never a database error.
+     */
+    static Position decode(byte[] payload, Sort sort) {
         JsonNode node;
         try {
-            node = RecordValues.parseStored(new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8));
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw invalidCursor("the cursor is not one this API returned");
+            node = RecordValues.parseStored(new String(payload, StandardCharsets.UTF_8));
+        } catch (IllegalStateException e) {
+            throw CursorSigner.invalid();
         }
         if (node == null || !node.isObject() || !node.path("s").isTextual() || !node.has("k") || !node.path("i").isTextual()) {
-            throw invalidCursor("the cursor is not one this API returned");
+            throw CursorSigner.invalid();
         }
         if (!node.get("s").textValue().equals(sort.wire())) {
             throw invalidCursor("the cursor belongs to a listing sorted by '" + RecordValues.shorten(node.get("s").textValue())
@@ -229,19 +235,30 @@ record RecordQuery(Map<String, String> filters, String sort, int limit, Optional
         try {
             UUID id = UUID.fromString(node.get("i").textValue());
             JsonNode key = node.get("k");
-            if (!sort.declared()) {
-                if (!key.isTextual()) {
-                    throw invalidCursor("the cursor is not one this API returned");
+            Object parameter = switch (sort.key()) {
+                case CREATED_AT, UPDATED_AT -> {
+                    Instant instant = key.isTextual() ? Instant.parse(key.textValue()) : null;
+                    if (instant == null || instant.isBefore(EARLIEST) || instant.isAfter(LATEST)) {
+                        throw CursorSigner.invalid();
+                    }
+                    yield Timestamp.from(instant);
                 }
-                Instant.parse(key.textValue());
-            } else {
-                ObjectNode wrapper = JsonNodeFactory.instance.objectNode();
-                wrapper.set("k", key);
-                RecordValues.checkStorable(wrapper);
-            }
-            return new Position(key, id);
+                case FIELD -> {
+                    ObjectNode wrapper = JsonNodeFactory.instance.objectNode();
+                    wrapper.set("k", key);
+                    RecordValues.checkStorable(wrapper);
+                    yield RecordValues.write(key);
+                }
+                case TIMESTAMP_FIELD -> {
+                    if (key.isTextual() && !FieldType.isTimestamp(key.textValue())) {
+                        throw CursorSigner.invalid();
+                    }
+                    yield key.isTextual() ? key.textValue() : null;
+                }
+            };
+            return new Position(parameter, id);
         } catch (IllegalArgumentException | DateTimeParseException e) {
-            throw invalidCursor("the cursor is not one this API returned");
+            throw CursorSigner.invalid();
         }
     }
 

@@ -62,6 +62,7 @@ public final class RecordService {
 
     private final TenantDatabases databases;
     private final FieldCipher cipher;
+    private final CursorSigner cursors;
     private final TenantAudit audit;
     private final Clock clock;
     private final Consumer<Tenant> migrate;
@@ -74,6 +75,7 @@ public final class RecordService {
                          Consumer<Tenant> migrate) {
         this.databases = requireNonNull(databases, "databases is null");
         this.cipher = new FieldCipher(requireNonNull(envelope, "envelope is null"));
+        this.cursors = new CursorSigner(envelope);
         this.audit = requireNonNull(audit, "audit is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.migrate = requireNonNull(migrate, "migrate is null");
@@ -368,7 +370,10 @@ public final class RecordService {
         }
         return transaction(caller.tenant(), connection -> {
             RecordCollection collection = requireCollection(connection, collectionName, "");
-            RecordQuery.Compiled compiled = query.compile(SELECT_RECORDS, collection);
+            RecordQuery.Sort sort = RecordQuery.resolveSort(query.sort(), collection);
+            Optional<RecordQuery.Position> after = query.cursor()
+                    .map(cursor -> RecordQuery.decode(cursors.verify(caller.tenant(), collectionName, cursor), sort));
+            RecordQuery.Compiled compiled = query.compile(SELECT_RECORDS, collection, sort, after);
             List<StoredRecord> records = new ArrayList<>();
             try (PreparedStatement select = connection.prepareStatement(compiled.sql())) {
                 for (int i = 0; i < compiled.parameters().size(); i++) {
@@ -383,7 +388,7 @@ public final class RecordService {
             String next = null;
             if (records.size() > query.limit()) {
                 records = new ArrayList<>(records.subList(0, query.limit()));
-                next = RecordQuery.encode(RecordQuery.resolveSort(query.sort(), collection), records.getLast());
+                next = cursors.sign(caller.tenant(), collectionName, RecordQuery.encode(sort, records.getLast()));
             }
             return new Page(records, next);
         });

@@ -97,7 +97,8 @@ final class RecordValues {
             checkText(node.textValue(), path, "a string");
         } else if (node.isBigDecimal() || node.isDouble() || node.isFloat()) {
             BigDecimal value = node.decimalValue();
-            if (value.precision() - value.scale() > MAX_NUMBER_DIGITS || value.scale() > MAX_NUMBER_DIGITS) {
+            // in long: 1e2147483648 has scale Integer.MIN_VALUE, and precision - scale overflows an int
+            if ((long) value.precision() - value.scale() > MAX_NUMBER_DIGITS || value.scale() > MAX_NUMBER_DIGITS) {
                 throw new BadRequest("number-out-of-range", "the number at " + location(path) + " has more than "
                         + MAX_NUMBER_DIGITS + " digits before or after the decimal point");
             }

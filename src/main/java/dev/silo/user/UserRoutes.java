@@ -100,7 +100,7 @@ public final class UserRoutes {
             Caller caller = requests.admin(request);
             int limit = TenantRequests.limit(request, 50, 500);
             long before = request.query().first("before").map(UserRoutes::seq).orElse(Long.MAX_VALUE);
-            Optional<String> type = request.query().first("type").asOptional();
+            Optional<String> type = request.query().first("type").asOptional().map(UserRoutes::auditType);
             Optional<Instant> since = request.query().first("since").asOptional().map(UserRoutes::instant);
             Optional<Instant> until = request.query().first("until").asOptional().map(UserRoutes::instant);
             var entries = databases.withConnection(caller.tenant(), connection -> audit.list(connection, type, since, until, before, limit));
@@ -125,6 +125,14 @@ public final class UserRoutes {
         return body.get(field).asText();
     }
 
+    /** PostgreSQL text cannot hold U+0000: such a type matches nothing, and binding it failed the query (a 500). */
+    private static String auditType(String value) {
+        if (value.indexOf('\u0000') >= 0) {
+            throw new BadRequest("invalid-parameter", "'type' cannot contain U+0000");
+        }
+        return value;
+    }
+
     private static long seq(String value) {
         try {
             return Long.parseLong(value);
@@ -135,9 +143,17 @@ public final class UserRoutes {
 
     private static Instant instant(String value) {
         try {
-            return Instant.parse(value);
+            Instant instant = Instant.parse(value);
+            // Instant takes years to +-1000000000; Timestamp and PostgreSQL do not (a 500 before issue 11.7)
+            if (instant.isBefore(EARLIEST) || instant.isAfter(LATEST)) {
+                throw new BadRequest("invalid-parameter", "times are between years 0001 and 9999");
+            }
+            return instant;
         } catch (DateTimeParseException e) {
             throw new BadRequest("invalid-parameter", "times are ISO-8601 instants such as 2026-01-31T12:00:00Z");
         }
     }
+
+    private static final Instant EARLIEST = Instant.parse("0001-01-01T00:00:00Z");
+    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59.999999Z");
 }

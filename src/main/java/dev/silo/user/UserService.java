@@ -291,26 +291,35 @@ public final class UserService {
 
     public record Page(List<User> users, String nextCursor) {}
 
+    /** Years 1 to 9999: well inside what PostgreSQL's timestamptz and java.sql.Timestamp hold. */
+    private static final Instant CURSOR_MIN = Instant.parse("0001-01-01T00:00:00Z");
+    private static final Instant CURSOR_MAX = Instant.parse("9999-12-31T23:59:59.999999Z");
+
     /** Users by creation time; the opaque cursor continues after the last user of the previous page. */
     public Page list(Tenant tenant, int limit, Optional<String> cursor) {
-        Instant afterTime = Instant.EPOCH;
+        Timestamp afterTime = Timestamp.from(Instant.EPOCH);
         UUID afterId = new UUID(0, 0);
         if (cursor.isPresent()) {
             try {
                 String[] parts = new String(Base64.getUrlDecoder().decode(cursor.get()), StandardCharsets.UTF_8).split("\\|");
-                afterTime = Instant.parse(parts[0]);
+                Instant instant = Instant.parse(parts[0]);
+                // a time PostgreSQL cannot hold (or Timestamp cannot: +1000000000-12-31...) is no cursor of ours
+                if (instant.isBefore(CURSOR_MIN) || instant.isAfter(CURSOR_MAX)) {
+                    throw new IllegalArgumentException("cursor time out of range");
+                }
+                afterTime = Timestamp.from(instant);
                 afterId = UUID.fromString(parts[1]);
             } catch (RuntimeException e) {
                 throw new BadRequest("invalid-cursor", "the cursor is not one this API returned");
             }
         }
-        Instant time = afterTime;
+        Timestamp time = afterTime;
         UUID id = afterId;
         List<User> users = databases.withConnection(tenant, connection -> {
             List<User> page = new ArrayList<>();
             try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS
                     + " FROM users WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?")) {
-                select.setTimestamp(1, Timestamp.from(time));
+                select.setTimestamp(1, time);
                 select.setObject(2, id);
                 select.setInt(3, limit + 1);
                 try (ResultSet rs = select.executeQuery()) {

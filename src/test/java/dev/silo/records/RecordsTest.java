@@ -248,6 +248,10 @@ class RecordsTest {
         assertProblem(acmeMember.post(path, "{\"title\": \"a\\u0000b\"}"), 400, "invalid-string");
         assertProblem(acmeMember.post(path, "{\"title\": \"a\\ud800\"}"), 400, "invalid-string");
         assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"price\": 1e999999999}"), 400, "number-out-of-range");
+        // found by PublicRoutesFuzzTest: an exponent past Integer.MAX_VALUE overflowed the digit count, then PostgreSQL refused it
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"price\": 1e2147483648}"), 400, "number-out-of-range");
+        assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"meta\": {\"x\": [-1E+2147483648]}}"), 400, "number-out-of-range");
+        assertProblem(acmeMember.get(path + "?" + q("filter[price]") + "=1e2147483648"), 400, "number-out-of-range");
         assertProblem(acmeMember.post(path, "{\"title\": \"a\", \"meta\": " + "{\"a\":".repeat(40) + "1" + "}".repeat(41)),
                 400, "malformed-json");
         String schemaless = collection(acme, acmeAdmin, "loose", "");
@@ -452,11 +456,106 @@ class RecordsTest {
             String forgedField = java.util.Base64.getUrlEncoder().encodeToString(
                     ("{\"s\":\"title\",\"k\":\"" + attack.replace("\"", "\\\"") + "\",\"i\":\"" + UUID.randomUUID() + "\"}")
                             .getBytes(StandardCharsets.UTF_8));
-            assertThat(acmeMember.get(base(acme) + "/collections/" + books + "/records?sort=title&cursor=" + forgedField).status())
-                    .isEqualTo(200);
+            assertProblem(acmeMember.get(base(acme) + "/collections/" + books + "/records?sort=title&cursor=" + forgedField), 400,
+                    "invalid-cursor");
         }
         assertThat(countRecords(acme)).isEqualTo(before);
         assertThat(acmeMember.get(base(acme) + "/collections/" + books + "/records").json().get("records")).hasSize(1);
+    }
+
+    /** A page of one from {@code path} (with its query), and the cursor to the next page. */
+    static String cursorOf(TestingHttp client, String pathAndQuery) {
+        var page = client.get(pathAndQuery);
+        assertThat(page.status()).as(page.body()).isEqualTo(200);
+        assertThat(page.json().get("next_cursor").isTextual()).as(page.body()).isTrue();
+        return page.json().get("next_cursor").asText();
+    }
+
+    static String unsignedCursor(String sort, String key) {
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(("{\"s\":\"" + sort + "\",\"k\":\"" + key
+                + "\",\"i\":\"" + UUID.randomUUID() + "\"}").getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void forgedCursorsWithTimesOutOfRangeOrInvalidAre400NotErrors() {
+        // issue 11.7: these answered 500 (Timestamp overflow, PostgreSQL's range, a timestamp cast) before cursors were signed
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String path = base(acme) + "/collections/" + books + "/records";
+        create(acmeMember, acme, books, "{\"title\": \"a\", \"published\": \"2026-01-31T12:00:00Z\"}");
+        create(acmeMember, acme, books, "{\"title\": \"b\", \"published\": \"2026-02-01T12:00:00Z\"}");
+        for (String sort : List.of("created_at", "-created_at", "updated_at")) {
+            for (String key : List.of("+1000000000-12-31T23:59:59Z", "-100000-01-01T00:00:00Z", "-1000000000-01-01T00:00:00Z")) {
+                assertProblem(acmeMember.get(path + "?sort=" + sort + "&cursor=" + unsignedCursor(sort, key)), 400, "invalid-cursor");
+            }
+        }
+        for (String sort : List.of("published", "-published")) {
+            assertProblem(acmeMember.get(path + "?sort=" + sort + "&cursor=" + unsignedCursor(sort, "2026-13-45T99:99:99Z")), 400,
+                    "invalid-cursor");
+            // the same forgery with a tag appended from a genuine cursor of this very listing
+            String genuine = cursorOf(acmeMember, path + "?sort=" + sort + "&limit=1");
+            String forged = unsignedCursor(sort, "2026-13-45T99:99:99Z") + genuine.substring(genuine.indexOf('.'));
+            assertProblem(acmeMember.get(path + "?sort=" + sort + "&cursor=" + forged), 400, "invalid-cursor");
+        }
+    }
+
+    @Test
+    void aCursorAlteredInAnyCharacterOrMovedToAnotherCollectionSortOrTenantIsRefused() {
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String other = collection(acme, acmeAdmin, "books", BOOKS);
+        String path = base(acme) + "/collections/" + books + "/records";
+        for (String title : List.of("a", "b", "c")) {
+            create(acmeMember, acme, books, "{\"title\": \"" + title + "\"}");
+            create(acmeMember, acme, other, "{\"title\": \"" + title + "\"}");
+        }
+        String cursor = cursorOf(acmeMember, path + "?limit=1");
+        // the genuine cursor works, and is not readable JSON
+        assertThat(titles(acmeMember.get(path + "?limit=1&cursor=" + cursor))).containsExactly("b");
+        // every character replaced by another of the alphabet (the last ones too, whose low bits the decoder ignores)
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for (int i = 0; i < cursor.length(); i++) {
+            char replacement = alphabet.charAt((alphabet.indexOf(cursor.charAt(i)) + 1 + i % 63) % alphabet.length());
+            if (cursor.charAt(i) == '.') {
+                replacement = 'A';
+            }
+            String altered = cursor.substring(0, i) + replacement + cursor.substring(i + 1);
+            assertProblem(acmeMember.get(path + "?limit=1&cursor=" + altered), 400, "invalid-cursor");
+        }
+        assertProblem(acmeMember.get(path + "?limit=1&cursor=" + cursor + "A"), 400, "invalid-cursor");
+        assertProblem(acmeMember.get(path + "?limit=1&cursor=" + cursor.substring(0, cursor.length() - 1)), 400, "invalid-cursor");
+        assertProblem(acmeMember.get(path + "?limit=1&cursor=" + cursor.replace(".", "")), 400, "invalid-cursor");
+        // another collection of the same tenant, with the same sort
+        assertProblem(acmeMember.get(base(acme) + "/collections/" + other + "/records?limit=1&cursor=" + cursor), 400,
+                "invalid-cursor");
+        // another sort of the same collection: refused, and says why
+        var otherSort = acmeMember.get(path + "?limit=1&sort=-created_at&cursor=" + cursor);
+        assertProblem(otherSort, 400, "invalid-cursor");
+        assertThat(otherSort.json().get("detail").asText()).contains("sorted by 'created_at'");
+        // another tenant, with a collection of the same name
+        put(globexAdmin, base(globex) + "/collections/" + books, BOOKS, null);
+        create(globexAdmin, globex, books, "{\"title\": \"x\"}");
+        assertProblem(globexAdmin.get(base(globex) + "/collections/" + books + "/records?limit=1&cursor=" + cursor), 400,
+                "invalid-cursor");
+    }
+
+    @Test
+    void cursorsOnEveryKindOfSortKeyWalkTheWholeListing() {
+        String books = collection(acme, acmeAdmin, "books", BOOKS);
+        String path = base(acme) + "/collections/" + books + "/records";
+        create(acmeMember, acme, books, "{\"title\": \"a\", \"pages\": 3, \"price\": 1.50, \"available\": true, "
+                + "\"published\": \"2026-01-31T12:00:00Z\"}");
+        create(acmeMember, acme, books, "{\"title\": \"b \\u00e9 \\\" \\\\\", \"pages\": 1, \"price\": 1e-3}");
+        create(acmeMember, acme, books, "{\"title\": \"c\", \"pages\": 2, \"available\": false, "
+                + "\"published\": \"0001-01-01T00:00:00+15:59\"}");
+        for (String sort : List.of("created_at", "-updated_at", "title", "-pages", "price", "-available", "published", "-published")) {
+            List<String> paged = new ArrayList<>();
+            String cursor = null;
+            do {
+                var page = acmeMember.get(path + "?sort=" + sort + "&limit=1" + (cursor == null ? "" : "&cursor=" + cursor));
+                paged.addAll(titles(page));
+                cursor = page.json().get("next_cursor").isNull() ? null : page.json().get("next_cursor").asText();
+            } while (cursor != null);
+            assertThat(paged).as(sort).containsExactlyElementsOf(titles(acmeMember.get(path + "?sort=" + sort)));
+        }
     }
 
     static long countRecords(Tenant tenant) {

@@ -96,7 +96,12 @@ public final class Json {
             throw new BadRequest("malformed-json", "the request body is empty; expected a JSON object");
         }
         try {
-            return MAPPER.readValue(body, type);
+            T value = MAPPER.readValue(body, type);
+            if (value == null) {
+                // the body was the JSON literal null: no object to read fields from (a 500 before issue 11.7)
+                throw new BadRequest("invalid-request", "expected a JSON object, got null");
+            }
+            return value;
         } catch (UnrecognizedPropertyException e) {
             throw new BadRequest("invalid-request", "unknown field '" + e.getPropertyName() + "'",
                     Map.of("field", e.getPropertyName()));
