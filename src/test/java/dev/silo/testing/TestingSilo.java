@@ -52,13 +52,51 @@ public final class TestingSilo {
         return shared;
     }
 
+    private static boolean staleRemoved;
+
     public static Path newDataDir(String name) {
         try {
             Path target = Path.of(System.getProperty("silo.test.target", "target"));
             Files.createDirectories(target);
+            removeStaleDataDirs(target);
             return Files.createTempDirectory(target, "silo-" + name + "-");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Data directories of earlier runs (an hour old or more) are removed once per test JVM: each run leaves its
+     * shared node's directory (hundreds of megabytes of WAL) for a look after a failure, and repeated local runs
+     * would otherwise fill the disk. A directory of a run still going is younger than that.
+     */
+    private static synchronized void removeStaleDataDirs(Path target) throws IOException {
+        if (staleRemoved) {
+            return;
+        }
+        staleRemoved = true;
+        java.nio.file.attribute.FileTime cutoff = java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(java.time.Duration.ofHours(1)));
+        try (var entries = Files.newDirectoryStream(target, "silo-*")) {
+            for (Path dir : entries) {
+                if (Files.isDirectory(dir) && Files.getLastModifiedTime(dir).compareTo(cutoff) < 0) {
+                    deleteTree(dir);
+                }
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> {
+                try {
+                    Files.deleteIfExists(path);
+                } catch (IOException e) {
+                    // best effort: a file that cannot go stays for the next run
+                }
+            });
+        } catch (IOException | UncheckedIOException e) {
+            // best effort
         }
     }
 
