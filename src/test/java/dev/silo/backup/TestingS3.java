@@ -43,7 +43,7 @@ final class TestingS3 {
 
     /** Creates an empty bucket and returns where a store in it, under {@code prefix}, is. */
     static S3BackupStore.Location newBucket(String prefix) {
-        String bucket = "silo-test-" + BUCKETS.incrementAndGet() + "-" + ProcessHandle.current().pid();
+        String bucket = "bucket-" + BUCKETS.incrementAndGet() + "-" + ProcessHandle.current().pid();
         try (S3Client client = S3Client.builder().httpClient(UrlConnectionHttpClient.create()).region(Region.US_EAST_1)
                 .credentialsProvider(credentials()).endpointOverride(endpoint()).forcePathStyle(true).build()) {
             client.createBucket(request -> request.bucket(bucket));
