@@ -138,5 +138,10 @@ class BackupStoresTest {
         assertThat(code).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8).strip().lines()).hasSize(1);
         assertThat(err.toString(StandardCharsets.UTF_8)).startsWith("silo: SILO_BACKUP_URL: unsupported scheme 'ftp'");
+
+        ByteArrayOutputStream help = new ByteArrayOutputStream();
+        assertThat(Main.run(new String[] {"serve", "--help"}, Map.of(), new PrintStream(help, true, StandardCharsets.UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8))).isZero();
+        assertThat(help.toString(StandardCharsets.UTF_8)).contains("SILO_BACKUP_URL").contains("SILO_BACKUP_S3_ENDPOINT");
     }
 }
