@@ -3,9 +3,13 @@ package dev.silo.backup;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.util.Optional;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The contract against a real S3 server (S3Proxy in-process), plus what only S3 has: prefixes and pagination. */
 class S3BackupStoreTest extends BackupStoreContractTest {
@@ -32,6 +36,25 @@ class S3BackupStoreTest extends BackupStoreContractTest {
             assertThat(small.describe()).isEqualTo("s3://" + location.bucket() + "/tenant-a at "
                     + location.endpoint().orElseThrow().getScheme() + "://" + location.endpoint().orElseThrow().getHost()
                     + ":" + location.endpoint().orElseThrow().getPort());
+        }
+    }
+
+    @Test
+    void anUnreachableStoreIsAnIoExceptionNamingItWithoutCredentials() throws IOException {
+        int closedPort;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        S3BackupStore.Location reachable = TestingS3.newBucket("x");
+        try (S3BackupStore unreachable = new S3BackupStore(new S3BackupStore.Location(reachable.bucket(), "x",
+                Optional.of(URI.create("http://127.0.0.1:" + closedPort)), reachable.region(), reachable.credentials()))) {
+            String secret = reachable.credentials().resolveCredentials().secretAccessKey();
+            assertThatThrownBy(() -> unreachable.put("wal/a", bytes("a"))).isInstanceOf(IOException.class)
+                    .hasMessageStartingWith("cannot write wal/a to the backup store s3://" + reachable.bucket() + "/x at http://127.0.0.1:" + closedPort)
+                    .hasMessageNotContaining(secret);
+            assertThatThrownBy(() -> unreachable.list("")).isInstanceOf(IOException.class)
+                    .hasMessageStartingWith("cannot list the objects in the backup store s3://" + reachable.bucket());
+            assertThatThrownBy(() -> unreachable.get("wal/a")).isInstanceOf(IOException.class);
         }
     }
 }
