@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 /**
  * Where backups live: a flat namespace of immutable objects named like relative paths ({@code wal/000000010000000000000003},
  * {@code base/20261202T054400Z/manifest.json}). Implementations: a local folder ({@link FileBackupStore}, the
- * default {@code <data dir>/backups}) and an S3-compatible bucket; an encrypting decorator sits in front of either, so
+ * default {@code <data dir>/backups/store}) and an S3-compatible bucket; an encrypting decorator sits in front of either, so
  * the store itself never sees plaintext.
  *
  * <p>Contract every implementation keeps: {@link #put} is atomic (a reader sees the whole object or none, even after a

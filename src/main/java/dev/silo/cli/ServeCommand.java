@@ -25,6 +25,8 @@ import java.util.concurrent.Callable;
                 "  SILO_MAX_CONNECTIONS      open HTTP connections at most (4096); SILO_MAX_CONNECTIONS_PER_ADDRESS (256)",
                 "  SILO_HEADER_TIMEOUT_SECONDS  a request head must arrive within this (10); SILO_IDLE_TIMEOUT_SECONDS (60)",
                 "  SILO_HASHING_THREADS      platform threads for bcrypt (cores - 1, at least 1); SILO_HASHING_QUEUE",
+                "  SILO_BACKUP_URL           backup store, file:///path or s3://bucket/prefix (<data dir>/backups/store);",
+                "                            SILO_BACKUP_S3_ENDPOINT for an S3-compatible store, SILO_BACKUP_S3_REGION",
                 "",
                 "Every setting, with tenant pools, retention and token lifetimes: the README's Configuration section.",
                 ""},

@@ -3,10 +3,8 @@ package dev.silo.backup;
 import dev.silo.testing.TestingSilo;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -14,19 +12,14 @@ import java.nio.file.attribute.PosixFilePermissions;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class FileBackupStoreTest {
-    private static InputStream bytes(String text) {
-        return new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static String read(BackupStore store, String name) throws IOException {
-        try (InputStream in = store.get(name).orElseThrow()) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+class FileBackupStoreTest extends BackupStoreContractTest {
+    @Override
+    protected BackupStore newStore() throws IOException {
+        return new FileBackupStore(TestingSilo.newDataDir("store-contract").resolve("backups"));
     }
 
     @Test
-    void objectsAreWrittenReplacedListedInOrderAndDeleted() throws IOException {
+    void filesAreWrittenPrivatelyWithTheirOwnSizes() throws IOException {
         Path dir = TestingSilo.newDataDir("store");
         try (FileBackupStore store = new FileBackupStore(dir.resolve("backups"))) {
             store.put("wal/000000010000000000000002", bytes("two"));
@@ -48,7 +41,7 @@ class FileBackupStoreTest {
     }
 
     @Test
-    void aPutThatFailsMidwayLeavesTheOldObjectAndNoPart() throws IOException {
+    void aCrashedPutLeavesNoTemporaryFileBehind() throws IOException {
         Path dir = TestingSilo.newDataDir("store-crash");
         try (FileBackupStore store = new FileBackupStore(dir.resolve("backups"))) {
             store.put("base/x", bytes("old"));
@@ -85,7 +78,7 @@ class FileBackupStoreTest {
     }
 
     @Test
-    void namesThatCouldEscapeTheStoreAreRefused() throws IOException {
+    void namesThatCouldEscapeTheFolderAreRefused() throws IOException {
         Path dir = TestingSilo.newDataDir("store-names");
         try (FileBackupStore store = new FileBackupStore(dir.resolve("backups"))) {
             for (String bad : new String[] {"../x", "a/../../x", "/etc/passwd", "a//b", "a/./b", "", "a b", "wal/", "ü"}) {

@@ -24,9 +24,11 @@ import static java.util.Objects.requireNonNull;
  * @param masterKey       the base64 master key from {@code SILO_MASTER_KEY} or {@code SILO_MASTER_KEY_FILE}, if given
  * @param publicUrl       the URL clients use to reach Silo; used as token issuer
  * @param logFormat       {@code json} (default) or {@code text}
+ * @param backupUrl       where backups are stored ({@code SILO_BACKUP_URL}; default {@code <data dir>/backups/store})
  */
 public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseUrl> databaseUrl,
-                         Optional<String> masterKey, Optional<URI> publicUrl, String logFormat, Tuning tuning) {
+                         Optional<String> masterKey, Optional<URI> publicUrl, String logFormat, Tuning tuning,
+                         BackupUrl backupUrl) {
     public static final int DEFAULT_PORT = 8080;
 
     public SiloConfig {
@@ -37,6 +39,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         requireNonNull(publicUrl, "publicUrl is null");
         requireNonNull(logFormat, "logFormat is null");
         requireNonNull(tuning, "tuning is null");
+        requireNonNull(backupUrl, "backupUrl is null");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
@@ -92,7 +95,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         if (!logFormat.equals("json") && !logFormat.equals("text")) {
             throw new ConfigException("SILO_LOG_FORMAT", "expected json or text");
         }
-        return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat, Tuning.from(env));
+        return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat, Tuning.from(env),
+                BackupUrl.resolve(env, dataDir));
     }
 
     /**
