@@ -8,6 +8,7 @@ import dev.silo.auth.AuthRoutes;
 import dev.silo.backup.BackupStore;
 import dev.silo.backup.FileBackupStore;
 import dev.silo.backup.wal.WalReceiver;
+import dev.silo.backup.wal.WalRoutes;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
@@ -168,6 +169,7 @@ public final class Silo implements AutoCloseable {
                 return core.tenantDatabases().withConnection(tenant,
                         connection -> core.tenantAudit().verify(connection, TenantAudit.logName(tenant.id())));
             });
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http;
@@ -178,6 +180,7 @@ public final class Silo implements AutoCloseable {
                             health.register(routes);
                             tenantRoutes.register(routes);
                             auditRoutes.register(routes);
+                            walRoutes.register(routes);
                             authRoutes.register(routes);
                             userRoutes.register(routes);
                             recordRoutes.register(routes);

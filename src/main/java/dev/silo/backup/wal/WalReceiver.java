@@ -118,6 +118,11 @@ public final class WalReceiver implements AutoCloseable {
         return status;
     }
 
+    /** Where the receiver puts the WAL. */
+    public BackupStore store() {
+        return store;
+    }
+
     /** Stops the thread after it puts what it received (best effort) and closes the stream. */
     @Override
     public void close() {

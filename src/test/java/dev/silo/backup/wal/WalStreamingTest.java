@@ -1,13 +1,22 @@
 package dev.silo.backup.wal;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.silo.app.Main;
 import dev.silo.app.Silo;
+import dev.silo.platform.http.Json;
+import dev.silo.testing.TestingHttp;
 import dev.silo.backup.FileBackupStore;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.testing.TestingSilo;
 import org.junit.jupiter.api.Test;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -127,9 +136,30 @@ class WalStreamingTest {
             EmbeddedPostgresServer postgres = silo.embedded().orElseThrow();
             writeAndSwitch(postgres, "one", 1);
             write(postgres, "one_tail"); // leaves a partial segment
-            awaitStoreCovers(store, flushLsn(postgres));
+            long flushed = flushLsn(postgres);
+            awaitStoreCovers(store, flushed);
+
+            TestingHttp http = new TestingHttp(silo.baseUri());
+            assertThat(http.get("/admin/backups").status()).isEqualTo(401);
+            TestingHttp operator = http.withBearer(TestingSilo.operatorKey(silo));
+            await().atMost(GUARD).untilAsserted(() -> {
+                JsonNode body = operator.get("/admin/backups").json();
+                assertThat(body.path("mode").asText()).isEqualTo("embedded");
+                assertThat(body.path("wal").path("running").asBoolean()).isTrue();
+                assertThat(lsn(body.path("wal").path("stored_up_to").asText())).isGreaterThanOrEqualTo(flushed);
+                assertThat(body.path("wal").path("lag_bytes").isNumber()).isTrue();
+                assertThat(body.path("store").path("wal_gap_at").isNull()).isTrue();
+            });
+            Run running = cli(dataDir, "backups", "status", "--json");
+            assertThat(running.code()).as(running.err()).isZero();
+            assertThat(running.json().path("receiver").asText()).isEqualTo("streaming");
         }
         WalSegments.Contents stopped = WalSegments.read(store);
+        Run down = cli(dataDir, "backups", "status", "--json");
+        assertThat(down.code()).as(down.err()).isZero();
+        assertThat(down.json().path("receiver").asText()).isEqualTo("not running");
+        assertThat(down.json().path("slot").asText()).isEqualTo("silo_wal");
+        assertThat(lsn(down.json().path("store_wal_to").asText())).isEqualTo(stopped.end().orElseThrow());
         lastBefore = stopped.partial().orElseGet(() -> stopped.complete().getLast());
         partialBefore = read(store, lastBefore.name());
 
@@ -151,6 +181,28 @@ class WalStreamingTest {
         byte[] after = read(store, continued.name());
         assertThat(Arrays.equals(Arrays.copyOf(after, partialBefore.length), partialBefore)).isTrue();
         assertPageHeaders(after, continued);
+    }
+
+    private record Run(int code, String out, String err) {
+        JsonNode json() throws IOException {
+            return Json.MAPPER.readTree(out);
+        }
+    }
+
+    private static Run cli(Path dataDir, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        List<String> full = new ArrayList<>(List.of(args));
+        full.add("--data-dir");
+        full.add(dataDir.toString());
+        int code = Main.run(full.toArray(String[]::new), Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static long lsn(String text) {
+        String[] parts = text.split("/");
+        return (Long.parseLong(parts[0], 16) << 32) + Long.parseLong(parts[1], 16);
     }
 
     /** Every 8 KiB page is either zero or starts with the WAL magic and its own address (xlp_pageaddr). */
