@@ -170,6 +170,7 @@ public final class WalReceiver implements AutoCloseable {
                 failures++;
                 recordError(describe(e));
                 log.warn("WAL receiver: {}; retrying (attempt {})", describe(e), failures);
+                measureLagQuietly(); // the lag keeps growing while the receiver is down: keep measuring it
                 Duration backoff = Duration.ofMillis(Math.min(MAX_BACKOFF.toMillis(), 250L << Math.min(failures, 7)));
                 try {
                     Thread.sleep(backoff);
@@ -366,6 +367,21 @@ public final class WalReceiver implements AutoCloseable {
             if ("unreserved".equals(walStatus)) {
                 log.warn("WAL receiver: the slot {} is past max_slot_wal_keep_size; the server may remove WAL the store does not hold yet", SLOT);
             }
+        }
+    }
+
+    private void measureLagQuietly() {
+        if (storedUpTo < 0) {
+            return;
+        }
+        try (Connection sql = sqlConnection()) {
+            measureLag(sql);
+            Status last = status;
+            status = new Status(true, false, last.timeline(), last.receivedUpTo(), last.receivedAt(), last.storedUpTo(),
+                    last.serverFlush(), last.lagBytes(), last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(),
+                    last.store(), last.lastError(), last.lastErrorAt());
+        } catch (SQLException e) {
+            log.debug("cannot measure the WAL lag: {}", e.getMessage());
         }
     }
 

@@ -127,6 +127,41 @@ class WalStreamingTest {
     }
 
     @Test
+    void aFailingStoreHoldsTheSlotBackAndNothingIsLostWhenItComesBack() throws Exception {
+        Path dataDir = TestingSilo.newDataDir("wal-outage");
+        Path storeRoot = dataDir.resolve("backups").resolve("store");
+        FileBackupStore store = new FileBackupStore(storeRoot);
+        try (Silo silo = TestingSilo.startNew(dataDir, Map.of())) {
+            EmbeddedPostgresServer postgres = silo.embedded().orElseThrow();
+            WalReceiver receiver = silo.walReceiver().orElseThrow();
+            writeAndSwitch(postgres, "up", 1);
+            awaitStoreCovers(store, flushLsn(postgres));
+
+            // The store becomes unusable: its folder is moved away and a plain file takes its place.
+            Path aside = dataDir.resolve("backups").resolve("store-aside");
+            Files.move(storeRoot, aside);
+            Files.writeString(storeRoot, "not a folder");
+            long storedBefore = WalSegments.read(new FileBackupStore(aside)).end().orElseThrow();
+            writeAndSwitch(postgres, "down", 2);
+            long flushedDuringOutage = flushLsn(postgres);
+            await().atMost(GUARD).until(() -> receiver.status().lastError() != null
+                    && receiver.status().lastError().startsWith("backup store"));
+            await().atMost(GUARD).untilAsserted(() -> assertThat(receiver.status().lagBytes()).isPositive());
+            // Nothing the store failed to take was acknowledged: the slot still keeps it.
+            assertThat(Long.compareUnsigned(slotRestartLsn(postgres), storedBefore)).isLessThanOrEqualTo(0);
+
+            Files.delete(storeRoot);
+            Files.move(aside, storeRoot);
+            awaitStoreCovers(store, flushedDuringOutage);
+            WalSegments.Contents contents = WalSegments.read(store);
+            assertThat(contents.firstGap()).isEmpty();
+            for (WalSegments.Segment segment : contents.complete()) {
+                assertPageHeaders(read(store, segment.name()), segment);
+            }
+        }
+    }
+
+    @Test
     void aRestartedSiloResumesFromTheStoreEndWithNoGapAndNoDuplicate() throws Exception {
         Path dataDir = TestingSilo.newDataDir("wal-resume");
         FileBackupStore store = new FileBackupStore(dataDir.resolve("backups").resolve("store"));
