@@ -33,7 +33,8 @@ import static java.util.Objects.requireNonNull;
  * {@code shared/notes/embedded-postgres.md}): data checksums from initdb; {@code fsync},
  * {@code synchronous_commit} and {@code full_page_writes} on the command line; TCP on 127.0.0.1 only and only over
  * TLS ({@code hostssl} + SCRAM; {@code hostnossl} rejected; no Unix socket); WAL archived into
- * {@code <data dir>/backups/wal} from the first start. Silo runs {@code initdb} and {@code pg_ctl} itself
+ * {@code <data dir>/backups/wal} from the first start (and streamed to the backup store through the replication slot
+ * {@code silo_wal}, see {@code dev.silo.backup.wal.WalReceiver}). Silo runs {@code initdb} and {@code pg_ctl} itself
  * ({@link PostgresProcess}); only the binaries come from the embedding library's artifact.
  *
  * <p>While it runs, a {@link PostmasterSupervisor} starts it again if it dies, and {@link #availability()} tells the
