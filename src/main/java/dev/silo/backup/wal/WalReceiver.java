@@ -51,6 +51,7 @@ public final class WalReceiver implements AutoCloseable {
     private final Clock clock;
     private final Thread thread;
     private volatile boolean running = true;
+    private final java.util.concurrent.CountDownLatch stopping = new java.util.concurrent.CountDownLatch(1);
     private volatile Status status;
 
     // Touched by the receiver thread only.
@@ -127,7 +128,9 @@ public final class WalReceiver implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        thread.interrupt();
+        // No interrupt: it would break a put in the middle (file channels close on interrupt) and lose the last
+        // partial put; the stream loop polls every 10 ms and the backoff waits on this latch.
+        stopping.countDown();
         try {
             thread.join(TimeUnit.SECONDS.toMillis(30));
         } catch (InterruptedException e) {
@@ -173,9 +176,10 @@ public final class WalReceiver implements AutoCloseable {
                 measureLagQuietly(); // the lag keeps growing while the receiver is down: keep measuring it
                 Duration backoff = Duration.ofMillis(Math.min(MAX_BACKOFF.toMillis(), 250L << Math.min(failures, 7)));
                 try {
-                    Thread.sleep(backoff);
+                    stopping.await(backoff.toMillis(), TimeUnit.MILLISECONDS);
                 } catch (InterruptedException interrupted) {
-                    // close() wakes the thread up; the loop condition decides
+                    Thread.currentThread().interrupt();
+                    break;
                 }
             }
         }
