@@ -162,6 +162,27 @@ class WalStreamingTest {
     }
 
     @Test
+    void aStoreOfAnotherTimelineIsRefusedClearly() throws Exception {
+        Path dataDir = TestingSilo.newDataDir("wal-timeline");
+        FileBackupStore store = new FileBackupStore(dataDir.resolve("backups").resolve("store"));
+        try (Silo silo = TestingSilo.startNew(dataDir, Map.of())) {
+            awaitStoreCovers(store, flushLsn(silo.embedded().orElseThrow()));
+        }
+        // As if a copy restored on timeline 2 had written into this store.
+        String foreign = "wal/00000002000000000000000F";
+        store.put(foreign, new java.io.ByteArrayInputStream(new byte[PAGE]));
+        WalSegments.Contents before = WalSegments.read(store);
+        try (Silo silo = TestingSilo.startNew(dataDir, Map.of())) {
+            WalReceiver receiver = silo.walReceiver().orElseThrow();
+            await().atMost(GUARD).until(() -> receiver.status().lastError() != null);
+            assertThat(receiver.status().lastError()).contains("timeline 1").contains("timeline 2").contains("refusing");
+            writeAndSwitch(silo.embedded().orElseThrow(), "refused", 1);
+            assertThat(receiver.status().connected()).isFalse();
+        }
+        assertThat(WalSegments.read(store)).isEqualTo(before);
+    }
+
+    @Test
     void aRestartedSiloResumesFromTheStoreEndWithNoGapAndNoDuplicate() throws Exception {
         Path dataDir = TestingSilo.newDataDir("wal-resume");
         FileBackupStore store = new FileBackupStore(dataDir.resolve("backups").resolve("store"));
