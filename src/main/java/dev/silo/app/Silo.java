@@ -5,6 +5,10 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.AuditRoutes;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.AuthRoutes;
+import dev.silo.backup.BackupStore;
+import dev.silo.backup.BackupStores;
+import dev.silo.backup.wal.WalReceiver;
+import dev.silo.backup.wal.WalRoutes;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
@@ -76,11 +80,14 @@ public final class Silo implements AutoCloseable {
     private final AtomicBoolean draining;
     private final Optional<OperatorService.CreatedOperator> bootstrapOperator;
     private final AuditCheckpointJob auditCheckpoints;
+    private final Optional<WalReceiver> walReceiver;
     private final CountDownLatch closed = new CountDownLatch(1);
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
-                 Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints) {
+                 Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
+                 Optional<WalReceiver> walReceiver) {
         this.core = core;
+        this.walReceiver = walReceiver;
         this.auditCheckpoints = auditCheckpoints;
         this.http = http;
         this.directory = directory;
@@ -131,6 +138,7 @@ public final class Silo implements AutoCloseable {
             core.onClose(jobs::shutdownNow);
             AuditCheckpointJob auditCheckpoints = AuditCheckpointJob.start(core);
             core.onClose(auditCheckpoints);
+            Optional<WalReceiver> walReceiver = startWalReceiver(core);
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -161,6 +169,7 @@ public final class Silo implements AutoCloseable {
                 return core.tenantDatabases().withConnection(tenant,
                         connection -> core.tenantAudit().verify(connection, TenantAudit.logName(tenant.id())));
             });
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http;
@@ -171,6 +180,7 @@ public final class Silo implements AutoCloseable {
                             health.register(routes);
                             tenantRoutes.register(routes);
                             auditRoutes.register(routes);
+                            walRoutes.register(routes);
                             authRoutes.register(routes);
                             userRoutes.register(routes);
                             recordRoutes.register(routes);
@@ -183,7 +193,7 @@ public final class Silo implements AutoCloseable {
             }
             boundPort.set(http.port());
             core.onClose(http);
-            Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints);
+            Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver);
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
@@ -191,6 +201,27 @@ public final class Silo implements AutoCloseable {
         } catch (RuntimeException e) {
             core.close();
             throw e;
+        }
+    }
+
+    /**
+     * Embedded mode: streams WAL into the backup store (issue 12.1). Registered after the database, so it stops
+     * before PostgreSQL does. The store is {@code SILO_BACKUP_URL} behind the encrypting store: it never holds
+     * plaintext WAL.
+     */
+    private static Optional<WalReceiver> startWalReceiver(SiloCore core) {
+        if (core.embedded().isEmpty()) {
+            return Optional.empty();
+        }
+        EmbeddedPostgresServer server = core.embedded().orElseThrow();
+        try {
+            BackupStore store = BackupStores.open(core.config(), core.envelope());
+            core.onClose(store);
+            WalReceiver receiver = WalReceiver.start(() -> server.adminUrl("postgres"), store, Clock.systemUTC());
+            core.onClose(receiver);
+            return Optional.of(receiver);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the backup store", e);
         }
     }
 
@@ -349,6 +380,11 @@ public final class Silo implements AutoCloseable {
     /** Where this node answers, as seen from this machine. */
     public URI baseUri() {
         return URI.create("http://" + core.config().localHost() + ":" + http.port());
+    }
+
+    /** The backup WAL receiver (embedded mode only). */
+    public Optional<WalReceiver> walReceiver() {
+        return walReceiver;
     }
 
     public SiloCore core() {

@@ -127,7 +127,8 @@ public final class SiloCore implements AutoCloseable {
                 EmbeddedPostgresServer server;
                 try {
                     server = lock.isPresent()
-                            ? EmbeddedPostgresServer.start(config.dataDir(), envelope, EMBEDDED_MAX_CONNECTIONS)
+                            ? EmbeddedPostgresServer.start(config.dataDir(), envelope, EMBEDDED_MAX_CONNECTIONS,
+                                    config.tuning().walKeepMegabytes())
                             : EmbeddedPostgresServer.attach(config.dataDir(), envelope);
                 } catch (Envelope.WrongKeyException e) {
                     throw new StartupException("the master key does not open this data directory (" + config.dataDir()

@@ -158,6 +158,7 @@ class CommandOutputTest {
         List<CommandLine> commands = List.of(new CommandLine(new TenantsCommand(Map.of(), System.out)),
                 new CommandLine(new UsersCommand(Map.of(), System.out)), new CommandLine(new OperatorsCommand(Map.of(), System.out)),
                 new CommandLine(new PlacementsCommand(Map.of(), System.out)), new CommandLine(new AuditCommand(Map.of(), System.out)),
+                new CommandLine(new dev.silo.cli.BackupsCommand(Map.of(), System.out)),
                 new CommandLine(new VersionCommand(System.out)));
         List<CommandLine> all = new ArrayList<>(commands);
         commands.forEach(command -> all.addAll(command.getSubcommands().values()));

@@ -124,11 +124,14 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param shutdownDrainSeconds  on stop, how long readiness answers 503 while requests are still served, before the
      *                              listener closes ({@code SILO_SHUTDOWN_DRAIN_SECONDS}; 5 where a platform routes by
      *                              readiness, see {@link #defaultDrainSeconds}, else 0)
+     * @param walKeepMegabytes      embedded mode: the most WAL the server keeps for the backup receiver's replication slot
+     *                              while the receiver or the store is behind ({@code SILO_WAL_KEEP_MB}, 4096)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
-                         int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds) {
+                         int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
+                         int walKeepMegabytes) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -148,7 +151,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     hashingThreads,
                     intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000),
                     connectionLimits(env),
-                    intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60));
+                    intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60),
+                    intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576));
         }
 
         private static ConnectionLimits connectionLimits(Map<String, String> env) {

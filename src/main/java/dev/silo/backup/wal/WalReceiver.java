@@ -1,0 +1,450 @@
+package dev.silo.backup.wal;
+
+import dev.silo.backup.BackupStore;
+import dev.silo.platform.config.DatabaseUrl;
+import org.postgresql.PGConnection;
+import org.postgresql.PGProperty;
+import org.postgresql.replication.LogSequenceNumber;
+import org.postgresql.replication.PGReplicationStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Streams the embedded server's WAL into the backup store as {@code pg_receivewal} does (claim C14): a platform
+ * daemon thread reads the physical replication stream of the permanent slot {@value #SLOT}, fills one 16 MiB segment
+ * at a time, puts what it has as {@code wal/<segment>.partial} at least every second while WAL arrives and the whole
+ * segment as {@code wal/<segment>} once it is full (then deletes the partial), and only after a put returned reports
+ * that position to the server as flushed. The slot therefore keeps every byte that is not yet durable in the store,
+ * whether Silo is down, the store fails or PostgreSQL restarts; on any error the receiver closes the stream, waits
+ * (backoff up to 30 s) and resumes from the store's end.
+ */
+public final class WalReceiver implements AutoCloseable {
+    public static final String SLOT = "silo_wal";
+    private static final Logger log = LoggerFactory.getLogger(WalReceiver.class);
+    private static final Duration PARTIAL_INTERVAL = Duration.ofSeconds(1);
+    private static final Duration LAG_INTERVAL = Duration.ofSeconds(1);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
+
+    private final Supplier<DatabaseUrl> adminUrl;
+    private final BackupStore store;
+    private final Clock clock;
+    private final Thread thread;
+    private volatile boolean running = true;
+    private final java.util.concurrent.CountDownLatch stopping = new java.util.concurrent.CountDownLatch(1);
+    private volatile Status status;
+
+    // Touched by the receiver thread only.
+    private final byte[] segment = new byte[WalSegments.SEGMENT_SIZE];
+    private long segmentStart;
+    private int filled;
+    private int timeline;
+    private long storedUpTo = -1;
+    private Instant lastPartialPut = Instant.EPOCH;
+    private int storedFilled;
+    private boolean acknowledgePending;
+    private final Deque<FlushSample> unstored = new ArrayDeque<>();
+
+    private record FlushSample(long lsn, Instant seenAt) {}
+
+    /**
+     * What the receiver knows. LSNs are in PostgreSQL's text form ({@code 0/3000148}); absent values are null.
+     *
+     * @param running       whether the receiver thread runs
+     * @param connected     whether it streams right now
+     * @param timeline      the timeline it streams
+     * @param receivedUpTo  the end of the last WAL received
+     * @param receivedAt    when WAL last arrived
+     * @param storedUpTo    the end of the WAL the store holds with no gap
+     * @param serverFlush   the server's {@code pg_current_wal_flush_lsn()} at the last measurement
+     * @param lagBytes      server flush position minus stored position
+     * @param lagSeconds    how long the oldest flushed-but-not-stored WAL has been waiting (0 when the store is level)
+     * @param slotWalStatus the slot's {@code wal_status} ({@code reserved}, {@code extended}, {@code unreserved} =
+     *                      near the {@code max_slot_wal_keep_size} bound, {@code lost})
+     * @param slotSafeBytes how much more WAL the server may write before the slot is at its bound
+     * @param store         where the WAL goes
+     * @param lastError     the last failure, without secrets
+     * @param lastErrorAt   when it happened
+     */
+    public record Status(boolean running, boolean connected, Integer timeline, String receivedUpTo, Instant receivedAt,
+                         String storedUpTo, String serverFlush, Long lagBytes, Double lagSeconds, String slotWalStatus,
+                         Long slotSafeBytes, String store, String lastError, Instant lastErrorAt) {}
+
+    private WalReceiver(Supplier<DatabaseUrl> adminUrl, BackupStore store, Clock clock) {
+        this.adminUrl = requireNonNull(adminUrl, "adminUrl is null");
+        this.store = requireNonNull(store, "store is null");
+        this.clock = requireNonNull(clock, "clock is null");
+        this.status = new Status(true, false, null, null, null, null, null, null, null, null, null, store.describe(), null, null);
+        this.thread = Thread.ofPlatform().daemon().name("silo-wal-receiver").unstarted(this::run);
+    }
+
+    /**
+     * Ensures the slot exists (so WAL is kept from now on even if streaming cannot start yet) and starts the thread.
+     *
+     * @param adminUrl a superuser location on the embedded server
+     */
+    public static WalReceiver start(Supplier<DatabaseUrl> adminUrl, BackupStore store, Clock clock) {
+        WalReceiver receiver = new WalReceiver(adminUrl, store, clock);
+        try (Connection connection = receiver.sqlConnection()) {
+            ensureSlot(connection);
+        } catch (SQLException e) {
+            // The thread tries again; meanwhile the status says why.
+            receiver.recordError("cannot create the replication slot " + SLOT + ": " + e.getMessage());
+        }
+        receiver.thread.start();
+        return receiver;
+    }
+
+    public Status status() {
+        return status;
+    }
+
+    /** Where the receiver puts the WAL. */
+    public BackupStore store() {
+        return store;
+    }
+
+    /** Stops the thread after it puts what it received (best effort) and closes the stream. */
+    @Override
+    public void close() {
+        running = false;
+        // No interrupt: it would break a put in the middle (file channels close on interrupt) and lose the last
+        // partial put; the stream loop polls every 10 ms and the backoff waits on this latch.
+        stopping.countDown();
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Status last = status;
+        status = new Status(false, false, last.timeline(), last.receivedUpTo(), last.receivedAt(), last.storedUpTo(),
+                last.serverFlush(), last.lagBytes(), last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(),
+                last.store(), last.lastError(), last.lastErrorAt());
+    }
+
+    static void ensureSlot(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery("SELECT 1 FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'")) {
+            if (rs.next()) {
+                return;
+            }
+        }
+        try (var statement = connection.prepareStatement("SELECT pg_create_physical_replication_slot(?, true)")) {
+            statement.setString(1, SLOT);
+            statement.execute();
+            log.info("Created the permanent physical replication slot {} for the backup WAL receiver", SLOT);
+        } catch (SQLException e) {
+            if (!"42710".equals(e.getSQLState())) { // created meanwhile by another start: fine
+                throw e;
+            }
+        }
+    }
+
+    private void run() {
+        int failures = 0;
+        while (running) {
+            try {
+                stream();
+                failures = 0;
+            } catch (Exception e) {
+                if (!running) {
+                    break;
+                }
+                failures++;
+                recordError(describe(e));
+                log.warn("WAL receiver: {}; retrying (attempt {})", describe(e), failures);
+                measureLagQuietly(); // the lag keeps growing while the receiver is down: keep measuring it
+                Duration backoff = Duration.ofMillis(Math.min(MAX_BACKOFF.toMillis(), 250L << Math.min(failures, 7)));
+                try {
+                    stopping.await(backoff.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+    }
+
+    /** One session: resume from the store's end, stream until stopped or something fails. */
+    private void stream() throws Exception {
+        try (Connection sql = sqlConnection(); Connection replication = replicationConnection()) {
+            ensureSlot(sql);
+            int serverTimeline = identifyTimeline(replication);
+            long start = resume(sql, serverTimeline);
+            PGReplicationStream stream = replication.unwrap(PGConnection.class).getReplicationAPI().replicationStream()
+                    .physical()
+                    .withSlotName(SLOT)
+                    .withStartPosition(LogSequenceNumber.valueOf(start))
+                    .withStatusInterval(1, TimeUnit.SECONDS)
+                    .start();
+            try {
+                log.info("WAL receiver streaming timeline {} from {} into {}", timeline, WalSegments.format(start), store.describe());
+                acknowledge(stream);
+                updateStatus(true, null);
+                Instant lastLag = Instant.EPOCH;
+                while (running) {
+                    ByteBuffer message = stream.readPending();
+                    if (message != null) {
+                        long end = stream.getLastReceiveLSN().asLong();
+                        append(message, end - message.remaining());
+                    } else {
+                        Thread.sleep(10);
+                    }
+                    Instant now = clock.instant();
+                    if (filled > storedFilled && Duration.between(lastPartialPut, now).compareTo(PARTIAL_INTERVAL) >= 0) {
+                        putPartial();
+                    }
+                    if (acknowledgePending) {
+                        acknowledge(stream);
+                    }
+                    if (Duration.between(lastLag, now).compareTo(LAG_INTERVAL) >= 0) {
+                        measureLag(sql);
+                        lastLag = now;
+                    }
+                }
+                if (filled > storedFilled) {
+                    putPartial();
+                    acknowledge(stream);
+                }
+            } finally {
+                try {
+                    stream.close();
+                } catch (SQLException e) {
+                    log.debug("closing the replication stream: {}", e.getMessage());
+                }
+            }
+        } catch (InterruptedException e) {
+            if (running) {
+                throw e;
+            }
+        }
+    }
+
+    /** Where to start: the end of what the store holds, loading its partial segment; else the slot's first segment. */
+    private long resume(Connection sql, int serverTimeline) throws IOException, SQLException {
+        WalSegments.Contents contents = WalSegments.read(store);
+        Optional<WalSegments.Segment> last = contents.partial().or(() -> Optional.ofNullable(
+                contents.complete().isEmpty() ? null : contents.complete().getLast()));
+        if (last.isPresent() && last.get().timeline() != serverTimeline) {
+            // Silo's embedded server never promotes, so a new timeline means this store belongs to another history
+            // (a restored copy pointed at the live store, or the reverse): refuse rather than mix histories.
+            throw new IllegalStateException("the server is on timeline " + serverTimeline + " but the store " + store.describe()
+                    + " holds timeline " + last.get().timeline() + "; refusing to stream into it (point the restored copy at a new store)");
+        }
+        timeline = serverTimeline;
+        long restartLsn = slotRestartLsn(sql);
+        long start;
+        if (last.isEmpty()) {
+            start = WalSegments.segmentStart(restartLsn);
+            segmentStart = start;
+            filled = 0;
+        } else {
+            long end = last.get().endLsn();
+            if (Long.compareUnsigned(end, WalSegments.segmentStart(restartLsn)) < 0) {
+                // The slot was invalidated or recreated: WAL between the store's end and the slot is gone.
+                log.error("WAL receiver: the store ends at {} but the server keeps WAL only from {}: WAL in between is lost; "
+                        + "take a base backup", WalSegments.format(end), WalSegments.format(restartLsn));
+                end = WalSegments.segmentStart(restartLsn);
+                segmentStart = end;
+                filled = 0;
+            } else if (last.get().partial()) {
+                segmentStart = last.get().startLsn();
+                try (InputStream in = store.get(last.get().name()).orElseThrow(
+                        () -> new IOException("the partial segment " + last.get().name() + " vanished"))) {
+                    filled = in.readNBytes(segment, 0, segment.length);
+                }
+                end = segmentStart + filled;
+            } else {
+                segmentStart = end;
+                filled = 0;
+            }
+            start = end;
+        }
+        storedFilled = filled;
+        storedUpTo = start;
+        // A partial left behind by a crash between the whole segment's put and the partial's delete is stale.
+        for (BackupStore.StoredObject object : store.list(WalSegments.PREFIX)) {
+            WalSegments.parse(object).filter(s -> s.partial() && s.startLsn() != segmentStart).ifPresent(s -> {
+                try {
+                    store.delete(s.name());
+                } catch (IOException e) {
+                    log.debug("cannot delete the stale {}: {}", s.name(), e.getMessage());
+                }
+            });
+        }
+        return start;
+    }
+
+    private void append(ByteBuffer message, long messageStart) throws IOException {
+        long expected = segmentStart + filled;
+        if (messageStart != expected) {
+            throw new IllegalStateException("the server sent WAL from " + WalSegments.format(messageStart) + " but "
+                    + WalSegments.format(expected) + " was expected");
+        }
+        while (message.hasRemaining()) {
+            int chunk = Math.min(message.remaining(), segment.length - filled);
+            message.get(segment, filled, chunk);
+            filled += chunk;
+            updateReceived(segmentStart + filled);
+            if (filled == segment.length) {
+                completeSegment();
+            }
+        }
+    }
+
+    private void completeSegment() throws IOException {
+        String name = WalSegments.name(timeline, segmentStart);
+        store.put(name, new ByteArrayInputStream(segment, 0, filled));
+        store.delete(name + WalSegments.PARTIAL_SUFFIX);
+        storedUpTo = segmentStart + filled;
+        segmentStart += segment.length;
+        filled = 0;
+        storedFilled = 0;
+        acknowledgePending = true;
+        updateStatus(true, null);
+    }
+
+    private void putPartial() throws IOException {
+        store.put(WalSegments.name(timeline, segmentStart) + WalSegments.PARTIAL_SUFFIX, new ByteArrayInputStream(segment, 0, filled));
+        storedFilled = filled;
+        storedUpTo = segmentStart + filled;
+        lastPartialPut = clock.instant();
+        acknowledgePending = true;
+        updateStatus(true, null);
+    }
+
+    /** Tells the server what the store holds: the slot may release WAL before it, never after. */
+    private void acknowledge(PGReplicationStream stream) throws SQLException {
+        LogSequenceNumber stored = LogSequenceNumber.valueOf(storedUpTo);
+        stream.setFlushedLSN(stored);
+        stream.setAppliedLSN(stored);
+        stream.forceUpdateStatus();
+        acknowledgePending = false;
+    }
+
+    private void measureLag(Connection sql) throws SQLException {
+        try (Statement statement = sql.createStatement();
+             ResultSet rs = statement.executeQuery("""
+                     SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn AS flush,
+                            (SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'silo_wal') AS wal_status,
+                            (SELECT safe_wal_size FROM pg_replication_slots WHERE slot_name = 'silo_wal') AS safe_wal_size
+                     """)) {
+            rs.next();
+            long flush = rs.getBigDecimal("flush").longValueExact();
+            String walStatus = rs.getString("wal_status");
+            long safe = rs.getLong("safe_wal_size");
+            Long safeBytes = rs.wasNull() ? null : safe;
+            Instant now = clock.instant();
+            if (unstored.isEmpty() || Long.compareUnsigned(unstored.getLast().lsn(), flush) < 0) {
+                unstored.addLast(new FlushSample(flush, now));
+            }
+            while (!unstored.isEmpty() && Long.compareUnsigned(unstored.getFirst().lsn(), storedUpTo) <= 0) {
+                unstored.removeFirst();
+            }
+            // Until the next sample all that the server flushed before "now" counts as waiting since its first sighting.
+            double lagSeconds = unstored.isEmpty() ? 0.0 : Duration.between(unstored.getFirst().seenAt(), now).toMillis() / 1000.0;
+            long lagBytes = Math.max(0, flush - storedUpTo);
+            Status last = status;
+            status = new Status(true, true, timeline, last.receivedUpTo(), last.receivedAt(), WalSegments.format(storedUpTo),
+                    WalSegments.format(flush), lagBytes, lagSeconds, walStatus, safeBytes, store.describe(),
+                    last.lastError(), last.lastErrorAt());
+            if ("unreserved".equals(walStatus)) {
+                log.warn("WAL receiver: the slot {} is past max_slot_wal_keep_size; the server may remove WAL the store does not hold yet", SLOT);
+            }
+        }
+    }
+
+    private void measureLagQuietly() {
+        if (storedUpTo < 0) {
+            return;
+        }
+        try (Connection sql = sqlConnection()) {
+            measureLag(sql);
+            Status last = status;
+            status = new Status(true, false, last.timeline(), last.receivedUpTo(), last.receivedAt(), last.storedUpTo(),
+                    last.serverFlush(), last.lagBytes(), last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(),
+                    last.store(), last.lastError(), last.lastErrorAt());
+        } catch (SQLException e) {
+            log.debug("cannot measure the WAL lag: {}", e.getMessage());
+        }
+    }
+
+    private void updateReceived(long receivedUpTo) {
+        Status last = status;
+        status = new Status(true, true, timeline, WalSegments.format(receivedUpTo), clock.instant(), last.storedUpTo(),
+                last.serverFlush(), last.lagBytes(), last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(),
+                last.store(), last.lastError(), last.lastErrorAt());
+    }
+
+    private void updateStatus(boolean connected, String error) {
+        Status last = status;
+        status = new Status(running, connected, timeline == 0 ? null : timeline, last.receivedUpTo(), last.receivedAt(),
+                storedUpTo < 0 ? last.storedUpTo() : WalSegments.format(storedUpTo), last.serverFlush(), last.lagBytes(),
+                last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(), last.store(),
+                error == null ? last.lastError() : error, error == null ? last.lastErrorAt() : clock.instant());
+    }
+
+    private void recordError(String message) {
+        updateStatus(false, message);
+    }
+
+    private static String describe(Exception e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return e instanceof IOException ? "backup store: " + message : message;
+    }
+
+    private static long slotRestartLsn(Connection sql) throws SQLException {
+        try (Statement statement = sql.createStatement();
+             ResultSet rs = statement.executeQuery(
+                     "SELECT restart_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'")) {
+            if (!rs.next() || rs.getBigDecimal(1) == null) {
+                throw new IllegalStateException("the replication slot " + SLOT + " holds no WAL (invalidated?)");
+            }
+            return rs.getBigDecimal(1).longValueExact();
+        }
+    }
+
+    private static int identifyTimeline(Connection replication) throws SQLException {
+        try (Statement statement = replication.createStatement(); ResultSet rs = statement.executeQuery("IDENTIFY_SYSTEM")) {
+            rs.next();
+            return rs.getInt("timeline");
+        }
+    }
+
+    private Connection sqlConnection() throws SQLException {
+        DatabaseUrl url = adminUrl.get();
+        Properties properties = url.properties();
+        PGProperty.APPLICATION_NAME.set(properties, "silo-wal-receiver");
+        return DriverManager.getConnection(url.jdbcUrl(), properties);
+    }
+
+    private Connection replicationConnection() throws SQLException {
+        DatabaseUrl url = adminUrl.get();
+        Properties properties = url.properties();
+        PGProperty.REPLICATION.set(properties, "true");
+        PGProperty.PREFER_QUERY_MODE.set(properties, "simple");
+        PGProperty.ASSUME_MIN_SERVER_VERSION.set(properties, "17");
+        PGProperty.APPLICATION_NAME.set(properties, "silo-wal-receiver");
+        return DriverManager.getConnection(url.jdbcUrl(), properties);
+    }
+}
