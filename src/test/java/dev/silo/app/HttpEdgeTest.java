@@ -83,6 +83,14 @@ class HttpEdgeTest {
     }
 
     @Test
+    void theListenerSendsWithoutNagleDelay() {
+        // With Nagle on, every response over one TCP segment waited ~40 ms for the client's delayed ACK.
+        var response = http.get("/test/listener");
+        assertThat(response.status()).isEqualTo(200);
+        assertThat(response.json().get("tcp_no_delay").asBoolean()).isTrue();
+    }
+
+    @Test
     void wellFormedJsonIsEchoed() {
         var response = http.post("/test/echo", "{\"a\": [1, {\"b\": null}]}");
         assertThat(response.status()).isEqualTo(200);
