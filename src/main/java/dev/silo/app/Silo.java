@@ -161,7 +161,7 @@ public final class Silo implements AutoCloseable {
             UserRoutes userRoutes = new UserRoutes(tenantRequests, core.users(), directory, core.tenantDatabases(),
                     core.tenantAudit(), auth);
             RecordRoutes recordRoutes = new RecordRoutes(tenantRequests, new RecordService(core.tenantDatabases(),
-                    core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate));
+                    core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate, core.bulkWork()));
             HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth, request -> {
