@@ -5,6 +5,7 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.AuditRoutes;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.AuthRoutes;
+import dev.silo.backup.BackupHealth;
 import dev.silo.backup.BackupStore;
 import dev.silo.backup.BackupStores;
 import dev.silo.backup.wal.WalReceiver;
@@ -53,6 +54,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -162,7 +164,8 @@ public final class Silo implements AutoCloseable {
                     core.tenantAudit(), auth);
             RecordRoutes recordRoutes = new RecordRoutes(tenantRequests, new RecordService(core.tenantDatabases(),
                     core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate, core.bulkWork()));
-            HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
+            BackupHealth backupHealth = new BackupHealth(() -> walReceiver.map(WalReceiver::status), clock);
+            HealthRoutes health = new HealthRoutes(core.catalog(), draining::get, () -> Map.of("backups", backupHealth.degraded()));
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth, request -> {
                 Tenant tenant = tenantRequests.admin(request).tenant();

@@ -34,6 +34,7 @@ class HttpEdgeTest {
         var ready = http.get("/health/ready");
         assertThat(ready.status()).isEqualTo(200);
         assertThat(ready.json().get("status").asText()).isEqualTo("ready");
+        assertThat(ready.json().has("degraded")).as("nothing degraded on a healthy node: %s", ready.body()).isFalse();
         assertThat(http.get("/health/live").status()).isEqualTo(200);
     }
 
