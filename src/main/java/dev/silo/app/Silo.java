@@ -178,7 +178,7 @@ public final class Silo implements AutoCloseable {
             HttpServer http;
             try {
                 http = HttpServer.start(
-                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http()),
+                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http(), tuning.trustedProxies()),
                         routes -> {
                             health.register(routes);
                             tenantRoutes.register(routes);

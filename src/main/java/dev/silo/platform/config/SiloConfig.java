@@ -1,6 +1,7 @@
 package dev.silo.platform.config;
 
 import dev.silo.platform.http.ConnectionLimits;
+import dev.silo.platform.http.TrustedProxies;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -126,12 +127,14 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              readiness, see {@link #defaultDrainSeconds}, else 0)
      * @param walKeepMegabytes      embedded mode: the most WAL the server keeps for the backup receiver's replication slot
      *                              while the receiver or the store is behind ({@code SILO_WAL_KEEP_MB}, 4096)
+     * @param trustedProxies        peers that may say who the client is ({@code SILO_TRUSTED_PROXIES}: CIDR list or
+     *                              {@code heroku}; none by default)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
-                         int walKeepMegabytes) {
+                         int walKeepMegabytes, TrustedProxies trustedProxies) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -152,7 +155,16 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000),
                     connectionLimits(env),
                     intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60),
-                    intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576));
+                    intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576),
+                    trustedProxies(env));
+        }
+
+        private static TrustedProxies trustedProxies(Map<String, String> env) {
+            try {
+                return TrustedProxies.parse(env.get("SILO_TRUSTED_PROXIES"));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("SILO_TRUSTED_PROXIES", e.getMessage());
+            }
         }
 
         private static ConnectionLimits connectionLimits(Map<String, String> env) {
