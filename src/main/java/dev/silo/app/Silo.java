@@ -8,6 +8,10 @@ import dev.silo.auth.AuthRoutes;
 import dev.silo.backup.BackupHealth;
 import dev.silo.backup.BackupStore;
 import dev.silo.backup.BackupStores;
+import dev.silo.backup.base.BaseBackupRoutes;
+import dev.silo.backup.base.BaseBackupService;
+import dev.silo.backup.base.BaseBackups;
+import dev.silo.backup.base.Lsn;
 import dev.silo.backup.wal.WalReceiver;
 import dev.silo.backup.wal.WalRoutes;
 import dev.silo.auth.AuthService;
@@ -83,12 +87,14 @@ public final class Silo implements AutoCloseable {
     private final Optional<OperatorService.CreatedOperator> bootstrapOperator;
     private final AuditCheckpointJob auditCheckpoints;
     private final Optional<WalReceiver> walReceiver;
+    private final Optional<BaseBackupService> baseBackups;
     private final CountDownLatch closed = new CountDownLatch(1);
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
-                 Optional<WalReceiver> walReceiver) {
+                 Optional<WalReceiver> walReceiver, Optional<BaseBackupService> baseBackups) {
         this.core = core;
+        this.baseBackups = baseBackups;
         this.walReceiver = walReceiver;
         this.auditCheckpoints = auditCheckpoints;
         this.http = http;
@@ -141,6 +147,7 @@ public final class Silo implements AutoCloseable {
             AuditCheckpointJob auditCheckpoints = AuditCheckpointJob.start(core);
             core.onClose(auditCheckpoints);
             Optional<WalReceiver> walReceiver = startWalReceiver(core);
+            Optional<BaseBackupService> baseBackups = walReceiver.map(receiver -> startBaseBackups(core, receiver));
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -172,7 +179,9 @@ public final class Silo implements AutoCloseable {
                 return core.tenantDatabases().withConnection(tenant,
                         connection -> core.tenantAudit().verify(connection, TenantAudit.logName(tenant.id())));
             });
-            WalRoutes walRoutes = new WalRoutes(auth, walReceiver);
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, baseBackups.<java.util.Map<String, WalRoutes.Section>>map(
+                    service -> java.util.Map.of("base_backups", () -> BaseBackups.status(service.store()))).orElse(java.util.Map.of()));
+            BaseBackupRoutes baseBackupRoutes = new BaseBackupRoutes(auth, baseBackups);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http;
@@ -184,6 +193,7 @@ public final class Silo implements AutoCloseable {
                             tenantRoutes.register(routes);
                             auditRoutes.register(routes);
                             walRoutes.register(routes);
+                            baseBackupRoutes.register(routes);
                             authRoutes.register(routes);
                             userRoutes.register(routes);
                             recordRoutes.register(routes);
@@ -196,7 +206,8 @@ public final class Silo implements AutoCloseable {
             }
             boundPort.set(http.port());
             core.onClose(http);
-            Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver);
+            Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
+                    baseBackups);
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
@@ -220,12 +231,32 @@ public final class Silo implements AutoCloseable {
         try {
             BackupStore store = BackupStores.open(core.config(), core.envelope());
             core.onClose(store);
+            log.info("Backups go to {}", store.describe());
             WalReceiver receiver = WalReceiver.start(() -> server.adminUrl("postgres"), store, Clock.systemUTC());
             core.onClose(receiver);
             return Optional.of(receiver);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the backup store", e);
         }
+    }
+
+    /**
+     * Base backups into the WAL receiver's store (issue 12.2): on demand ({@code POST /admin/backups}), every
+     * {@code SILO_BASE_BACKUP_HOURS} and soon after a start that finds none in the store (0 hours: on demand only).
+     * Registered after the receiver, so it stops first.
+     */
+    private static BaseBackupService startBaseBackups(SiloCore core, WalReceiver receiver) {
+        EmbeddedPostgresServer server = core.embedded().orElseThrow();
+        BaseBackupService service = new BaseBackupService(() -> server.adminUrl(CATALOG_DATABASE), core.catalog(), core.audit(),
+                core.config().dataDir(), server.clusterDirectory(), receiver.store(),
+                () -> Optional.ofNullable(receiver.status().storedUpTo()).map(Lsn::parse), core.clock(),
+                BaseBackupService.DEFAULT_WAL_WAIT);
+        core.onClose(service);
+        int hours = core.config().tuning().baseBackupHours();
+        if (hours > 0) {
+            service.schedule(Duration.ofHours(hours), Duration.ofSeconds(10));
+        }
+        return service;
     }
 
     /**
@@ -383,6 +414,11 @@ public final class Silo implements AutoCloseable {
     /** Where this node answers, as seen from this machine. */
     public URI baseUri() {
         return URI.create("http://" + core.config().localHost() + ":" + http.port());
+    }
+
+    /** Base backups (embedded mode only). */
+    public Optional<BaseBackupService> baseBackups() {
+        return baseBackups;
     }
 
     /** The backup WAL receiver (embedded mode only). */

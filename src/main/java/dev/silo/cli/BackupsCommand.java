@@ -3,7 +3,16 @@ package dev.silo.cli;
 import dev.silo.app.SiloCore;
 import dev.silo.backup.BackupStore;
 import dev.silo.backup.BackupStores;
+import dev.silo.audit.Actor;
+import dev.silo.backup.base.BaseBackup;
+import dev.silo.backup.base.BaseBackupManifest;
+import dev.silo.backup.base.BaseBackupService;
+import dev.silo.backup.base.BaseBackups;
+import dev.silo.backup.wal.WalReceiver;
+import dev.silo.backup.wal.WalSegments;
 import dev.silo.backup.wal.WalStatus;
+import dev.silo.platform.db.EmbeddedPostgresServer;
+import dev.silo.platform.problem.Conflict;
 import dev.silo.platform.db.Sql;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -15,8 +24,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "backups", mixinStandardHelpOptions = true, description = "Continuous protection: the WAL streamed into the backup store.",
-        subcommands = {BackupsCommand.Status.class})
+@Command(name = "backups", mixinStandardHelpOptions = true,
+        description = "Continuous protection: the WAL streamed into the backup store, and base backups.",
+        subcommands = {BackupsCommand.Status.class, BackupsCommand.Create.class})
 public final class BackupsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -55,6 +65,20 @@ public final class BackupsCommand {
                         view.put("receiver", Boolean.TRUE.equals(view.get("receiver_connected")) ? "streaming" : "not running");
                         Map<String, Object> stored = WalStatus.store(store);
                         stored.forEach((key, value) -> view.put("store_" + key, value));
+                        Map<String, Object> base = BaseBackups.status(store);
+                        if (core.json) {
+                            view.put("base_backups", base);
+                        } else {
+                            view.put("base_backups", base.get("count"));
+                            @SuppressWarnings("unchecked")
+                            Map<String, Object> last = (Map<String, Object>) base.get("last");
+                            view.put("last_base_backup", last == null ? null
+                                    : last.get("id") + " (" + last.get("stop_time") + ", " + last.get("bytes") + " bytes)");
+                            @SuppressWarnings("unchecked")
+                            Map<String, Object> window = (Map<String, Object>) base.get("restorable");
+                            view.put("restorable_from", window.get("oldest"));
+                            view.put("restorable_to_lsn", window.get("newest_lsn"));
+                        }
                     } catch (IOException e) {
                         throw new UncheckedIOException("cannot read the backup store", e);
                     }
@@ -65,6 +89,66 @@ public final class BackupsCommand {
                     Output.keyValues(out, view);
                 }
                 return 0;
+            }
+        }
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true,
+            description = {"Take a base backup now, without stopping anything: every database and the cluster files, "
+                    + "compressed and encrypted into the backup store, complete once the store's WAL reaches its end.",
+                    "Progress (files, bytes) goes to stderr; the result to stdout. Exit 1 if a base backup is already running."})
+    static final class Create implements Callable<Integer> {
+        @Mixin
+        CoreOptions core;
+
+        @Override
+        public Integer call() throws IOException {
+            try (SiloCore silo = core.open(env)) {
+                if (silo.embedded().isEmpty()) {
+                    throw new Conflict("backups-external", "Silo does not host this PostgreSQL, so it cannot take base "
+                            + "backups of it: use the provider's own continuous protection");
+                }
+                EmbeddedPostgresServer server = silo.embedded().get();
+                PrintStream err = System.err;
+                try (BackupStore store = BackupStores.open(silo.config(), silo.envelope())) {
+                    // No node runs (this command started PostgreSQL): stream the WAL for the backup here, from the slot.
+                    WalReceiver receiver = server.postmaster().isPresent()
+                            ? WalReceiver.start(() -> server.adminUrl("postgres"), store, java.time.Clock.systemUTC()) : null;
+                    try (BaseBackupService service = new BaseBackupService(() -> server.adminUrl(SiloCore.CATALOG_DATABASE),
+                            silo.catalog(), silo.audit(), silo.config().dataDir(), server.clusterDirectory(), store,
+                            () -> WalSegments.read(store).end(), silo.clock(), BaseBackupService.DEFAULT_WAL_WAIT)) {
+                        long[] lastPrint = {0};
+                        BaseBackup.Progress progress = (files, bytes, object) -> {
+                            long now = System.nanoTime();
+                            if (now - lastPrint[0] > 1_000_000_000L) {
+                                lastPrint[0] = now;
+                                err.println("copied " + files + " files, " + bytes / (1024 * 1024) + " MiB (" + object + ")");
+                            }
+                        };
+                        BaseBackupManifest manifest = service.runNow(Actor.cli(), progress);
+                        Map<String, Object> view = new LinkedHashMap<>();
+                        view.put("id", manifest.id());
+                        view.put("files", manifest.files().size());
+                        view.put("bytes", manifest.bytes());
+                        view.put("databases", manifest.databases().size());
+                        view.put("start_lsn", manifest.startLsn());
+                        view.put("stop_lsn", manifest.stopLsn());
+                        view.put("timeline", manifest.timeline());
+                        view.put("start_time", manifest.startTime());
+                        view.put("stop_time", manifest.stopTime());
+                        view.put("store", store.describe());
+                        if (core.json) {
+                            Output.json(out, view);
+                        } else {
+                            Output.keyValues(out, view);
+                        }
+                        return 0;
+                    } finally {
+                        if (receiver != null) {
+                            receiver.close();
+                        }
+                    }
+                }
             }
         }
     }

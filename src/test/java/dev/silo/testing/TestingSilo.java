@@ -115,6 +115,8 @@ public final class TestingSilo {
         env.put("SILO_HOST", "127.0.0.1");
         // The floor, to keep tests fast; one test checks the default of 12.
         env.putIfAbsent("SILO_BCRYPT_COST", "10");
+        // Base backups only when a test asks for one: a scheduled copy of every test node would slow the suite.
+        env.putIfAbsent("SILO_BASE_BACKUP_HOURS", "0");
         return Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
     }
 

@@ -14,11 +14,23 @@ import static java.util.Objects.requireNonNull;
 public final class WalRoutes {
     private final OperatorAuth auth;
     private final Optional<WalReceiver> receiver;
+    private final Map<String, Section> sections;
+
+    /** One more part of the body, computed per request (the base backups, for example). */
+    public interface Section {
+        Object view() throws java.io.IOException;
+    }
 
     /** {@code receiver} is empty in external mode, where Silo cannot stream the server's WAL. */
     public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver) {
+        this(auth, receiver, Map.of());
+    }
+
+    /** {@code sections} are added to the body in embedded mode, under their keys. */
+    public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, Map<String, Section> sections) {
         this.auth = requireNonNull(auth, "auth is null");
         this.receiver = requireNonNull(receiver, "receiver is null");
+        this.sections = Map.copyOf(sections);
     }
 
     public void register(Routes routes) {
@@ -34,6 +46,9 @@ public final class WalRoutes {
                 body.put("mode", "embedded");
                 body.put("wal", receiver.get().status());
                 body.put("store", WalStatus.store(receiver.get().store()));
+                for (Map.Entry<String, Section> section : new java.util.TreeMap<>(sections).entrySet()) {
+                    body.put(section.getKey(), section.getValue().view());
+                }
             }
             Json.ok(response, body);
         });
