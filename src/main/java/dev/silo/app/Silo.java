@@ -12,6 +12,7 @@ import dev.silo.backup.base.BaseBackupRoutes;
 import dev.silo.backup.base.BaseBackupService;
 import dev.silo.backup.base.BaseBackups;
 import dev.silo.backup.base.Lsn;
+import dev.silo.backup.retention.BackupRetention;
 import dev.silo.backup.wal.WalReceiver;
 import dev.silo.backup.wal.WalRoutes;
 import dev.silo.auth.AuthService;
@@ -30,6 +31,7 @@ import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.config.SiloConfig;
 import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.EmbeddedPostgresServer;
+import dev.silo.platform.db.Sql;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
 import dev.silo.records.RecordRoutes;
@@ -148,6 +150,8 @@ public final class Silo implements AutoCloseable {
             core.onClose(auditCheckpoints);
             Optional<WalReceiver> walReceiver = startWalReceiver(core);
             Optional<BaseBackupService> baseBackups = walReceiver.map(receiver -> startBaseBackups(core, receiver));
+            baseBackups.ifPresent(service -> jobs.scheduleWithFixedDelay(() -> runRetention(core, service.store()), 5, 60,
+                    TimeUnit.MINUTES));
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -237,6 +241,25 @@ public final class Silo implements AutoCloseable {
             return Optional.of(receiver);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the backup store", e);
+        }
+    }
+
+    /**
+     * Deletes base backups and WAL past {@code SILO_BACKUP_RETENTION_DAYS} (issue 12.4), hourly; what it deleted is
+     * recorded in the platform audit as {@code backup.retention}. A failure is logged and tried again next hour.
+     */
+    static void runRetention(SiloCore core, BackupStore store) {
+        try {
+            BackupRetention.Result result = new BackupRetention(Duration.ofDays(core.config().tuning().backupRetentionDays()))
+                    .run(store, core.clock().instant());
+            if (result.deletedAnything()) {
+                Sql.withConnection(core.catalog(), connection -> {
+                    core.audit().append(connection, Actor.SYSTEM, "backup.retention", store.describe(), result.view());
+                    return null;
+                });
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("Backup retention did not run: {}; it is tried again in an hour", e.toString());
         }
     }
 
