@@ -73,6 +73,11 @@ public final class ServeCommand implements Callable<Integer> {
                 out.println("First start: created the operator 'bootstrap'; its API key is in " + file + " (mode 0600).");
             }
         });
+        if (config.embedded()) {
+            out.println("Backups are written to " + config.backupUrl().display() + (config.dataDir().resolve(
+                    dev.silo.platform.config.BackupUrl.POINTER_FILE).toFile().isFile() && !env.containsKey("SILO_BACKUP_URL")
+                    ? " (from " + dev.silo.platform.config.BackupUrl.POINTER_FILE + ", written by silo restore)" : ""));
+        }
         out.println("Silo is ready at " + silo.baseUri() + "  (data: " + config.dataDir() + "; stop with Ctrl-C)");
         out.flush();
         silo.awaitClose();

@@ -15,13 +15,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A real S3 server in this JVM: S3Proxy over its filesystem blob store in a temporary folder, on a random loopback
  * port, started once and shared by the tests. Each {@link #newBucket} is a fresh, empty bucket.
  */
-final class TestingS3 {
+public final class TestingS3 {
     private static final AtomicInteger BUCKETS = new AtomicInteger();
     private static S3ProxyJunitCore server;
 
     private TestingS3() {}
 
-    static synchronized URI endpoint() {
+    public static synchronized URI endpoint() {
         if (server == null) {
             // Credentials made up for this in-process server only; S3Proxy checks the SDK's V4 signatures with them.
             S3ProxyJunitCore started = new S3ProxyJunitCore.Builder().withCredentials("silo-test", "silo-test-secret").build();
@@ -36,13 +36,13 @@ final class TestingS3 {
         return server.getUri();
     }
 
-    static StaticCredentialsProvider credentials() {
+    public static StaticCredentialsProvider credentials() {
         endpoint();
         return StaticCredentialsProvider.create(AwsBasicCredentials.create(server.getAccessKey(), server.getSecretKey()));
     }
 
     /** Creates an empty bucket and returns where a store in it, under {@code prefix}, is. */
-    static S3BackupStore.Location newBucket(String prefix) {
+    public static S3BackupStore.Location newBucket(String prefix) {
         String bucket = "bucket-" + BUCKETS.incrementAndGet() + "-" + ProcessHandle.current().pid();
         try (S3Client client = S3Client.builder().httpClient(UrlConnectionHttpClient.create()).region(Region.US_EAST_1)
                 .credentialsProvider(credentials()).endpointOverride(endpoint()).forcePathStyle(true).build()) {

@@ -141,12 +141,14 @@ class ConfigTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String command : new String[] {"serve", "version"}) {
+        for (String command : new String[] {"serve", "version", "restore"}) {
             Run run = silo(Map.of(), command, "--help");
             assertThat(run.code()).isZero();
             assertThat(run.out()).startsWith("Usage: silo " + command);
         }
         Run root = silo(Map.of(), "--help");
-        assertThat(root.out()).contains("serve").contains("version");
+        assertThat(root.out()).contains("serve").contains("version").contains("backups").contains("restore");
+        Run backups = silo(Map.of(), "backups", "--help");
+        assertThat(backups.out()).contains("create").contains("status");
     }
 }

@@ -14,11 +14,24 @@ import static java.util.Objects.requireNonNull;
  */
 public sealed interface BackupUrl {
     String SETTING = "SILO_BACKUP_URL";
+    /**
+     * A file in the data directory naming the store when {@code SILO_BACKUP_URL} is not set: {@code silo restore}
+     * writes it so a restored copy writes into a new prefix, never into the store it was restored from.
+     */
+    String POINTER_FILE = "backup-store.url";
+
+    /** The URL form, for status lines (no credentials: there are none in it). */
+    String display();
 
     /** {@code file:///path}: a folder on this machine. */
     record Folder(Path root) implements BackupUrl {
         public Folder {
             requireNonNull(root, "root is null");
+        }
+
+        @Override
+        public String display() {
+            return root.toUri().toString();
         }
     }
 
@@ -34,6 +47,11 @@ public sealed interface BackupUrl {
             requireNonNull(prefix, "prefix is null");
             requireNonNull(endpoint, "endpoint is null");
             requireNonNull(region, "region is null");
+        }
+
+        @Override
+        public String display() {
+            return "s3://" + bucket + "/" + prefix;
         }
     }
 
@@ -51,6 +69,16 @@ public sealed interface BackupUrl {
      */
     static BackupUrl resolve(Map<String, String> env, Path dataDir) {
         String value = env.get(SETTING);
+        if (value == null || value.isBlank()) {
+            java.nio.file.Path pointer = dataDir.resolve(POINTER_FILE);
+            if (java.nio.file.Files.isRegularFile(pointer)) {
+                try {
+                    value = java.nio.file.Files.readString(pointer).strip();
+                } catch (java.io.IOException e) {
+                    throw new ConfigException(SETTING, "cannot read " + pointer + " (" + e.getClass().getSimpleName() + ")");
+                }
+            }
+        }
         if (value == null || value.isBlank()) {
             return new Folder(dataDir.resolve("backups").resolve("store"));
         }

@@ -249,6 +249,15 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The superuser password kept in {@code <data dir>/postgres/superuser.wrapped}, for a cluster restored from a base
+     * backup (which carries that file).
+     */
+    public static String storedSuperuserPassword(Path dataDir, Envelope envelope) throws IOException {
+        Path file = dataDir.resolve("postgres").resolve("superuser.wrapped");
+        return envelope.unwrapString(Base64.getDecoder().decode(Files.readString(file).strip()), PASSWORD_CONTEXT);
+    }
+
     private static String superuserPassword(Path root, Envelope envelope) throws IOException {
         Path file = root.resolve("superuser.wrapped");
         if (Files.exists(file)) {

@@ -27,7 +27,7 @@ import static java.util.Objects.requireNonNull;
  * logs an ERROR with a stack trace when a shutdown checkpoint takes longer; it makes its working directory
  * world-writable at every start; and it cannot start the server again after a crash.
  */
-final class PostgresProcess {
+public final class PostgresProcess {
     private static final Logger log = LoggerFactory.getLogger(PostgresProcess.class);
     /** A fast stop ends sessions, then writes a shutdown checkpoint: legitimate work that can take a while. */
     static final Duration FAST_STOP_TIMEOUT = Duration.ofSeconds(120);
@@ -40,7 +40,7 @@ final class PostgresProcess {
     private final int port;
     private final Map<String, String> settings;
 
-    PostgresProcess(PostgresBinaries binaries, Path cluster, int port, Map<String, String> settings) {
+    public PostgresProcess(PostgresBinaries binaries, Path cluster, int port, Map<String, String> settings) {
         this.binaries = requireNonNull(binaries, "binaries is null");
         this.cluster = requireNonNull(cluster, "cluster is null");
         this.port = port;
@@ -56,7 +56,7 @@ final class PostgresProcess {
      *
      * @return the postmaster
      */
-    ProcessHandle start() {
+    public ProcessHandle start() {
         List<String> options = new ArrayList<>(List.of("-p", Integer.toString(port)));
         settings.forEach((key, value) -> {
             options.add("-c");
@@ -79,7 +79,7 @@ final class PostgresProcess {
      * it really takes longer, an immediate stop (crash recovery at the next start, nothing committed is lost). Returns
      * once the postmaster process has exited, not just once {@code pg_ctl} says so.
      */
-    void stop(ProcessHandle postmaster) {
+    public void stop(ProcessHandle postmaster) {
         long started = System.nanoTime();
         try {
             run(binaries.command("pg_ctl", "stop", "-D", cluster.toString(), "-m", "fast", "-w",
@@ -127,7 +127,7 @@ final class PostgresProcess {
      * zombie until whoever adopted it reaps it, and {@link ProcessHandle#isAlive()} counts a zombie as alive (so does
      * PostgreSQL's own check of a stale pid file).
      */
-    static boolean isRunning(ProcessHandle process) {
+    public static boolean isRunning(ProcessHandle process) {
         return process.isAlive() && !isZombie(process.pid());
     }
 
