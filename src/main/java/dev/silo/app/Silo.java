@@ -12,6 +12,10 @@ import dev.silo.backup.base.BaseBackupRoutes;
 import dev.silo.backup.base.BaseBackupService;
 import dev.silo.backup.base.BaseBackups;
 import dev.silo.backup.base.Lsn;
+import dev.silo.backup.drill.BaseBackupAge;
+import dev.silo.backup.drill.DrillRoutes;
+import dev.silo.backup.drill.RestoreDrill;
+import dev.silo.backup.drill.RestoreDrills;
 import dev.silo.backup.retention.BackupRetention;
 import dev.silo.backup.wal.WalReceiver;
 import dev.silo.backup.wal.WalRoutes;
@@ -90,12 +94,14 @@ public final class Silo implements AutoCloseable {
     private final AuditCheckpointJob auditCheckpoints;
     private final Optional<WalReceiver> walReceiver;
     private final Optional<BaseBackupService> baseBackups;
+    private final Optional<RestoreDrills> drills;
     private final CountDownLatch closed = new CountDownLatch(1);
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
-                 Optional<WalReceiver> walReceiver, Optional<BaseBackupService> baseBackups) {
+                 Optional<WalReceiver> walReceiver, Optional<BaseBackupService> baseBackups, Optional<RestoreDrills> drills) {
         this.core = core;
+        this.drills = drills;
         this.baseBackups = baseBackups;
         this.walReceiver = walReceiver;
         this.auditCheckpoints = auditCheckpoints;
@@ -152,6 +158,7 @@ public final class Silo implements AutoCloseable {
             Optional<BaseBackupService> baseBackups = walReceiver.map(receiver -> startBaseBackups(core, receiver));
             baseBackups.ifPresent(service -> jobs.scheduleWithFixedDelay(() -> runRetention(core, service.store()), 5, 60,
                     TimeUnit.MINUTES));
+            Optional<RestoreDrills> drills = baseBackups.map(service -> startDrills(core, service));
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -176,6 +183,10 @@ public final class Silo implements AutoCloseable {
             RecordRoutes recordRoutes = new RecordRoutes(tenantRequests, new RecordService(core.tenantDatabases(),
                     core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate, core.bulkWork()));
             BackupHealth backupHealth = new BackupHealth(() -> walReceiver.map(WalReceiver::status), clock);
+            baseBackups.ifPresent(service -> backupHealth.add(new BaseBackupAge(
+                    () -> service.newest().map(dev.silo.backup.base.BaseBackupManifest::stopTime),
+                    Duration.ofHours(tuning.baseBackupHours()), clock)::check));
+            drills.ifPresent(service -> backupHealth.add(service::lastDrillFailed));
             HealthRoutes health = new HealthRoutes(core.catalog(), draining::get, () -> Map.of("backups", backupHealth.degraded()));
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth, request -> {
@@ -183,8 +194,11 @@ public final class Silo implements AutoCloseable {
                 return core.tenantDatabases().withConnection(tenant,
                         connection -> core.tenantAudit().verify(connection, TenantAudit.logName(tenant.id())));
             });
-            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, baseBackups.<java.util.Map<String, WalRoutes.Section>>map(
-                    service -> java.util.Map.of("base_backups", () -> BaseBackups.status(service.store()))).orElse(java.util.Map.of()));
+            java.util.Map<String, WalRoutes.Section> backupSections = new java.util.HashMap<>();
+            baseBackups.ifPresent(service -> backupSections.put("base_backups", () -> BaseBackups.status(service.store())));
+            drills.ifPresent(service -> backupSections.put("drill", service::status));
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, backupSections);
+            DrillRoutes drillRoutes = new DrillRoutes(auth, drills);
             BaseBackupRoutes baseBackupRoutes = new BaseBackupRoutes(auth, baseBackups);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
@@ -198,6 +212,7 @@ public final class Silo implements AutoCloseable {
                             auditRoutes.register(routes);
                             walRoutes.register(routes);
                             baseBackupRoutes.register(routes);
+                            drillRoutes.register(routes);
                             authRoutes.register(routes);
                             userRoutes.register(routes);
                             recordRoutes.register(routes);
@@ -211,7 +226,7 @@ public final class Silo implements AutoCloseable {
             boundPort.set(http.port());
             core.onClose(http);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
-                    baseBackups);
+                    baseBackups, drills);
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
@@ -280,6 +295,30 @@ public final class Silo implements AutoCloseable {
             service.schedule(Duration.ofHours(hours), Duration.ofSeconds(10));
         }
         return service;
+    }
+
+    /**
+     * Restore drills (issue 12.6) from the base backups' store: on demand ({@code POST /admin/backups/verify}) and
+     * every {@code SILO_BACKUP_DRILL_DAYS} (0: on demand only), restoring into {@code <data dir>/drill}. Registered
+     * after the base backups, so it stops first.
+     */
+    private static RestoreDrills startDrills(SiloCore core, BaseBackupService backups) {
+        EmbeddedPostgresServer server = core.embedded().orElseThrow();
+        RestoreDrills drills = new RestoreDrills(() -> server.adminUrl(CATALOG_DATABASE), core.catalog(), core.audit(),
+                new RestoreDrill(backups.store(), core.envelope(), core.config().dataDir().resolve("drill"), server::adminUrl,
+                        CATALOG_DATABASE, core.clock()), core.clock());
+        core.onClose(drills);
+        int days = core.config().tuning().backupDrillDays();
+        if (days > 0) {
+            drills.schedule(Duration.ofDays(days), () -> {
+                try {
+                    return BaseBackups.list(backups.store()).stream().findFirst().map(dev.silo.backup.base.BaseBackupManifest::stopTime);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, Duration.ofMinutes(1));
+        }
+        return drills;
     }
 
     /**
@@ -442,6 +481,11 @@ public final class Silo implements AutoCloseable {
     /** Base backups (embedded mode only). */
     public Optional<BaseBackupService> baseBackups() {
         return baseBackups;
+    }
+
+    /** Restore drills (embedded mode only). */
+    public Optional<RestoreDrills> drills() {
+        return drills;
     }
 
     /** The backup WAL receiver (embedded mode only). */

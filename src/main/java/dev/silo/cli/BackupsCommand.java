@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "backups", mixinStandardHelpOptions = true,
         description = "Continuous protection: the WAL streamed into the backup store, and base backups.",
-        subcommands = {BackupsCommand.Status.class, BackupsCommand.Create.class})
+        subcommands = {BackupsCommand.Status.class, BackupsCommand.Create.class, BackupsVerify.class})
 public final class BackupsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -78,6 +78,14 @@ public final class BackupsCommand {
                             Map<String, Object> window = (Map<String, Object>) base.get("restorable");
                             view.put("restorable_from", window.get("oldest"));
                             view.put("restorable_to_lsn", window.get("newest_lsn"));
+                        }
+                        var drill = Sql.withConnection(silo.catalog(), dev.silo.backup.drill.RestoreDrills::readLast);
+                        if (core.json) {
+                            view.put("last_drill", drill.orElse(null));
+                        } else {
+                            view.put("last_drill", drill.map(d -> d.get("id") + " " + d.get("outcome") + " (" + d.get("at")
+                                    + ", " + d.get("duration_ms") + " ms, backup " + d.get("backup_id") + ")"
+                                    + (d.get("reason") == null ? "" : ": " + d.get("reason"))).orElse(null));
                         }
                     } catch (IOException e) {
                         throw new UncheckedIOException("cannot read the backup store", e);

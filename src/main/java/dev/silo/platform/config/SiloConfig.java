@@ -134,12 +134,15 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              ({@code SILO_BACKUP_RETENTION_DAYS}, 7)
      * @param trustedProxies        peers that may say who the client is ({@code SILO_TRUSTED_PROXIES}: CIDR list or
      *                              {@code heroku}; none by default)
+     * @param backupDrillDays       embedded mode: days between scheduled restore drills ({@code SILO_BACKUP_DRILL_DAYS},
+     *                              7; 0 = none scheduled, only on demand)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
-                         int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies) {
+                         int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
+                         int backupDrillDays) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -163,7 +166,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576),
                     intSetting(env, "SILO_BASE_BACKUP_HOURS", 24, 0, 8760),
                     intSetting(env, "SILO_BACKUP_RETENTION_DAYS", 7, 1, 3650),
-                    trustedProxies(env));
+                    trustedProxies(env),
+                    intSetting(env, "SILO_BACKUP_DRILL_DAYS", 7, 0, 3650));
         }
 
         private static TrustedProxies trustedProxies(Map<String, String> env) {

@@ -1,0 +1,321 @@
+package dev.silo.backup.drill;
+
+import dev.silo.backup.BackupStore;
+import dev.silo.backup.base.BaseBackupManifest;
+import dev.silo.backup.restore.RestoreEngine;
+import dev.silo.backup.restore.RestoreException;
+import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.crypto.Envelope;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.stream.Stream;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * One restore drill (claim C17, issue 12.6): restores the newest base backup plus the WAL after it with
+ * {@link RestoreEngine} into {@code <scratch>/<id>} on a scratch port, then reads every page of every relation with
+ * storage in every database of the copy with {@code pg_prewarm(..., 'buffer')} — through shared buffers, so data
+ * checksums are verified and a damaged page fails with its relation and block — checks every B-tree index with
+ * amcheck's {@code bt_index_check}, and compares the copy with the live server: each audit log (tenant
+ * {@code audit_log}, the catalog's {@code platform_audit}) is an append-only hash chain, so the copy's chain must be
+ * a prefix of the live one (the same hash at the copy's last seq); row counts per database are recorded, not
+ * compared (rows written or deleted since the recovery point are expected). The scratch directory is removed
+ * whatever happens.
+ *
+ * <p>Never throws for a failed drill: the failure is the result. Runs on the calling thread, which must be a
+ * platform thread (the restore decrypts and decompresses the whole backup).
+ */
+public final class RestoreDrill {
+    /** Problems named in the result before the rest are only counted: a reason stays readable. */
+    private static final int MAX_PROBLEMS = 10;
+
+    private final BackupStore store;
+    private final Envelope envelope;
+    private final Path scratch;
+    private final Function<String, DatabaseUrl> liveAdmin;
+    private final String catalogDatabase;
+    private final Clock clock;
+
+    /**
+     * @param store           the (encrypted) backup store
+     * @param envelope        the master key
+     * @param scratch         where drills restore, {@code <data dir>/drill}
+     * @param liveAdmin       a superuser location on the live server, per database
+     * @param catalogDatabase the catalog's database name (its audit log is {@code platform_audit})
+     */
+    public RestoreDrill(BackupStore store, Envelope envelope, Path scratch, Function<String, DatabaseUrl> liveAdmin,
+                        String catalogDatabase, Clock clock) {
+        this.store = requireNonNull(store, "store is null");
+        this.envelope = requireNonNull(envelope, "envelope is null");
+        this.scratch = requireNonNull(scratch, "scratch is null");
+        this.liveAdmin = requireNonNull(liveAdmin, "liveAdmin is null");
+        this.catalogDatabase = requireNonNull(catalogDatabase, "catalogDatabase is null");
+        this.clock = requireNonNull(clock, "clock is null");
+    }
+
+    public DrillResult run(String id, Consumer<String> progress) {
+        requireNonNull(id, "id is null");
+        requireNonNull(progress, "progress is null");
+        Instant started = clock.instant();
+        long startNanos = System.nanoTime();
+        Path dir = scratch.resolve(id);
+        List<String> problems = new ArrayList<>();
+        List<DrillResult.DatabaseCheck> checks = new ArrayList<>();
+        String backupId = null;
+        String recoveredLsn = null;
+        Instant recoveredTime = null;
+        long pages = 0;
+        long blockSize = 8192;
+        try {
+            deleteQuietly(dir);
+            try (RestoreEngine.Recovered recovered = RestoreEngine.start(new RestoreEngine.Request(store, envelope, dir,
+                    Optional.empty(), Optional.empty(), 0, progress))) {
+                BaseBackupManifest backup = recovered.backup();
+                backupId = backup.id();
+                recoveredLsn = recovered.recoveredLsn();
+                recoveredTime = recovered.lastTransaction();
+                Map<String, String> tenants = new HashMap<>();
+                for (BaseBackupManifest.Database database : backup.databases()) {
+                    if (database.tenantId() != null) {
+                        tenants.put(database.name(), database.tenantId());
+                    }
+                }
+                List<String> databases;
+                try (Connection connection = connect(recovered.adminUrl("postgres"));
+                     Statement statement = connection.createStatement()) {
+                    databases = names(statement.executeQuery(
+                            "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname = 'postgres' DESC, datname"));
+                    try (ResultSet rs = statement.executeQuery("SELECT current_setting('block_size')::int")) {
+                        rs.next();
+                        blockSize = rs.getInt(1);
+                    }
+                }
+                for (String database : databases) {
+                    DrillResult.DatabaseCheck check = checkDatabase(recovered, database, tenants.get(database),
+                            database.equals("postgres"), problems, progress);
+                    pages += check.pages();
+                    checks.add(check);
+                }
+            }
+        } catch (RestoreException e) {
+            problems.addFirst("the restore failed: " + e.getMessage());
+        } catch (SQLException | RuntimeException e) {
+            problems.add("the drill stopped: " + e.getMessage());
+        } finally {
+            deleteQuietly(dir);
+        }
+        String reason = null;
+        if (!problems.isEmpty()) {
+            List<String> shown = problems.subList(0, Math.min(problems.size(), MAX_PROBLEMS));
+            reason = String.join("; ", shown) + (problems.size() > shown.size()
+                    ? " (and " + (problems.size() - shown.size()) + " more)" : "");
+        }
+        long millis = Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
+        DrillResult result = new DrillResult(id, problems.isEmpty(), reason, started, millis, backupId, recoveredLsn,
+                recoveredTime, pages, pages * blockSize, checks);
+        progress.accept("drill " + id + " " + result.outcome() + (reason == null ? "" : ": " + reason));
+        return result;
+    }
+
+    private DrillResult.DatabaseCheck checkDatabase(RestoreEngine.Recovered recovered, String database, String tenantId,
+                                                    boolean withShared, List<String> problems, Consumer<String> progress)
+            throws SQLException {
+        String where = "database " + database + (tenantId == null ? "" : " (tenant " + tenantId + ")");
+        int relations = 0;
+        long pages = 0;
+        int indexes = 0;
+        long rows;
+        Long auditSeq = null;
+        String auditHash = null;
+        String auditTable = auditTable(database, tenantId);
+        try (Connection connection = connect(recovered.adminUrl(database)); Statement statement = connection.createStatement()) {
+            statement.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm");
+            boolean amcheck = true;
+            try {
+                statement.execute("CREATE EXTENSION IF NOT EXISTS amcheck");
+            } catch (SQLException e) {
+                amcheck = false; // the check is a bonus; the pages are still read
+            }
+            List<Relation> all = new ArrayList<>();
+            try (ResultSet rs = statement.executeQuery("""
+                    SELECT c.oid, n.nspname, c.relname, c.relkind, am.amname = 'btree' AND i.indisvalid AS btree,
+                           pg_relation_size(c.oid, 'fsm') > 0 AS fsm, pg_relation_size(c.oid, 'vm') > 0 AS vm
+                    FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    LEFT JOIN pg_am am ON am.oid = c.relam AND c.relkind = 'i'
+                    LEFT JOIN pg_index i ON i.indexrelid = c.oid
+                    WHERE c.relkind IN ('r', 'i', 't', 'm', 'S') AND c.relpersistence <> 't'
+                      AND (NOT c.relisshared OR %s)
+                    ORDER BY c.oid
+                    """.formatted(withShared ? "true" : "false"))) {
+                while (rs.next()) {
+                    all.add(new Relation(rs.getLong(1), rs.getString(2) + "." + rs.getString(3), rs.getString(4),
+                            rs.getBoolean(5), rs.getBoolean(6), rs.getBoolean(7)));
+                }
+            }
+            try (PreparedStatement prewarm = connection.prepareStatement("SELECT pg_prewarm(?::oid, 'buffer', ?)");
+                 PreparedStatement btree = connection.prepareStatement("SELECT bt_index_check(?::oid)")) {
+                for (Relation relation : all) {
+                    relations++;
+                    List<String> forks = new ArrayList<>(List.of("main"));
+                    if (relation.fsm()) {
+                        forks.add("fsm");
+                    }
+                    if (relation.vm()) {
+                        forks.add("vm");
+                    }
+                    for (String fork : forks) {
+                        try {
+                            prewarm.setLong(1, relation.oid());
+                            prewarm.setString(2, fork);
+                            try (ResultSet rs = prewarm.executeQuery()) {
+                                rs.next();
+                                pages += rs.getLong(1);
+                            }
+                        } catch (SQLException e) {
+                            problems.add(where + ", relation " + relation.name() + " (" + fork + " fork): " + e.getMessage());
+                        }
+                    }
+                    if (amcheck && relation.btree()) {
+                        try {
+                            btree.setLong(1, relation.oid());
+                            btree.executeQuery().close();
+                            indexes++;
+                        } catch (SQLException e) {
+                            problems.add(where + ", index " + relation.name() + ": " + e.getMessage());
+                        }
+                    }
+                }
+            }
+            rows = countRows(connection);
+            if (auditTable != null && hasTable(connection, auditTable)) {
+                try (ResultSet rs = statement.executeQuery("SELECT seq, hash FROM " + auditTable + " ORDER BY seq DESC LIMIT 1")) {
+                    if (rs.next()) {
+                        auditSeq = rs.getLong(1);
+                        auditHash = rs.getString(2);
+                    }
+                }
+            }
+        }
+        Long rowsLive = null;
+        Boolean auditMatches = null;
+        try (Connection live = connect(liveAdmin.apply(database))) {
+            rowsLive = countRows(live);
+            if (auditSeq != null) {
+                try (PreparedStatement select = live.prepareStatement("SELECT hash FROM " + auditTable + " WHERE seq = ?")) {
+                    select.setLong(1, auditSeq);
+                    try (ResultSet rs = select.executeQuery()) {
+                        auditMatches = rs.next() && auditHash.equals(rs.getString(1));
+                    }
+                }
+                if (!auditMatches) {
+                    problems.add(where + ": the restored " + auditTable + " is not a prefix of the live one (seq " + auditSeq
+                            + " differs or is missing on the live server)");
+                }
+            }
+        } catch (SQLException e) {
+            if ("3D000".equals(e.getSQLState())) {
+                // The database was dropped since the recovery point (a tenant purged): nothing live to compare with.
+            } else {
+                problems.add(where + ": cannot compare with the live server: " + e.getMessage());
+            }
+        }
+        progress.accept("read " + where + ": " + relations + " relations, " + pages + " pages, " + indexes
+                + " indexes checked, " + rows + " rows (live: " + (rowsLive == null ? "absent" : rowsLive) + ")");
+        return new DrillResult.DatabaseCheck(database, tenantId, relations, pages, indexes, rows, rowsLive, auditSeq, auditMatches);
+    }
+
+    private record Relation(long oid, String name, String kind, boolean btree, boolean fsm, boolean vm) {}
+
+    private String auditTable(String database, String tenantId) {
+        if (database.equals(catalogDatabase)) {
+            return "platform_audit";
+        }
+        return tenantId == null ? null : "audit_log";
+    }
+
+    private static boolean hasTable(Connection connection, String table) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+            select.setString(1, "public." + table);
+            try (ResultSet rs = select.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
+    /** Rows in every ordinary table outside PostgreSQL's own schemas, counted exactly. */
+    private static long countRows(Connection connection) throws SQLException {
+        List<String> tables = new ArrayList<>();
+        try (Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery("""
+                     SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                     ORDER BY 1
+                     """)) {
+            while (rs.next()) {
+                tables.add(rs.getString(1));
+            }
+        }
+        long rows = 0;
+        try (Statement statement = connection.createStatement()) {
+            for (String table : tables) {
+                try (ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table)) {
+                    rs.next();
+                    rows += rs.getLong(1);
+                }
+            }
+        }
+        return rows;
+    }
+
+    private static List<String> names(ResultSet rs) throws SQLException {
+        try (rs) {
+            List<String> names = new ArrayList<>();
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+            return names;
+        }
+    }
+
+    private static Connection connect(DatabaseUrl url) throws SQLException {
+        java.util.Properties properties = url.properties();
+        org.postgresql.PGProperty.APPLICATION_NAME.set(properties, "silo-restore-drill");
+        return DriverManager.getConnection(url.jdbcUrl(), properties);
+    }
+
+    static void deleteQuietly(Path path) {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(path)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException | RuntimeException e) {
+            // best effort: the next drill removes what is left of its own directory; the parent stays small
+        }
+    }
+}
