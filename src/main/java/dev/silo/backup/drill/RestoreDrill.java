@@ -208,7 +208,7 @@ public final class RestoreDrill {
                     }
                 }
             }
-            rows = countRows(connection);
+            rows = countRows(connection, (table, e) -> problems.add(where + ", table " + table + ": " + e.getMessage()));
             if (auditTable != null && hasTable(connection, auditTable)) {
                 try (ResultSet rs = statement.executeQuery("SELECT seq, hash FROM " + auditTable + " ORDER BY seq DESC LIMIT 1")) {
                     if (rs.next()) {
@@ -221,7 +221,8 @@ public final class RestoreDrill {
         Long rowsLive = null;
         Boolean auditMatches = null;
         try (Connection live = connect(liveAdmin.apply(database))) {
-            rowsLive = countRows(live);
+            rowsLive = countRows(live, (table, e) -> problems.add(where + ", table " + table + " on the live server: "
+                    + e.getMessage()));
             if (auditSeq != null) {
                 try (PreparedStatement select = live.prepareStatement("SELECT hash FROM " + auditTable + " WHERE seq = ?")) {
                     select.setLong(1, auditSeq);
@@ -264,8 +265,12 @@ public final class RestoreDrill {
         }
     }
 
-    /** Rows in every ordinary table outside PostgreSQL's own schemas, counted exactly. */
-    private static long countRows(Connection connection) throws SQLException {
+    /**
+     * Rows in every ordinary table outside PostgreSQL's own schemas, counted exactly; a table that cannot be read
+     * (a damaged page) goes to {@code unreadable} and counts nothing.
+     */
+    private static long countRows(Connection connection, java.util.function.BiConsumer<String, SQLException> unreadable)
+            throws SQLException {
         List<String> tables = new ArrayList<>();
         try (Statement statement = connection.createStatement();
              ResultSet rs = statement.executeQuery("""
@@ -284,6 +289,8 @@ public final class RestoreDrill {
                 try (ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table)) {
                     rs.next();
                     rows += rs.getLong(1);
+                } catch (SQLException e) {
+                    unreadable.accept(table, e);
                 }
             }
         }
