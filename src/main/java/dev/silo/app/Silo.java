@@ -5,12 +5,14 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.AuditRoutes;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.AuthRoutes;
+import dev.silo.backup.BackupHealth;
 import dev.silo.backup.BackupStore;
 import dev.silo.backup.BackupStores;
 import dev.silo.backup.base.BaseBackupRoutes;
 import dev.silo.backup.base.BaseBackupService;
 import dev.silo.backup.base.BaseBackups;
 import dev.silo.backup.base.Lsn;
+import dev.silo.backup.retention.BackupRetention;
 import dev.silo.backup.wal.WalReceiver;
 import dev.silo.backup.wal.WalRoutes;
 import dev.silo.auth.AuthService;
@@ -29,6 +31,7 @@ import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.config.SiloConfig;
 import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.EmbeddedPostgresServer;
+import dev.silo.platform.db.Sql;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
 import dev.silo.records.RecordRoutes;
@@ -57,6 +60,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -146,6 +150,8 @@ public final class Silo implements AutoCloseable {
             core.onClose(auditCheckpoints);
             Optional<WalReceiver> walReceiver = startWalReceiver(core);
             Optional<BaseBackupService> baseBackups = walReceiver.map(receiver -> startBaseBackups(core, receiver));
+            baseBackups.ifPresent(service -> jobs.scheduleWithFixedDelay(() -> runRetention(core, service.store()), 5, 60,
+                    TimeUnit.MINUTES));
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -168,8 +174,9 @@ public final class Silo implements AutoCloseable {
             UserRoutes userRoutes = new UserRoutes(tenantRequests, core.users(), directory, core.tenantDatabases(),
                     core.tenantAudit(), auth);
             RecordRoutes recordRoutes = new RecordRoutes(tenantRequests, new RecordService(core.tenantDatabases(),
-                    core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate));
-            HealthRoutes health = new HealthRoutes(core.catalog(), draining::get);
+                    core.envelope(), core.tenantAudit(), clock, core.tenants()::migrate, core.bulkWork()));
+            BackupHealth backupHealth = new BackupHealth(() -> walReceiver.map(WalReceiver::status), clock);
+            HealthRoutes health = new HealthRoutes(core.catalog(), draining::get, () -> Map.of("backups", backupHealth.degraded()));
             TenantRoutes tenantRoutes = new TenantRoutes(core.tenants(), directory, core.tenantDatabases(), auth);
             AuditRoutes auditRoutes = new AuditRoutes(core.catalog(), core.audit(), auth, request -> {
                 Tenant tenant = tenantRequests.admin(request).tenant();
@@ -184,7 +191,7 @@ public final class Silo implements AutoCloseable {
             HttpServer http;
             try {
                 http = HttpServer.start(
-                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http()),
+                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http(), tuning.trustedProxies()),
                         routes -> {
                             health.register(routes);
                             tenantRoutes.register(routes);
@@ -234,6 +241,25 @@ public final class Silo implements AutoCloseable {
             return Optional.of(receiver);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the backup store", e);
+        }
+    }
+
+    /**
+     * Deletes base backups and WAL past {@code SILO_BACKUP_RETENTION_DAYS} (issue 12.4), hourly; what it deleted is
+     * recorded in the platform audit as {@code backup.retention}. A failure is logged and tried again next hour.
+     */
+    static void runRetention(SiloCore core, BackupStore store) {
+        try {
+            BackupRetention.Result result = new BackupRetention(Duration.ofDays(core.config().tuning().backupRetentionDays()))
+                    .run(store, core.clock().instant());
+            if (result.deletedAnything()) {
+                Sql.withConnection(core.catalog(), connection -> {
+                    core.audit().append(connection, Actor.SYSTEM, "backup.retention", store.describe(), result.view());
+                    return null;
+                });
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("Backup retention did not run: {}; it is tried again in an hour", e.toString());
         }
     }
 

@@ -12,6 +12,7 @@ import dev.silo.user.UserService;
 import dev.silo.operator.OperatorService;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.config.SiloConfig;
+import dev.silo.platform.cpu.BulkWork;
 import dev.silo.platform.crypto.Envelope;
 import dev.silo.platform.crypto.MasterKeys;
 import dev.silo.platform.db.CatalogEvents;
@@ -71,6 +72,7 @@ public final class SiloCore implements AutoCloseable {
     private final CatalogEvents events;
     private final PasswordHasher hasher;
     private final HashingGate hashingGate;
+    private final BulkWork bulkWork;
     private final PasswordPolicy passwordPolicy;
     private final TenantAudit tenantAudit;
     private final UserService users;
@@ -105,6 +107,8 @@ public final class SiloCore implements AutoCloseable {
         this.tenantAudit = new TenantAudit(clock, auditAnchors.keys(), auditAnchors);
         this.hashingGate = new HashingGate(tuning.hashingThreads(), tuning.hashingQueue(), HashingGate.DEFAULT_RETRY_AFTER);
         resources.push(hashingGate);
+        this.bulkWork = new BulkWork();
+        resources.push(bulkWork);
         this.users = new UserService(tenantDatabases, catalog, hasher, hashingGate, passwordPolicy, tenantAudit, audit, clock,
                 Duration.ofHours(1), events);
     }
@@ -256,6 +260,11 @@ public final class SiloCore implements AutoCloseable {
 
     public PasswordHasher hasher() {
         return hasher;
+    }
+
+    /** Platform threads for CPU-heavy bulk work a request needs (export decryption). */
+    public BulkWork bulkWork() {
+        return bulkWork;
     }
 
     /** The bounded platform-thread pool every bcrypt call runs on. */

@@ -3,6 +3,7 @@ package dev.silo.audit;
 import dev.silo.operator.OperatorAuth;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.http.Json;
+import dev.silo.platform.http.QueryStrings;
 import dev.silo.platform.http.Routes;
 import dev.silo.platform.problem.BadRequest;
 
@@ -11,6 +12,7 @@ import io.helidon.webserver.http.ServerRequest;
 import javax.sql.DataSource;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 import static java.util.Objects.requireNonNull;
@@ -41,6 +43,7 @@ public final class AuditRoutes {
     public void register(Routes routes) {
         routes.get("/admin/audit", (request, response) -> {
             auth.require(request);
+            QueryStrings.allowOnly(request, Set.of("limit", "before"), "the audit takes limit and before");
             int limit = parse(request.query().first("limit").orElse("50"), "limit", 1, 500);
             long before = parse(request.query().first("before").orElse(Long.toString(Long.MAX_VALUE)), "before", 1, Long.MAX_VALUE);
             var entries = Sql.withConnection(catalog, connection -> audit.list(connection, limit, before));

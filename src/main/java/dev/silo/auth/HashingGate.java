@@ -64,10 +64,11 @@ public final class HashingGate implements AutoCloseable {
         this.queue = queue;
         this.retryAfter = retryAfter;
         this.admission = new Semaphore(Math.addExact(threads, queue));
-        // The executor's queue holds the admitted calls that wait; one more place than admission strictly needs
-        // covers the moment a thread has finished one computation but not yet taken the next.
+        // The executor's queue holds the admitted calls that wait; one more place per thread than admission strictly
+        // needs covers the moment each thread has finished one computation (its place given back, a new caller
+        // admitted) but not yet taken the next from the queue.
         this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS,
-                new ArrayBlockingQueue<>(queue + 1), Thread.ofPlatform().daemon().name("silo-bcrypt-", 1).factory(),
+                new ArrayBlockingQueue<>(queue + threads), Thread.ofPlatform().daemon().name("silo-bcrypt-", 1).factory(),
                 new ThreadPoolExecutor.AbortPolicy());
     }
 

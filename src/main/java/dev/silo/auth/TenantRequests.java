@@ -1,5 +1,6 @@
 package dev.silo.auth;
 
+import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.RequestIds;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.Forbidden;
@@ -8,7 +9,6 @@ import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
 
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.util.UUID;
 
 import static java.util.Objects.requireNonNull;
@@ -45,9 +45,7 @@ public final class TenantRequests {
     }
 
     public static RequestContext context(ServerRequest request) {
-        InetAddress address = request.remotePeer().address() instanceof InetSocketAddress socket && socket.getAddress() != null
-                ? socket.getAddress()
-                : InetAddress.getLoopbackAddress();
+        InetAddress address = HttpServer.clientAddress(request);
         return new RequestContext(address, request.headers().first(HeaderNames.USER_AGENT).orElse(null),
                 request.context().get(RequestIds.MDC_KEY, String.class).orElse(null));
     }

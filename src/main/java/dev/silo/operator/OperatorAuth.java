@@ -1,6 +1,7 @@
 package dev.silo.operator;
 
 import dev.silo.audit.Actor;
+import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.RequestIds;
 import dev.silo.platform.problem.Unauthorized;
 import io.helidon.http.HeaderNames;
@@ -29,6 +30,6 @@ public final class OperatorAuth {
         OperatorService.Operator operator = operators.authenticate(header.substring(7).strip())
                 .orElseThrow(() -> new Unauthorized("unauthorized", "the operator key is invalid or revoked", CHALLENGE));
         return Actor.operator(operator.name(), request.context().get(RequestIds.MDC_KEY, String.class).orElse(null),
-                request.remotePeer().host());
+                HttpServer.clientAddress(request).getHostAddress());
     }
 }

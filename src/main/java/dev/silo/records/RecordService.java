@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.Caller;
+import dev.silo.platform.cpu.BulkWork;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.Conflict;
@@ -66,13 +67,16 @@ public final class RecordService {
     private final TenantAudit audit;
     private final Clock clock;
     private final Consumer<Tenant> migrate;
+    private final BulkWork bulk;
 
     /**
      * @param migrate migrates a tenant's schema; called when a tenant database predates the records tables
      *                (a tenant restored or resumed after an upgrade), then the work is retried once
+     * @param bulk    where an export's records are decrypted (platform threads, not the request's virtual thread)
      */
     public RecordService(TenantDatabases databases, dev.silo.platform.crypto.Envelope envelope, TenantAudit audit, Clock clock,
-                         Consumer<Tenant> migrate) {
+                         Consumer<Tenant> migrate, BulkWork bulk) {
+        this.bulk = requireNonNull(bulk, "bulk is null");
         this.databases = requireNonNull(databases, "databases is null");
         this.cipher = new FieldCipher(requireNonNull(envelope, "envelope is null"));
         this.cursors = new CursorSigner(envelope);
@@ -427,30 +431,31 @@ public final class RecordService {
                 line.putAll(collection.view());
                 writeLine(out, line);
             }
-            long records = 0;
-            long errors = 0;
+            long[] counts = new long[2]; // records, errors
             try (PreparedStatement select = connection.prepareStatement(SELECT_RECORDS + " ORDER BY collection, created_at, id")) {
                 select.setFetchSize(FETCH_SIZE);
                 try (ResultSet rs = select.executeQuery()) {
-                    while (rs.next()) {
-                        RecordCollection collection = collections.get(rs.getString(2));
-                        Map<String, Object> line = new LinkedHashMap<>();
-                        try {
-                            StoredRecord record = readRecord(rs, caller.tenant(), collection);
-                            line.put("type", "record");
-                            line.putAll(record.view());
-                            records++;
-                        } catch (Conflict e) {
-                            line.put("type", "error");
-                            line.put("problem", e.type());
-                            line.put("detail", e.getMessage());
-                            line.putAll(e.extensions());
-                            errors++;
+                    // Rows are read and lines written on this (virtual) thread; the decryption of each batch, CPU
+                    // work, runs on the bulk pool.
+                    List<RawRecord> batch = new ArrayList<>(FETCH_SIZE);
+                    boolean more = true;
+                    while (more) {
+                        more = rs.next();
+                        if (more) {
+                            batch.add(RawRecord.of(rs));
                         }
-                        writeLine(out, line);
+                        if (batch.size() == FETCH_SIZE || (!more && !batch.isEmpty())) {
+                            List<RawRecord> rows = List.copyOf(batch);
+                            batch.clear();
+                            for (Map<String, Object> line : bulk.call(() -> exportLines(caller.tenant(), collections, rows, counts))) {
+                                writeLine(out, line);
+                            }
+                        }
                     }
                 }
             }
+            long records = counts[0];
+            long errors = counts[1];
             Map<String, Object> end = new LinkedHashMap<>();
             end.put("type", "end");
             end.put("collections", collections.size());
@@ -572,6 +577,42 @@ public final class RecordService {
         return new RecordCollection(rs.getString(1),
                 schema == null ? Optional.empty() : Optional.of(Schema.parse(RecordValues.parseStored(schema))),
                 rs.getTimestamp(3).toInstant(), rs.getTimestamp(4).toInstant());
+    }
+
+    /** A record row as read, its encrypted fields still sealed. */
+    private record RawRecord(UUID id, String collection, long version, String data, Instant createdAt, UUID createdBy,
+                             Instant updatedAt, UUID updatedBy) {
+        static RawRecord of(ResultSet rs) throws SQLException {
+            return new RawRecord(rs.getObject(1, UUID.class), rs.getString(2), rs.getLong(3), rs.getString(4),
+                    rs.getTimestamp(5).toInstant(), rs.getObject(6, UUID.class), rs.getTimestamp(7).toInstant(),
+                    rs.getObject(8, UUID.class));
+        }
+    }
+
+    /** The export lines of one batch: records opened, or an {@code error} line for one that fails its check. */
+    private List<Map<String, Object>> exportLines(Tenant tenant, Map<String, RecordCollection> collections, List<RawRecord> rows,
+                                                  long[] counts) {
+        List<Map<String, Object>> lines = new ArrayList<>(rows.size());
+        for (RawRecord row : rows) {
+            Map<String, Object> line = new LinkedHashMap<>();
+            try {
+                ObjectNode data = open(tenant, collections.get(row.collection()), row.id(),
+                        (ObjectNode) RecordValues.parseStored(row.data()));
+                StoredRecord record = new StoredRecord(row.id(), row.collection(), row.version(), data, row.createdAt(),
+                        row.createdBy(), row.updatedAt(), row.updatedBy());
+                line.put("type", "record");
+                line.putAll(record.view());
+                counts[0]++;
+            } catch (Conflict e) {
+                line.put("type", "error");
+                line.put("problem", e.type());
+                line.put("detail", e.getMessage());
+                line.putAll(e.extensions());
+                counts[1]++;
+            }
+            lines.add(line);
+        }
+        return lines;
     }
 
     private StoredRecord readRecord(ResultSet rs, Tenant tenant, RecordCollection collection) throws SQLException {

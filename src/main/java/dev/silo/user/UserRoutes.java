@@ -7,6 +7,7 @@ import dev.silo.auth.Caller;
 import dev.silo.auth.TenantRequests;
 import dev.silo.operator.OperatorAuth;
 import dev.silo.platform.http.Json;
+import dev.silo.platform.http.QueryStrings;
 import dev.silo.platform.http.Routes;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.tenant.Tenant;
@@ -20,6 +21,7 @@ import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 import static java.util.Objects.requireNonNull;
 
@@ -57,6 +59,7 @@ public final class UserRoutes {
         });
         routes.get("/t/{tenant}/users", (request, response) -> {
             Caller caller = requests.admin(request);
+            QueryStrings.allowOnly(request, Set.of("limit", "cursor"), "this listing takes limit and cursor");
             UserService.Page page = users.list(caller.tenant(), TenantRequests.limit(request, 50, 500),
                     request.query().first("cursor").asOptional());
             Map<String, Object> body = new LinkedHashMap<>();
@@ -98,6 +101,8 @@ public final class UserRoutes {
         });
         routes.get("/t/{tenant}/audit", (request, response) -> {
             Caller caller = requests.admin(request);
+            QueryStrings.allowOnly(request, Set.of("limit", "before", "type", "since", "until"),
+                    "the audit takes limit, before, type, since and until");
             int limit = TenantRequests.limit(request, 50, 500);
             long before = request.query().first("before").map(UserRoutes::seq).orElse(Long.MAX_VALUE);
             Optional<String> type = request.query().first("type").asOptional().map(UserRoutes::auditType);

@@ -34,6 +34,7 @@ class HttpEdgeTest {
         var ready = http.get("/health/ready");
         assertThat(ready.status()).isEqualTo(200);
         assertThat(ready.json().get("status").asText()).isEqualTo("ready");
+        assertThat(ready.json().has("degraded")).as("nothing degraded on a healthy node: %s", ready.body()).isFalse();
         assertThat(http.get("/health/live").status()).isEqualTo(200);
     }
 
@@ -80,6 +81,14 @@ class HttpEdgeTest {
             String answer = new String(socket.getInputStream().readNBytes(4000), java.nio.charset.StandardCharsets.UTF_8);
             assertThat(answer).startsWith("HTTP/1.1 413").contains("application/problem+json").contains("payload-too-large");
         }
+    }
+
+    @Test
+    void theListenerSendsWithoutNagleDelay() {
+        // With Nagle on, every response over one TCP segment waited ~40 ms for the client's delayed ACK.
+        var response = http.get("/test/listener");
+        assertThat(response.status()).isEqualTo(200);
+        assertThat(response.json().get("tcp_no_delay").asBoolean()).isTrue();
     }
 
     @Test

@@ -327,6 +327,19 @@ class AuthenticationTest {
     }
 
     @Test
+    void aMisspeltOrRepeatedQueryParameterIsRefusedNotIgnored() {
+        var admin = as(adminTokens(acme));
+        var misspelt = admin.get("/t/" + acme.slug() + "/users?limt=5");
+        assertThat(misspelt.status()).isEqualTo(400);
+        assertThat(misspelt.json().get("detail").asText()).contains("'limt'").contains("limit and cursor");
+        var audit = admin.get("/t/" + acme.slug() + "/audit?typ=login.lockout");
+        assertThat(audit.status()).isEqualTo(400);
+        assertThat(audit.json().get("detail").asText()).contains("'typ'");
+        assertThat(admin.get("/t/" + acme.slug() + "/audit?limit=1&limit=2").status()).isEqualTo(400);
+        assertThat(admin.get("/t/" + acme.slug() + "/users?limit=1").status()).isEqualTo(200);
+    }
+
+    @Test
     void aPasswordOver72BytesIsRefusedNamingTheLimit() {
         TestingHttp admin = as(adminTokens(acme));
         String longPassword = "€".repeat(25); // 25 characters, 75 bytes in UTF-8

@@ -95,6 +95,34 @@ class HashingGateTest {
     }
 
     @Test
+    void callersWithinThePlacesAreNeverRefusedHoweverFastTheyFollowOneAnother() throws Exception {
+        // A place comes back when a computation is done, possibly before its thread takes the next queued one:
+        // with several threads the executor's queue must have room for that moment on each of them.
+        int threads = 2;
+        int queue = 2;
+        try (HashingGate gate = new HashingGate(threads, queue, Duration.ofSeconds(1));
+             var callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            AtomicInteger busy = new AtomicInteger();
+            List<Future<?>> running = new ArrayList<>();
+            for (int c = 0; c < threads + queue; c++) {
+                running.add(callers.submit(() -> {
+                    for (int i = 0; i < 2000; i++) {
+                        try {
+                            gate.run(() -> Thread.currentThread().getName());
+                        } catch (Unavailable e) {
+                            busy.incrementAndGet();
+                        }
+                    }
+                }));
+            }
+            for (var future : running) {
+                future.get(120, TimeUnit.SECONDS);
+            }
+            assertThat(busy.get()).isZero();
+        }
+    }
+
+    @Test
     void neverMoreThanThreadsRunAtOnce() throws Exception {
         try (HashingGate gate = new HashingGate(2, 100, Duration.ofSeconds(1))) {
             AtomicInteger now = new AtomicInteger();

@@ -96,6 +96,9 @@ class OperatorAndAuditTest {
         var entries = admin.get("/admin/audit?limit=20").json().get("entries");
         assertThat(entries.toString()).contains("\"action\":\"tenant.create\"").contains("\"target\":\"tenant:" + slug + "\"")
                 .contains("\"actor\":\"operator:bootstrap\"");
+        var misspelt = admin.get("/admin/audit?befor=10");
+        assertThat(misspelt.status()).isEqualTo(400);
+        assertThat(misspelt.json().get("detail").asText()).contains("'befor'").contains("limit and before");
         var verified = admin.get("/admin/audit/verify").json();
         assertThat(verified.get("intact").asBoolean()).isTrue();
         assertThat(cli("audit", "verify").out()).startsWith("audit log platform intact");

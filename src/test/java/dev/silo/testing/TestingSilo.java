@@ -36,6 +36,8 @@ public final class TestingSilo {
                 throw new IllegalStateException("internal detail: password=hunter2 at db.internal:5432");
             })
             .post("/test/echo", (request, response) -> Json.ok(response, Json.readObject(request)))
+            .get("/test/listener", (request, response) -> Json.ok(response,
+                    Map.of("tcp_no_delay", request.listenerContext().config().connectionOptions().tcpNoDelay())))
             .get("/test/slow", (request, response) -> {
                 SLOW_STARTED.incrementAndGet();
                 Thread.sleep(Long.parseLong(request.query().first("ms").orElse("1000")));

@@ -1,6 +1,7 @@
 package dev.silo.platform.config;
 
 import dev.silo.platform.http.ConnectionLimits;
+import dev.silo.platform.http.TrustedProxies;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -129,12 +130,16 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param baseBackupHours       embedded mode: hours between scheduled base backups ({@code SILO_BASE_BACKUP_HOURS},
      *                              24; 0 = none scheduled, only on demand); a node also takes one at start when the
      *                              store has none
+     * @param backupRetentionDays   days base backups and WAL are kept before they are deleted
+     *                              ({@code SILO_BACKUP_RETENTION_DAYS}, 7)
+     * @param trustedProxies        peers that may say who the client is ({@code SILO_TRUSTED_PROXIES}: CIDR list or
+     *                              {@code heroku}; none by default)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
-                         int walKeepMegabytes, int baseBackupHours) {
+                         int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -156,7 +161,17 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     connectionLimits(env),
                     intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60),
                     intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576),
-                    intSetting(env, "SILO_BASE_BACKUP_HOURS", 24, 0, 8760));
+                    intSetting(env, "SILO_BASE_BACKUP_HOURS", 24, 0, 8760),
+                    intSetting(env, "SILO_BACKUP_RETENTION_DAYS", 7, 1, 3650),
+                    trustedProxies(env));
+        }
+
+        private static TrustedProxies trustedProxies(Map<String, String> env) {
+            try {
+                return TrustedProxies.parse(env.get("SILO_TRUSTED_PROXIES"));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("SILO_TRUSTED_PROXIES", e.getMessage());
+            }
         }
 
         private static ConnectionLimits connectionLimits(Map<String, String> env) {

@@ -54,14 +54,16 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
     private final Set<Guarded> open = ConcurrentHashMap.newKeySet();
     private final Map<ConnectionContext, Guarded> byContext = new ConcurrentHashMap<>();
     private final Map<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
+    private final TrustedProxies proxies;
     private final AtomicInteger total = new AtomicInteger();
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong headTimeouts = new AtomicLong();
     private final AtomicLong lastRefusalWarning = new AtomicLong(System.nanoTime() - REFUSAL_WARNING_INTERVAL_NANOS);
     private final ScheduledExecutorService sweeper;
 
-    ConnectionGuard(ConnectionLimits limits, Http1Config.Builder http1Config) {
+    ConnectionGuard(ConnectionLimits limits, Http1Config.Builder http1Config, TrustedProxies proxies) {
         this.limits = requireNonNull(limits, "limits is null");
+        this.proxies = requireNonNull(proxies, "proxies is null");
         this.http1 = Http1ConnectionSelector.builder()
                 .config(http1Config.addReceiveListener(new ReceiveListener()).build())
                 .build();
@@ -143,7 +145,9 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
         Guarded(ConnectionContext context, ServerConnection delegate) {
             this.context = context;
             this.delegate = delegate;
-            this.address = context.remotePeer().address() instanceof InetSocketAddress inet ? inet.getAddress() : null;
+            InetAddress peer = context.remotePeer().address() instanceof InetSocketAddress inet ? inet.getAddress() : null;
+            // A trusted proxy carries many clients' connections: the per-address cap would cap them all together.
+            this.address = peer != null && proxies.trusts(peer) ? null : peer;
         }
 
         @Override

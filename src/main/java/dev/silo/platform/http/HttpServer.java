@@ -7,6 +7,7 @@ import dev.silo.platform.problem.NotFound;
 import dev.silo.platform.problem.PayloadTooLarge;
 import dev.silo.platform.problem.Problem;
 import dev.silo.platform.problem.Unavailable;
+import io.helidon.common.socket.SocketOptions;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
@@ -24,6 +25,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -74,17 +77,27 @@ public final class HttpServer implements AutoCloseable {
      * @param watchdogPeriod how often the listener is probed
      */
     public record Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, Runnable onListenerLost,
-                           Duration watchdogPeriod) {
+                           Duration watchdogPeriod, TrustedProxies trustedProxies) {
         public Settings {
             requireNonNull(host, "host is null");
             requireNonNull(shutdownGrace, "shutdownGrace is null");
             requireNonNull(limits, "limits is null");
             requireNonNull(onListenerLost, "onListenerLost is null");
             requireNonNull(watchdogPeriod, "watchdogPeriod is null");
+            requireNonNull(trustedProxies, "trustedProxies is null");
+        }
+
+        public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, Runnable onListenerLost,
+                        Duration watchdogPeriod) {
+            this(host, port, shutdownGrace, limits, onListenerLost, watchdogPeriod, TrustedProxies.none());
         }
 
         public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits) {
-            this(host, port, shutdownGrace, limits, EXIT_ON_LISTENER_LOST, Duration.ofSeconds(5));
+            this(host, port, shutdownGrace, limits, TrustedProxies.none());
+        }
+
+        public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, TrustedProxies trustedProxies) {
+            this(host, port, shutdownGrace, limits, EXIT_ON_LISTENER_LOST, Duration.ofSeconds(5), trustedProxies);
         }
     }
 
@@ -94,7 +107,8 @@ public final class HttpServer implements AutoCloseable {
     public static HttpServer start(Settings settings, Consumer<Routes> registrar) {
         HttpRouting.Builder routing = HttpRouting.builder();
         Routes routes = new Routes(routing);
-        routing.addFilter(HttpServer::filter);
+        TrustedProxies proxies = settings.trustedProxies();
+        routing.addFilter((chain, request, response) -> filter(proxies, chain, request, response));
         registrar.accept(routes);
         routing.any((request, response) -> {
             Set<String> allowed = routes.allowedMethods(request);
@@ -116,7 +130,7 @@ public final class HttpServer implements AutoCloseable {
         // Raw [ and ] in query strings are what browsers and most clients send (filter[name]=Ada), but Helidon's
         // prologue validation refuses them with a bare 400; Silo checks the query itself (filter) and names the
         // parameter instead. The path is still validated by Helidon.
-        ConnectionGuard guard = new ConnectionGuard(limits, Http1Config.builder().validatePrologue(false));
+        ConnectionGuard guard = new ConnectionGuard(limits, Http1Config.builder().validatePrologue(false), proxies);
         AtomicBoolean closing = new AtomicBoolean();
         WebServer server;
         try {
@@ -124,6 +138,9 @@ public final class HttpServer implements AutoCloseable {
                     .host(settings.host())
                     .port(settings.port())
                     .maxPayloadSize(MAX_PAYLOAD_BYTES)
+                    // Without TCP_NODELAY every response over one segment waits ~40 ms for the client's delayed ACK
+                    // (Nagle); Helidon's default is off (issue 15.1).
+                    .connectionOptions(SocketOptions.builder().tcpNoDelay(true).build())
                     .shutdownGracePeriod(settings.shutdownGrace())
                     // Silo owns the stop order (drain with readiness 503, then the listener, then PostgreSQL):
                     // Helidon's own JVM hook would close the listener the moment the JVM starts to exit.
@@ -233,8 +250,13 @@ public final class HttpServer implements AutoCloseable {
         return Map.copyOf(headers);
     }
 
-    private static void filter(FilterChain chain, RoutingRequest request, RoutingResponse response) {
+    private static void filter(TrustedProxies proxies, FilterChain chain, RoutingRequest request, RoutingResponse response) {
         long started = System.nanoTime();
+        InetAddress peer = request.remotePeer().address() instanceof InetSocketAddress socket && socket.getAddress() != null
+                ? socket.getAddress() : InetAddress.getLoopbackAddress();
+        TrustedProxies.Client client = proxies.resolve(peer, request.headers().all(X_FORWARDED_FOR, List::of),
+                request.headers().all(FORWARDED, List::of), request.headers().all(X_FORWARDED_PROTO, List::of));
+        request.context().register(CLIENT_KEY, client);
         String offered = request.headers().first(HeaderNames.create(RequestIds.HEADER)).orElse(null);
         String requestId = RequestIds.wellFormed(offered) ? offered : RequestIds.generate();
         request.context().register(RequestIds.MDC_KEY, requestId);
@@ -250,7 +272,7 @@ public final class HttpServer implements AutoCloseable {
         } finally {
             if (!request.context().get(DISCONNECTED_KEY, Boolean.class).orElse(false)) {
                 logRequest(request.prologue().method().text(), Routes.routeOf(request), response.status().code(), started,
-                        request.remotePeer().host());
+                        client.address().getHostAddress());
             }
             MDC.remove(RequestIds.MDC_KEY);
             if (request.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
@@ -384,4 +406,23 @@ public final class HttpServer implements AutoCloseable {
 
     /** Key in the request context: the client went away mid-request, and its one log line is already written. */
     private static final String DISCONNECTED_KEY = "silo.disconnected";
+    private static final String CLIENT_KEY = "silo.client";
+    private static final io.helidon.http.HeaderName X_FORWARDED_FOR = HeaderNames.create("X-Forwarded-For");
+    private static final io.helidon.http.HeaderName X_FORWARDED_PROTO = HeaderNames.create("X-Forwarded-Proto");
+    private static final io.helidon.http.HeaderName FORWARDED = HeaderNames.create("Forwarded");
+
+    /**
+     * The client of this request: the TCP peer, or, when that is a trusted proxy ({@code SILO_TRUSTED_PROXIES}),
+     * the address it forwarded for. Throttles, audit entries, the {@code api} line and sessions all use this.
+     */
+    public static InetAddress clientAddress(ServerRequest request) {
+        return request.context().get(CLIENT_KEY, TrustedProxies.Client.class).map(TrustedProxies.Client::address)
+                .orElseGet(() -> request.remotePeer().address() instanceof InetSocketAddress socket && socket.getAddress() != null
+                        ? socket.getAddress() : InetAddress.getLoopbackAddress());
+    }
+
+    /** The scheme the client used, when a trusted proxy said ({@code X-Forwarded-Proto}); else empty. */
+    public static Optional<String> forwardedScheme(ServerRequest request) {
+        return request.context().get(CLIENT_KEY, TrustedProxies.Client.class).flatMap(TrustedProxies.Client::scheme);
+    }
 }

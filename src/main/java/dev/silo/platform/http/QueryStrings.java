@@ -2,14 +2,17 @@ package dev.silo.platform.http;
 
 import dev.silo.platform.problem.BadRequest;
 
+import io.helidon.webserver.http.ServerRequest;
+
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The query-string check Silo does instead of Helidon's prologue validation: everything RFC 3986 allows in a
  * query, plus raw {@code [} and {@code ]} (browsers and most HTTP clients send {@code filter[name]=Ada} as
  * typed), and well-formed percent-escapes. Anything else is a 400 {@code invalid-query} naming the parameter.
  */
-final class QueryStrings {
+public final class QueryStrings {
     private QueryStrings() {}
 
     static void check(String rawQuery) {
@@ -52,5 +55,22 @@ final class QueryStrings {
         String printable = name.codePoints().allMatch(cp -> cp >= 0x20 && cp < 0x7f) ? name : "(unprintable)";
         return new BadRequest("invalid-query", "query parameter '" + printable + "' contains " + what,
                 Map.of("parameter", printable));
+    }
+
+    /**
+     * Refuses a query naming a parameter the route does not take, or naming one twice: a misspelt {@code limt=5}
+     * or {@code befor=} silently ignored would look like a bug in the data. {@code takes} is the sentence ending the
+     * message ("this listing takes limit and cursor").
+     */
+    public static void allowOnly(ServerRequest request, Set<String> names, String takes) {
+        for (String name : request.query().names()) {
+            String shown = name.length() > 64 ? name.substring(0, 64) + "..." : name;
+            if (!names.contains(name)) {
+                throw new BadRequest("invalid-parameter", "unknown query parameter '" + shown + "' (" + takes + ")");
+            }
+            if (request.query().all(name).size() != 1) {
+                throw new BadRequest("invalid-parameter", "'" + shown + "' is given more than once");
+            }
+        }
     }
 }
