@@ -11,7 +11,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-                "Start a Silo node. With no configuration it runs its own PostgreSQL (TLS only, WAL archived) in the data directory.",
+                "Start a Silo node. With no configuration it runs its own PostgreSQL (TLS only, WAL streamed to the backup store) in the data directory.",
                 "",
                 "Flags override environment variables, which override defaults:",
                 "  PORT / SILO_PORT          HTTP port (8080; 0 picks a free port)",
@@ -27,6 +27,7 @@ import java.util.concurrent.Callable;
                 "  SILO_HASHING_THREADS      platform threads for bcrypt (cores - 1, at least 1); SILO_HASHING_QUEUE",
                 "  SILO_BACKUP_URL           backup store, file:///path or s3://bucket/prefix (<data dir>/backups/store);",
                 "                            SILO_BACKUP_S3_ENDPOINT for an S3-compatible store, SILO_BACKUP_S3_REGION",
+                "  SILO_BASE_BACKUP_HOURS    hours between base backups (24; 0 = on demand only)",
                 "",
                 "Every setting, with tenant pools, retention and token lifetimes: the README's Configuration section.",
                 ""},

@@ -72,8 +72,8 @@ class EmbeddedPostgresLifecycleTest {
                 }
             });
             assertThat(exposed).isEmpty();
-            // What was checked: the binaries PostgreSQL runs from, its TLS material and cluster, the WAL archive.
-            assertThat(directories).contains("postgres", "postgres/runtime", "postgres/tls", "postgres/data", "backups/wal");
+            // What was checked: the binaries PostgreSQL runs from, its TLS material and cluster, the backup store.
+            assertThat(directories).contains("postgres", "postgres/runtime", "postgres/tls", "postgres/data", "backups/store");
             assertThat(directories).anyMatch(directory -> directory.matches("postgres/runtime/PG-[0-9a-f]+/bin"));
         }
     }

@@ -86,27 +86,18 @@ class EmbeddedPostgresTest {
     }
 
     @Test
-    void walIsArchivedFromTheStart() throws Exception {
+    void walLeavesOnlyThroughTheReplicationSlotNeverAsAPlaintextArchive() throws Exception {
         try (Connection connection = silo.catalog().getConnection()) {
             assertThat(show(connection, "wal_level")).isEqualTo("replica");
-            assertThat(show(connection, "archive_mode")).isEqualTo("on");
-            assertThat(show(connection, "archive_timeout")).isEqualTo("1min");
-            try (Statement statement = connection.createStatement()) {
-                statement.execute("SELECT pg_switch_wal()");
+            assertThat(show(connection, "archive_mode")).isEqualTo("off");
+            assertThat(show(connection, "archive_command")).isIn("", "(disabled)");
+            try (Statement statement = connection.createStatement();
+                 ResultSet rs = statement.executeQuery("SELECT slot_type FROM pg_replication_slots WHERE slot_name = 'silo_wal'")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("physical");
             }
         }
-        var archive = silo.embedded().orElseThrow().walArchive();
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> {
-            try (var files = Files.list(archive)) {
-                return files.anyMatch(f -> f.getFileName().toString().matches("[0-9A-F]{24}"));
-            }
-        });
-        try (Connection connection = silo.catalog().getConnection();
-             Statement statement = connection.createStatement();
-             ResultSet rs = statement.executeQuery("SELECT failed_count FROM pg_stat_archiver")) {
-            rs.next();
-            assertThat(rs.getLong(1)).isZero();
-        }
+        assertThat(silo.config().dataDir().resolve("backups").resolve("wal")).doesNotExist();
     }
 
     @Test

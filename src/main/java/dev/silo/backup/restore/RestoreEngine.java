@@ -284,7 +284,6 @@ public final class RestoreEngine {
 
     private static long untarVerified(BackupStore store, BaseBackupManifest.StoredPart part, Path root) throws IOException {
         MessageDigest digest = sha256();
-        long size = 0;
         try (InputStream stored = open(store, part.name()); DigestInputStream in = new DigestInputStream(stored, digest);
              TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
             TarArchiveEntry entry;
@@ -304,9 +303,10 @@ public final class RestoreEngine {
                     Files.setPosixFilePermissions(target, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
                 }
             }
-            size = drain(in);
+            // The tar reader stops at its end-of-archive marker; the digest covers the whole object, padding included.
+            in.transferTo(OutputStream.nullOutputStream());
         }
-        check(part, digest, size);
+        check(part, digest);
         return part.size();
     }
 
@@ -320,17 +320,11 @@ public final class RestoreEngine {
                 size = in.transferTo(out);
             }
         }
-        check(part, digest, size);
+        check(part, digest);
         return size;
     }
 
-    /** The tar reader stops at its end-of-archive marker; the digest covers the whole object, padding included. */
-    private static long drain(DigestInputStream in) throws IOException {
-        in.transferTo(OutputStream.nullOutputStream());
-        return -1;
-    }
-
-    private static void check(BaseBackupManifest.StoredPart part, MessageDigest digest, long size) {
+    private static void check(BaseBackupManifest.StoredPart part, MessageDigest digest) {
         String actual = HexFormat.of().formatHex(digest.digest());
         if (!actual.equals(part.sha256())) {
             throw new RestoreException("backup object " + part.name() + " does not match its manifest (SHA-256 " + actual

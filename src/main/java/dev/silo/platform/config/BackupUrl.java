@@ -61,9 +61,8 @@ public sealed interface BackupUrl {
     Pattern REGION = Pattern.compile("[a-z0-9-]{2,32}");
 
     /**
-     * The store named by {@code SILO_BACKUP_URL}, or {@code <data dir>/backups/store} when it is not set (not
-     * {@code <data dir>/backups} itself: PostgreSQL's archive_command writes plaintext WAL into
-     * {@code <data dir>/backups/wal}).
+     * The store named by {@code SILO_BACKUP_URL}; when it is not set, the one named in the data directory's
+     * {@value #POINTER_FILE} (written by {@code silo restore}); else {@code <data dir>/backups/store}.
      *
      * @throws ConfigException naming the setting when a value is malformed
      */

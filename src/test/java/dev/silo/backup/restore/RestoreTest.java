@@ -179,6 +179,13 @@ class RestoreTest {
         assertThat(refused.err()).contains("is not empty");
         assertThat(target.resolve("something")).exists();
 
+        target = scratch.resolve("from-empty");
+        refused = cli(Map.of("SILO_MASTER_KEY", MASTER_KEY), "restore", "--from", scratch.resolve("empty-store").toUri().toString(),
+                "--data-dir", target.toString());
+        assertThat(refused.code()).isEqualTo(1);
+        assertThat(refused.err()).contains("holds no complete base backup");
+        assertThat(target).doesNotExist();
+
         target = scratch.resolve("too-early");
         refused = cli(Map.of("SILO_MASTER_KEY", MASTER_KEY), "restore", "--from", storeUrl(), "--to-time",
                 "2020-01-01T00:00:00Z", "--data-dir", target.toString());
