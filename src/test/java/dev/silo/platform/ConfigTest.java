@@ -60,6 +60,22 @@ class ConfigTest {
     }
 
     @Test
+    void aDataDirectoryCreatedWithAKeyFromTheEnvironmentIsNotGivenANewOneByACommandRunWithoutIt() throws Exception {
+        // What a node started with SILO_MASTER_KEY leaves: its state wrapped by that key, no key file.
+        Path dataDir = TestingSilo.newDataDir("cfg-envkey");
+        Files.createDirectories(dataDir.resolve("postgres"));
+        Files.writeString(dataDir.resolve("postgres").resolve("superuser.wrapped"), "wrapped-by-the-env-key");
+        Files.createDirectories(dataDir.resolve("postgres").resolve("data"));
+        Files.writeString(dataDir.resolve("postgres").resolve("data").resolve("PG_VERSION"), "17\n");
+        for (String[] command : new String[][] {{"tenants", "list"}, {"serve"}}) {
+            Run run = silo(Map.of("SILO_DATA_DIR", dataDir.toString()), command);
+            assertThat(run.code()).as(run.err()).isEqualTo(2);
+            assertThat(run.err()).startsWith("silo: SILO_MASTER_KEY: the data directory").contains("set SILO_MASTER_KEY");
+        }
+        assertThat(dataDir.resolve("master.key")).as("no key that opens nothing is left behind").doesNotExist();
+    }
+
+    @Test
     void masterKeyMayBeHexAsHerokuGeneratesIt() {
         SiloConfig config = SiloConfig.resolve(SiloConfig.Flags.none(), Map.of(
                 "SILO_MASTER_KEY", "ab".repeat(32), "SILO_DATA_DIR", TestingSilo.newDataDir("cfg").toString()));

@@ -1,5 +1,6 @@
 package dev.silo.platform.crypto;
 
+import dev.silo.platform.config.ConfigException;
 import dev.silo.platform.config.MasterKeyFormat;
 import dev.silo.platform.config.SiloConfig;
 import org.slf4j.Logger;
@@ -23,6 +24,15 @@ public final class MasterKeys {
 
     private MasterKeys() {}
 
+    /**
+     * Whether {@code dataDir} already holds something wrapped by a master key (the embedded PostgreSQL's superuser
+     * password, a cluster): then a missing key file means the key was given by the environment, not that it is new.
+     */
+    static boolean holdsKeyedState(Path dataDir) {
+        return Files.exists(dataDir.resolve("postgres").resolve("superuser.wrapped"))
+                || Files.exists(dataDir.resolve("postgres").resolve("data").resolve("PG_VERSION"));
+    }
+
     public static Envelope load(SiloConfig config) {
         if (config.masterKey().isPresent()) {
             return Envelope.fromRawKey(MasterKeyFormat.decode("SILO_MASTER_KEY", config.masterKey().get()));
@@ -31,6 +41,13 @@ public final class MasterKeys {
         try {
             if (Files.exists(file)) {
                 return Envelope.fromRawKey(MasterKeyFormat.decode(file.toString(), Files.readString(file)));
+            }
+            if (holdsKeyedState(config.dataDir())) {
+                // A data directory created under SILO_MASTER_KEY (or restored with it): a new key here would open
+                // nothing, and would stay behind to confuse the next start.
+                throw new ConfigException("SILO_MASTER_KEY", "the data directory " + config.dataDir()
+                        + " was created with a master key that is not in it (no " + FILE_NAME
+                        + "): set SILO_MASTER_KEY (or SILO_MASTER_KEY_FILE) to that key");
             }
             byte[] raw = new byte[MasterKeyFormat.KEY_BYTES];
             new SecureRandom().nextBytes(raw);
