@@ -88,7 +88,7 @@ public final class RestoreDrill {
         long pages = 0;
         long blockSize = 8192;
         try {
-            deleteQuietly(dir);
+            removeLeftovers(progress);
             try (RestoreEngine.Recovered recovered = RestoreEngine.start(new RestoreEngine.Request(store, envelope, dir,
                     Optional.empty(), Optional.empty(), 0, progress))) {
                 BaseBackupManifest backup = recovered.backup();
@@ -311,6 +311,42 @@ public final class RestoreDrill {
         java.util.Properties properties = url.properties();
         org.postgresql.PGProperty.APPLICATION_NAME.set(properties, "silo-restore-drill");
         return DriverManager.getConnection(url.jdbcUrl(), properties);
+    }
+
+    /**
+     * Removes what an earlier drill left in the scratch directory when its process died (a {@code kill -9} mid-drill),
+     * stopping the orphaned PostgreSQL of that copy first. Only ever called under the drill lock, so no drill is
+     * using them.
+     */
+    private void removeLeftovers(Consumer<String> progress) {
+        if (!Files.isDirectory(scratch)) {
+            return;
+        }
+        try (Stream<Path> entries = Files.list(scratch)) {
+            for (Path leftover : entries.toList()) {
+                Path pidFile = leftover.resolve("postgres").resolve("data").resolve("postmaster.pid");
+                if (Files.isRegularFile(pidFile)) {
+                    try {
+                        long pid = Long.parseLong(Files.readAllLines(pidFile).getFirst().strip());
+                        ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                                .filter(process -> process.info().command().map(command -> command.endsWith("postgres")).orElse(false))
+                                .ifPresent(process -> {
+                                    process.destroy(); // SIGTERM: smart shutdown of the orphaned copy
+                                    process.onExit().orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> null).join();
+                                    if (process.isAlive()) {
+                                        process.destroyForcibly();
+                                    }
+                                });
+                    } catch (IOException | RuntimeException e) {
+                        // an unreadable pid file: remove the directory anyway
+                    }
+                }
+                progress.accept("removing " + leftover + ", left by an earlier drill");
+                deleteQuietly(leftover);
+            }
+        } catch (IOException e) {
+            progress.accept("cannot list " + scratch + ": " + e.getMessage());
+        }
     }
 
     static void deleteQuietly(Path path) {

@@ -87,6 +87,11 @@ class RestoreDrillTest {
             assertThat(busy.err()).contains("a restore drill is already running");
         }
 
+        // What a drill killed halfway left behind is removed by the next one.
+        Path leftover = dataDir.resolve("drill").resolve("20200101T000000Z").resolve("postgres").resolve("data");
+        Files.createDirectories(leftover);
+        Files.writeString(leftover.resolve("PG_VERSION"), "17\n");
+
         var accepted = operator.post("/admin/backups/verify", "");
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         String id = accepted.json().path("id").asText();
