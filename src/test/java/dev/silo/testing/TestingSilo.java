@@ -117,6 +117,8 @@ public final class TestingSilo {
         env.putIfAbsent("SILO_BCRYPT_COST", "10");
         // Base backups only when a test asks for one: a scheduled copy of every test node would slow the suite.
         env.putIfAbsent("SILO_BASE_BACKUP_HOURS", "0");
+        // Restore drills likewise: a clock advanced by days must not start one (a whole restore) in the middle of a run.
+        env.putIfAbsent("SILO_BACKUP_DRILL_DAYS", "0");
         return Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
     }
 
