@@ -217,7 +217,9 @@ public final class Silo implements AutoCloseable {
         try {
             BackupStore store = BackupStores.open(core.config(), core.envelope());
             core.onClose(store);
-            WalReceiver receiver = WalReceiver.start(() -> server.adminUrl("postgres"), store, Clock.systemUTC());
+            SiloConfig.Tuning tuning = core.config().tuning();
+            WalReceiver receiver = WalReceiver.start(() -> server.adminUrl("postgres"), store, Clock.systemUTC(),
+                    new WalReceiver.Synchronous(tuning.backupSynchronous(), Duration.ofSeconds(tuning.backupSynchronousWaitSeconds())));
             core.onClose(receiver);
             return Optional.of(receiver);
         } catch (IOException e) {

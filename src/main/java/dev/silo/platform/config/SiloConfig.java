@@ -126,12 +126,17 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              readiness, see {@link #defaultDrainSeconds}, else 0)
      * @param walKeepMegabytes      embedded mode: the most WAL the server keeps for the backup receiver's replication slot
      *                              while the receiver or the store is behind ({@code SILO_WAL_KEEP_MB}, 4096)
+     * @param backupSynchronous     embedded mode: commits wait until the WAL receiver has put their WAL into the backup
+     *                              store ({@code SILO_BACKUP_SYNCHRONOUS}, off)
+     * @param backupSynchronousWaitSeconds in synchronous mode, how long commits may wait on a receiver that makes no
+     *                              progress before Silo falls back to asynchronous with a warning
+     *                              ({@code SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS}, 10)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
-                         int walKeepMegabytes) {
+                         int walKeepMegabytes, boolean backupSynchronous, int backupSynchronousWaitSeconds) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -152,7 +157,9 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000),
                     connectionLimits(env),
                     intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60),
-                    intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576));
+                    intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576),
+                    onOffSetting(env, "SILO_BACKUP_SYNCHRONOUS", false),
+                    intSetting(env, "SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS", 10, 1, 3600));
         }
 
         private static ConnectionLimits connectionLimits(Map<String, String> env) {
@@ -172,6 +179,18 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         static int defaultDrainSeconds(Map<String, String> env) {
             return env.containsKey("PORT") || env.containsKey("DYNO") || env.containsKey("KUBERNETES_SERVICE_HOST") ? 5 : 0;
         }
+    }
+
+    private static boolean onOffSetting(Map<String, String> env, String name, boolean fallback) {
+        String value = env.get(name);
+        if (value == null || value.isBlank()) {
+            return fallback;
+        }
+        return switch (value.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new ConfigException(name, "expected on or off, got '" + value + "'");
+        };
     }
 
     private static int intSetting(Map<String, String> env, String name, int fallback, int min, int max) {
