@@ -169,7 +169,7 @@ public final class Silo implements AutoCloseable {
                 return core.tenantDatabases().withConnection(tenant,
                         connection -> core.tenantAudit().verify(connection, TenantAudit.logName(tenant.id())));
             });
-            WalRoutes walRoutes = new WalRoutes(auth, walReceiver);
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, core.embedded().isPresent());
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http;
@@ -214,6 +214,11 @@ public final class Silo implements AutoCloseable {
             return Optional.empty();
         }
         EmbeddedPostgresServer server = core.embedded().orElseThrow();
+        if (!core.config().tuning().backupStreaming()) {
+            LoggerFactory.getLogger(Silo.class).warn("SILO_BACKUP_STREAMING=off: the WAL is NOT streamed into the backup store; "
+                    + "this setting is for benchmarks and diagnosis only");
+            return Optional.empty();
+        }
         try {
             BackupStore store = BackupStores.open(core.config(), core.envelope());
             core.onClose(store);

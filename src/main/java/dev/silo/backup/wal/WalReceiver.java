@@ -33,8 +33,9 @@ import static java.util.Objects.requireNonNull;
 /**
  * Streams the embedded server's WAL into the backup store as {@code pg_receivewal} does (claim C14): a platform
  * daemon thread reads the physical replication stream of the permanent slot {@value #SLOT}, fills one 16 MiB segment
- * at a time, puts what it has as {@code wal/<segment>.partial} at least every second while WAL arrives and the whole
- * segment as {@code wal/<segment>} once it is full (then deletes the partial), and only after a put returned reports
+ * at a time, puts what arrived since the last put as a piece {@code wal/<segment>.partial.<from>-<to>} at least every
+ * second while WAL arrives (at once in synchronous mode) and the whole segment as {@code wal/<segment>} once it is
+ * full (then deletes the pieces), and only after a put returned reports
  * that position to the server as flushed. The slot therefore keeps every byte that is not yet durable in the store,
  * whether Silo is down, the store fails or PostgreSQL restarts; on any error the receiver closes the stream, waits
  * (backoff up to 30 s) and resumes from the store's end.
@@ -403,10 +404,10 @@ public final class WalReceiver implements AutoCloseable {
                 filled = 0;
             } else if (last.get().partial()) {
                 segmentStart = last.get().startLsn();
-                try (InputStream in = store.get(last.get().name()).orElseThrow(
-                        () -> new IOException("the partial segment " + last.get().name() + " vanished"))) {
-                    filled = in.readNBytes(segment, 0, segment.length);
-                }
+                WalSegments.Partial partial = WalSegments.readPartial(store).filter(p -> p.startLsn() == segmentStart)
+                        .orElseThrow(() -> new IOException("the partial segment " + last.get().name() + " vanished"));
+                System.arraycopy(partial.bytes(), 0, segment, 0, partial.bytes().length);
+                filled = partial.bytes().length;
                 end = segmentStart + filled;
             } else {
                 segmentStart = end;
@@ -416,15 +417,13 @@ public final class WalReceiver implements AutoCloseable {
         }
         storedFilled = filled;
         storedUpTo = start;
-        // A partial left behind by a crash between the whole segment's put and the partial's delete is stale.
-        for (BackupStore.StoredObject object : store.list(WalSegments.PREFIX)) {
-            WalSegments.parse(object).filter(s -> s.partial() && s.startLsn() != segmentStart).ifPresent(s -> {
-                try {
-                    store.delete(s.name());
-                } catch (IOException e) {
-                    log.debug("cannot delete the stale {}: {}", s.name(), e.getMessage());
-                }
-            });
+        // Pieces left behind by a crash between the whole segment's put and the pieces' delete are stale.
+        for (String stale : WalSegments.stalePieceObjects(store, segmentStart)) {
+            try {
+                store.delete(stale);
+            } catch (IOException e) {
+                log.debug("cannot delete the stale {}: {}", stale, e.getMessage());
+            }
         }
         return start;
     }
@@ -449,7 +448,10 @@ public final class WalReceiver implements AutoCloseable {
     private void completeSegment() throws IOException {
         String name = WalSegments.name(timeline, segmentStart);
         store.put(name, new ByteArrayInputStream(segment, 0, filled));
-        store.delete(name + WalSegments.PARTIAL_SUFFIX);
+        // The pieces are stale from here on (WalSegments.read ignores pieces next to a whole segment).
+        for (String piece : WalSegments.pieceObjects(store, segmentStart)) {
+            store.delete(piece);
+        }
         storedUpTo = segmentStart + filled;
         segmentStart += segment.length;
         filled = 0;
@@ -459,7 +461,9 @@ public final class WalReceiver implements AutoCloseable {
     }
 
     private void putPartial() throws IOException {
-        store.put(WalSegments.name(timeline, segmentStart) + WalSegments.PARTIAL_SUFFIX, new ByteArrayInputStream(segment, 0, filled));
+        // Only what arrived since the last piece: a put costs what it carries, not the whole partial segment.
+        store.put(WalSegments.pieceName(timeline, segmentStart, storedFilled, filled),
+                new ByteArrayInputStream(segment, storedFilled, filled - storedFilled));
         storedFilled = filled;
         storedUpTo = segmentStart + filled;
         lastPartialPut = clock.instant();

@@ -131,12 +131,15 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param backupSynchronousWaitSeconds in synchronous mode, how long commits may wait on a receiver that makes no
      *                              progress before Silo falls back to asynchronous with a warning
      *                              ({@code SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS}, 10)
+     * @param backupStreaming       embedded mode: whether the WAL receiver runs ({@code SILO_BACKUP_STREAMING}, on);
+     *                              {@code off} is for benchmarks and diagnosis only (nothing is then backed up continuously)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
-                         int walKeepMegabytes, boolean backupSynchronous, int backupSynchronousWaitSeconds) {
+                         int walKeepMegabytes, boolean backupSynchronous, int backupSynchronousWaitSeconds,
+                         boolean backupStreaming) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -159,7 +162,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60),
                     intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576),
                     onOffSetting(env, "SILO_BACKUP_SYNCHRONOUS", false),
-                    intSetting(env, "SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS", 10, 1, 3600));
+                    intSetting(env, "SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS", 10, 1, 3600),
+                    onOffSetting(env, "SILO_BACKUP_STREAMING", true));
         }
 
         private static ConnectionLimits connectionLimits(Map<String, String> env) {
