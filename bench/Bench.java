@@ -427,6 +427,10 @@ public final class Bench {
             Cpu.init(other); // the CPU notes of this row are the other Silo's
             Api otherApi = new Api(other.baseUri());
             Features otherFeatures = Features.probe(otherApi, other, options, this::progress, errors);
+            // A fresh JVM: one unmeasured pass of the same load first, so it is compared warm with the main Silo.
+            if (otherFeatures.missing(Feature.RECORDS).isEmpty() && !otherFeatures.failed(Feature.RECORDS)) {
+                attempt("warming the Silo " + name, () -> SiloRows.recordWrites(otherApi, otherFeatures, options));
+            }
             if (lag == null) {
                 return siloRow("record writes, " + name, otherFeatures, needs,
                         () -> SiloRows.recordWrites(otherApi, otherFeatures, options));
