@@ -239,6 +239,7 @@ public final class Bench {
                     Api api = new Api(silo.baseUri());
                     Features features = Features.probe(api, silo, options, this::progress, errors);
                     measureAll(silo, postgres, api, features, sampler);
+                    walRows(api, features);
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");
                 } finally {
@@ -392,6 +393,144 @@ public final class Bench {
             rows.add(row("5", "many tenants: `GET /t/{tenant}/health` (one query as each tenant's role), " + level
                     + " tenant" + (level == 1 ? "" : "s") + " round-robin (vs "
                     + (churn ? "`pgbench -C -S`, a new connection per select" : "`pgbench -S`") + ")", measured, reference));
+        }
+    }
+
+    /**
+     * Row 6 (issue 12.1): WAL streaming into the backup store. The lag (`GET /admin/backups`, `wal.lag_seconds`,
+     * sampled every 200 ms) under the record-write load of row 3, and record writes/s with streaming on (this
+     * Silo), off ({@code SILO_BACKUP_STREAMING=off}) and synchronous ({@code SILO_BACKUP_SYNCHRONOUS=on}), each
+     * of the other two a fresh Silo started for this row, one at a time, after this one went idle.
+     */
+    private void walRows(Api api, Features features) {
+        List<Feature> needs = List.of(Feature.TENANTS, Feature.TENANT_ADMINS, Feature.LOGIN, Feature.RECORDS);
+        LagSampler lag = new LagSampler(api, features.operatorKey());
+        Measured on = siloRow("record writes, streaming on", features, needs, () -> lag.during(
+                () -> SiloRows.recordWrites(api, features, options)));
+        Measured off = otherSilo("nostream", Map.of("SILO_BACKUP_STREAMING", "off"), null, needs);
+        LagSampler syncLag = new LagSampler(null, null);
+        Measured sync = otherSilo("sync", Map.of("SILO_BACKUP_SYNCHRONOUS", "on"), syncLag, needs);
+        rows.add(new Row("6", "WAL lag (server flush to store) p50 / p99 under record writes, streaming on (goal p99 ≤ 5 s)",
+                lag.cell(), "—", "—", lag.notes()));
+        rows.add(row("6", "records: create, WAL streaming on vs `SILO_BACKUP_STREAMING=off` (goal ≥ 0.9)", on, off));
+        rows.add(new Row("6", "WAL lag p50 / p99 under record writes, `SILO_BACKUP_SYNCHRONOUS=on`", syncLag.cell(), "—", "—",
+                syncLag.notes()));
+        rows.add(row("6", "records: create, `SILO_BACKUP_SYNCHRONOUS=on` vs streaming off (each commit waits for one store put)",
+                sync, off));
+    }
+
+    /** Starts another Silo with {@code env}, measures record writes on it (sampling its lag if asked), stops it. */
+    private Measured otherSilo(String name, Map<String, String> env, LagSampler lag, List<Feature> needs) {
+        SiloProcess other = new SiloProcess(options, name, env);
+        try {
+            other.start();
+            Cpu.init(other); // the CPU notes of this row are the other Silo's
+            Api otherApi = new Api(other.baseUri());
+            Features otherFeatures = Features.probe(otherApi, other, options, this::progress, errors);
+            // A fresh JVM: one unmeasured pass of the same load first, so it is compared warm with the main Silo.
+            if (otherFeatures.missing(Feature.RECORDS).isEmpty() && !otherFeatures.failed(Feature.RECORDS)) {
+                attempt("warming the Silo " + name, () -> SiloRows.recordWrites(otherApi, otherFeatures, options));
+            }
+            if (lag == null) {
+                return siloRow("record writes, " + name, otherFeatures, needs,
+                        () -> SiloRows.recordWrites(otherApi, otherFeatures, options));
+            }
+            lag.attach(otherApi, otherFeatures.operatorKey());
+            if ("on".equals(env.get("SILO_BACKUP_SYNCHRONOUS"))) {
+                lag.awaitSynchronous();
+            }
+            return siloRow("record writes, " + name, otherFeatures, needs,
+                    () -> lag.during(() -> SiloRows.recordWrites(otherApi, otherFeatures, options)));
+        } catch (Exception e) {
+            return Measured.error("the Silo with " + env + ": " + e.getMessage());
+        } finally {
+            other.stop();
+            Cpu.init(siloProcess);
+        }
+    }
+
+    /** Samples {@code wal.lag_seconds} and {@code wal.synchronous} from {@code GET /admin/backups}. */
+    static final class LagSampler {
+        private volatile Api api;
+        private volatile String operatorKey;
+        private final List<Double> samples = java.util.Collections.synchronizedList(new ArrayList<>());
+        private final java.util.Set<String> modes = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private volatile String error;
+
+        LagSampler(Api api, String operatorKey) {
+            this.api = api;
+            this.operatorKey = operatorKey;
+        }
+
+        void attach(Api api, String operatorKey) {
+            this.api = api;
+            this.operatorKey = operatorKey;
+        }
+
+        void awaitSynchronous() throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline && !"on".equals(wal().path("synchronous").asText())) {
+                Thread.sleep(200);
+            }
+        }
+
+        private com.fasterxml.jackson.databind.JsonNode wal() {
+            try {
+                Reply reply = api.call("GET", "/admin/backups", null, operatorKey);
+                if (!reply.success()) {
+                    error = "GET /admin/backups answered " + reply.status();
+                    return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+                }
+                return new com.fasterxml.jackson.databind.ObjectMapper().readTree(reply.body()).path("wal");
+            } catch (Exception e) {
+                error = String.valueOf(e.getMessage());
+                return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+            }
+        }
+
+        Measured during(Callable<Measured> load) throws Exception {
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread sampler = Thread.ofPlatform().daemon().name("bench-wal-lag").start(() -> {
+                while (!done.get()) {
+                    var wal = wal();
+                    if (wal.path("lag_seconds").isNumber()) {
+                        samples.add(wal.path("lag_seconds").asDouble());
+                    }
+                    if (wal.path("synchronous").isTextual()) {
+                        modes.add(wal.path("synchronous").asText());
+                    }
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+            try {
+                return load.call();
+            } finally {
+                done.set(true);
+                sampler.join(5000);
+            }
+        }
+
+        String cell() {
+            List<Double> sorted;
+            synchronized (samples) {
+                sorted = new ArrayList<>(samples);
+            }
+            if (sorted.isEmpty()) {
+                return "no sample" + (error == null ? "" : " (" + error + ")");
+            }
+            java.util.Collections.sort(sorted);
+            double p50 = sorted.get((int) Math.floor(0.50 * (sorted.size() - 1)));
+            double p99 = sorted.get((int) Math.floor(0.99 * (sorted.size() - 1)));
+            return String.format(Locale.ROOT, "p50 %.1f s, p99 %.1f s", p50, p99);
+        }
+
+        String notes() {
+            return samples.size() + " samples of `wal.lag_seconds` (the receiver measures it every second; 0 = the store "
+                    + "holds all the server flushed at its last measurement); synchronous mode seen: " + modes;
         }
     }
 
@@ -673,10 +812,21 @@ public final class Bench {
         private volatile String superuserPassword;
         private volatile boolean stopped;
 
+        private final String name;
+        private final Map<String, String> extraEnv;
+
         SiloProcess(Options options) {
+            this(options, "", Map.of());
+        }
+
+        /** Another Silo in the same run (its own data directory and log), with {@code extraEnv} on top. */
+        SiloProcess(Options options, String name, Map<String, String> extraEnv) {
             this.options = options;
-            this.dataDir = options.work().resolve("data");
-            this.log = options.work().resolve("silo.log");
+            this.name = name;
+            this.extraEnv = Map.copyOf(extraEnv);
+            String suffix = name.isEmpty() ? "" : "-" + name;
+            this.dataDir = options.work().resolve("data" + suffix);
+            this.log = options.work().resolve("silo" + suffix + ".log");
         }
 
         void start() throws IOException, InterruptedException {
@@ -692,10 +842,12 @@ public final class Bench {
             env.put("SILO_HOST", "127.0.0.1");
             env.put("SILO_LOG_FORMAT", "json");
             env.put("SILO_BCRYPT_COST", Integer.toString(options.bcryptCost()));
+            env.putAll(extraEnv);
             long started = System.nanoTime();
             System.err.println("bench: starting Silo on a fresh data directory " + dataDir);
             process = builder.start();
-            Files.writeString(options.work().resolve("silo.pid"), Long.toString(process.pid()));
+            Files.writeString(options.work().resolve(name.isEmpty() ? "silo.pid" : "silo-" + name + ".pid"),
+                    Long.toString(process.pid()));
             long deadline = started + TimeUnit.SECONDS.toNanos(180);
             while (System.nanoTime() < deadline) {
                 String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";

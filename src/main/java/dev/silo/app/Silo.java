@@ -197,7 +197,7 @@ public final class Silo implements AutoCloseable {
             java.util.Map<String, WalRoutes.Section> backupSections = new java.util.HashMap<>();
             baseBackups.ifPresent(service -> backupSections.put("base_backups", () -> BaseBackups.status(service.store())));
             drills.ifPresent(service -> backupSections.put("drill", service::status));
-            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, backupSections);
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, backupSections, core.embedded().isPresent());
             DrillRoutes drillRoutes = new DrillRoutes(auth, drills);
             BaseBackupRoutes baseBackupRoutes = new BaseBackupRoutes(auth, baseBackups);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
@@ -247,11 +247,18 @@ public final class Silo implements AutoCloseable {
             return Optional.empty();
         }
         EmbeddedPostgresServer server = core.embedded().orElseThrow();
+        if (!core.config().tuning().backupStreaming()) {
+            LoggerFactory.getLogger(Silo.class).warn("SILO_BACKUP_STREAMING=off: the WAL is NOT streamed into the backup store; "
+                    + "this setting is for benchmarks and diagnosis only");
+            return Optional.empty();
+        }
         try {
             BackupStore store = BackupStores.open(core.config(), core.envelope());
             core.onClose(store);
             log.info("Backups go to {}", store.describe());
-            WalReceiver receiver = WalReceiver.start(() -> server.adminUrl("postgres"), store, Clock.systemUTC());
+            SiloConfig.Tuning tuning = core.config().tuning();
+            WalReceiver receiver = WalReceiver.start(() -> server.adminUrl("postgres"), store, Clock.systemUTC(),
+                    new WalReceiver.Synchronous(tuning.backupSynchronous(), Duration.ofSeconds(tuning.backupSynchronousWaitSeconds())));
             core.onClose(receiver);
             return Optional.of(receiver);
         } catch (IOException e) {

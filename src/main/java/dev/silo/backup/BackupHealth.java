@@ -76,6 +76,10 @@ public final class BackupHealth {
             reasons.add(String.format(Locale.ROOT, "WAL lag %.0f s (over %d s): recent writes are not in the backup store yet",
                     lag, MAX_LAG.toSeconds()));
         }
+        if ("suspended".equals(status.synchronous())) {
+            reasons.add("SILO_BACKUP_SYNCHRONOUS is on but suspended: commits run asynchronous until the receiver catches up"
+                    + (status.lastError() == null ? "" : " (" + status.lastError() + ")"));
+        }
         String slot = status.slotWalStatus();
         if ("unreserved".equals(slot)) {
             reasons.add("the replication slot is near its SILO_WAL_KEEP_MB bound: WAL past it will be lost to the backups");

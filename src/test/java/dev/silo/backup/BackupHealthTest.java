@@ -19,12 +19,12 @@ class BackupHealthTest {
 
     private static WalReceiver.Status streaming(double lagSeconds, String slot) {
         return new WalReceiver.Status(true, true, 1, "0/3000148", Instant.now(), "0/3000148", "0/3000148", 0L, lagSeconds,
-                slot, 1L << 30, "file:///store", null, null);
+                slot, 1L << 30, "file:///store", null, null, "off");
     }
 
     private static WalReceiver.Status disconnected(String error) {
         return new WalReceiver.Status(true, false, 1, "0/3000148", Instant.now(), "0/3000000", "0/3000148", 328L, 2.0,
-                "reserved", 1L << 30, "file:///store", error, Instant.now());
+                "reserved", 1L << 30, "file:///store", error, Instant.now(), "off");
     }
 
     @Test
@@ -58,6 +58,16 @@ class BackupHealthTest {
         assertThat(health.degraded()).singleElement().asString().contains("SILO_WAL_KEEP_MB");
         status.set(streaming(0.1, "lost"));
         assertThat(health.degraded()).singleElement().asString().contains("lost WAL");
+    }
+
+    @Test
+    void synchronousModeSuspendedIsReported() {
+        WalReceiver.Status streaming = streaming(0.1, "reserved");
+        status.set(new WalReceiver.Status(true, true, 1, "0/3000148", Instant.now(), "0/3000148", "0/3000148", 0L, 0.1,
+                "reserved", 1L << 30, "file:///store", "commits waited 10 s", Instant.now(), "suspended"));
+        assertThat(health.degraded()).singleElement().asString().contains("SILO_BACKUP_SYNCHRONOUS").contains("asynchronous");
+        status.set(streaming);
+        assertThat(health.degraded()).isEmpty();
     }
 
     @Test

@@ -337,31 +337,48 @@ public final class RestoreEngine {
                 + store.describe()));
     }
 
-    /** Every segment from the backup's start to the store's end, the partial one zero-padded to a whole segment. */
+    /**
+     * Every segment from the backup's start to the store's end; the one being filled (stored as pieces of new bytes,
+     * read with {@link WalSegments#readPartial}) zero-padded to a whole segment, which recovery reads as the end of WAL.
+     */
     private static int fetchWal(BackupStore store, WalSegments.Contents wal, BaseBackupManifest backup, Path spool) throws IOException {
-        List<WalSegments.Segment> segments = new ArrayList<>(wal.complete());
-        wal.partial().ifPresent(segments::add);
         long from = WalSegments.segmentStart(backup.startLsnValue());
         int count = 0;
-        for (WalSegments.Segment segment : segments) {
+        for (WalSegments.Segment segment : wal.complete()) {
             if (segment.timeline() != backup.timeline() || Long.compareUnsigned(segment.startLsn(), from) < 0) {
                 continue;
             }
-            String file = WalSegments.name(segment.timeline(), segment.startLsn()).substring(WalSegments.PREFIX.length());
-            Path target = spool.resolve(file);
-            try (InputStream in = open(store, segment.name()); OutputStream out = Files.newOutputStream(target)) {
-                long copied = in.transferTo(out);
-                if (copied > WalSegments.SEGMENT_SIZE) {
-                    throw new RestoreException("WAL object " + segment.name() + " is larger than a segment");
-                }
-                byte[] zeros = new byte[64 * 1024];
-                for (long left = WalSegments.SEGMENT_SIZE - copied; left > 0; left -= zeros.length) {
-                    out.write(zeros, 0, (int) Math.min(zeros.length, left));
-                }
+            try (InputStream in = open(store, segment.name())) {
+                writeSegment(spool, segment.timeline(), segment.startLsn(), in, segment.name());
             }
             count++;
         }
+        if (wal.partial().isPresent()) {
+            WalSegments.Segment listed = wal.partial().get();
+            if (listed.timeline() == backup.timeline() && Long.compareUnsigned(listed.startLsn(), from) >= 0) {
+                WalSegments.Partial partial = WalSegments.readPartial(store).orElseThrow(() -> new RestoreException(
+                        "the partial WAL segment " + listed.name() + " is listed but its pieces cannot be read from the store"));
+                try (InputStream in = new java.io.ByteArrayInputStream(partial.bytes())) {
+                    writeSegment(spool, partial.timeline(), partial.startLsn(), in, listed.name());
+                }
+                count++;
+            }
+        }
         return count;
+    }
+
+    private static void writeSegment(Path spool, int timeline, long startLsn, InputStream in, String what) throws IOException {
+        Path target = spool.resolve(WalSegments.name(timeline, startLsn).substring(WalSegments.PREFIX.length()));
+        try (OutputStream out = Files.newOutputStream(target)) {
+            long copied = in.transferTo(out);
+            if (copied > WalSegments.SEGMENT_SIZE) {
+                throw new RestoreException("WAL object " + what + " is larger than a segment");
+            }
+            byte[] zeros = new byte[64 * 1024];
+            for (long left = WalSegments.SEGMENT_SIZE - copied; left > 0; left -= zeros.length) {
+                out.write(zeros, 0, (int) Math.min(zeros.length, left));
+            }
+        }
     }
 
     private static void writeRecoveryConfiguration(Path cluster, TlsMaterial tls, Path spool, Optional<Instant> toTime)

@@ -33,14 +33,17 @@ import static java.util.Objects.requireNonNull;
 /**
  * Streams the embedded server's WAL into the backup store as {@code pg_receivewal} does (claim C14): a platform
  * daemon thread reads the physical replication stream of the permanent slot {@value #SLOT}, fills one 16 MiB segment
- * at a time, puts what it has as {@code wal/<segment>.partial} at least every second while WAL arrives and the whole
- * segment as {@code wal/<segment>} once it is full (then deletes the partial), and only after a put returned reports
+ * at a time, puts what arrived since the last put as a piece {@code wal/<segment>.partial.<from>-<to>} at least every
+ * second while WAL arrives (at once in synchronous mode) and the whole segment as {@code wal/<segment>} once it is
+ * full (then deletes the pieces), and only after a put returned reports
  * that position to the server as flushed. The slot therefore keeps every byte that is not yet durable in the store,
  * whether Silo is down, the store fails or PostgreSQL restarts; on any error the receiver closes the stream, waits
  * (backoff up to 30 s) and resumes from the store's end.
  */
 public final class WalReceiver implements AutoCloseable {
     public static final String SLOT = "silo_wal";
+    /** The replication connection's {@code application_name}, which {@code synchronous_standby_names} names. */
+    public static final String APPLICATION_NAME = "silo_wal";
     private static final Logger log = LoggerFactory.getLogger(WalReceiver.class);
     private static final Duration PARTIAL_INTERVAL = Duration.ofSeconds(1);
     private static final Duration LAG_INTERVAL = Duration.ofSeconds(1);
@@ -50,6 +53,10 @@ public final class WalReceiver implements AutoCloseable {
     private final BackupStore store;
     private final Clock clock;
     private final Thread thread;
+    private final Thread watchdog;
+    private final Synchronous synchronous;
+    private volatile boolean synchronousEngaged;
+    private volatile Instant noProgressSince;
     private volatile boolean running = true;
     private final java.util.concurrent.CountDownLatch stopping = new java.util.concurrent.CountDownLatch(1);
     private volatile Status status;
@@ -85,17 +92,38 @@ public final class WalReceiver implements AutoCloseable {
      * @param store         where the WAL goes
      * @param lastError     the last failure, without secrets
      * @param lastErrorAt   when it happened
+     * @param synchronous   {@code off} (commits never wait for the receiver), {@code on} (commits wait until the store
+     *                      holds their WAL), or {@code suspended} (configured, but commits do not wait right now: the
+     *                      receiver has not caught up yet, or the server waited on it with no progress for longer than
+     *                      {@code SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS} and Silo fell back to asynchronous)
      */
     public record Status(boolean running, boolean connected, Integer timeline, String receivedUpTo, Instant receivedAt,
                          String storedUpTo, String serverFlush, Long lagBytes, Double lagSeconds, String slotWalStatus,
-                         Long slotSafeBytes, String store, String lastError, Instant lastErrorAt) {}
+                         Long slotSafeBytes, String store, String lastError, Instant lastErrorAt, String synchronous) {}
 
-    private WalReceiver(Supplier<DatabaseUrl> adminUrl, BackupStore store, Clock clock) {
+    /**
+     * Synchronous mode ({@code SILO_BACKUP_SYNCHRONOUS=on}): commits wait until the store holds their WAL, but never
+     * for longer than {@code maxWait} on a receiver that makes no progress.
+     */
+    public record Synchronous(boolean enabled, Duration maxWait) {
+        public static final Synchronous OFF = new Synchronous(false, Duration.ofSeconds(10));
+
+        public Synchronous {
+            requireNonNull(maxWait, "maxWait is null");
+            if (maxWait.isNegative() || maxWait.isZero()) {
+                throw new IllegalArgumentException("maxWait must be positive: " + maxWait);
+            }
+        }
+    }
+
+    private WalReceiver(Supplier<DatabaseUrl> adminUrl, BackupStore store, Clock clock, Synchronous synchronous) {
         this.adminUrl = requireNonNull(adminUrl, "adminUrl is null");
         this.store = requireNonNull(store, "store is null");
         this.clock = requireNonNull(clock, "clock is null");
-        this.status = new Status(true, false, null, null, null, null, null, null, null, null, null, store.describe(), null, null);
+        this.synchronous = requireNonNull(synchronous, "synchronous is null");
+        this.status = new Status(true, false, null, null, null, null, null, null, null, null, null, store.describe(), null, null, "off");
         this.thread = Thread.ofPlatform().daemon().name("silo-wal-receiver").unstarted(this::run);
+        this.watchdog = Thread.ofPlatform().daemon().name("silo-wal-synchronous-watchdog").unstarted(this::watch);
     }
 
     /**
@@ -104,7 +132,12 @@ public final class WalReceiver implements AutoCloseable {
      * @param adminUrl a superuser location on the embedded server
      */
     public static WalReceiver start(Supplier<DatabaseUrl> adminUrl, BackupStore store, Clock clock) {
-        WalReceiver receiver = new WalReceiver(adminUrl, store, clock);
+        return start(adminUrl, store, clock, Synchronous.OFF);
+    }
+
+    /** As {@link #start(Supplier, BackupStore, Clock)}, in synchronous mode when {@code synchronous} says so. */
+    public static WalReceiver start(Supplier<DatabaseUrl> adminUrl, BackupStore store, Clock clock, Synchronous synchronous) {
+        WalReceiver receiver = new WalReceiver(adminUrl, store, clock, synchronous);
         try (Connection connection = receiver.sqlConnection()) {
             ensureSlot(connection);
         } catch (SQLException e) {
@@ -112,7 +145,92 @@ public final class WalReceiver implements AutoCloseable {
             receiver.recordError("cannot create the replication slot " + SLOT + ": " + e.getMessage());
         }
         receiver.thread.start();
+        if (synchronous.enabled()) {
+            receiver.watchdog.start();
+        }
         return receiver;
+    }
+
+    private String synchronousState() {
+        if (synchronous == null || !synchronous.enabled()) {
+            return "off";
+        }
+        return synchronousEngaged ? "on" : "suspended";
+    }
+
+    /**
+     * Makes commits wait for this receiver: {@code synchronous_standby_names} names the replication connection's
+     * {@code application_name} {@value #APPLICATION_NAME}. Done through {@code ALTER SYSTEM} (which the embedded
+     * server resets at every start, so a killed Silo never leaves commits waiting for a receiver that is gone) and
+     * only once the store has caught up with the server, so commits never wait for a backlog.
+     */
+    private void engageSynchronous(Connection sql) throws SQLException {
+        try (Statement statement = sql.createStatement()) {
+            statement.execute("ALTER SYSTEM SET synchronous_standby_names = '\"" + APPLICATION_NAME + "\"'");
+            statement.execute("SELECT pg_reload_conf()");
+        }
+        synchronousEngaged = true;
+        noProgressSince = null;
+        log.info("WAL receiver: synchronous mode on: commits now wait until the backup store holds their WAL");
+        updateStatus(true, null);
+    }
+
+    /** Back to asynchronous: waiting commits are released at once (the server drops its wait queue on reload). */
+    private void disengageSynchronous(Connection sql) throws SQLException {
+        try (Statement statement = sql.createStatement()) {
+            statement.execute("ALTER SYSTEM RESET synchronous_standby_names");
+            statement.execute("SELECT pg_reload_conf()");
+        }
+        synchronousEngaged = false;
+    }
+
+    /**
+     * Runs beside the receiver in synchronous mode: when commits wait on the receiver ({@code wait_event = 'SyncRep'})
+     * and what the store holds has not moved for {@link Synchronous#maxWait()} (the store unreachable, the receiver
+     * disconnected or stuck in a put), falls back to asynchronous with a warning, so a store outage costs RPO, not
+     * every request of every tenant. The receiver engages synchronous mode again once it has caught up.
+     */
+    private void watch() {
+        long lastStored = Long.MIN_VALUE;
+        while (running) {
+            try {
+                if (stopping.await(250, TimeUnit.MILLISECONDS)) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            if (!synchronousEngaged) {
+                noProgressSince = null;
+                continue;
+            }
+            try (Connection sql = sqlConnection(); Statement statement = sql.createStatement();
+                 ResultSet rs = statement.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")) {
+                rs.next();
+                boolean waiting = rs.getLong(1) > 0;
+                long stored = storedUpTo;
+                Instant now = clock.instant();
+                if (!waiting || stored != lastStored) {
+                    noProgressSince = waiting ? now : null;
+                    lastStored = stored;
+                    continue;
+                }
+                if (noProgressSince == null) {
+                    noProgressSince = now;
+                } else if (Duration.between(noProgressSince, now).compareTo(synchronous.maxWait()) >= 0) {
+                    disengageSynchronous(sql);
+                    String reason = "synchronous mode suspended: commits waited " + synchronous.maxWait().toSeconds()
+                            + " s on the WAL receiver with no progress (" + (status.lastError() == null ? "no error reported"
+                            : status.lastError()) + "); commits no longer wait for the backup store until it catches up";
+                    log.warn("WAL receiver: {}", reason);
+                    recordError(reason);
+                    noProgressSince = null;
+                }
+            } catch (SQLException e) {
+                log.debug("WAL receiver watchdog: {}", e.getMessage());
+            }
+        }
     }
 
     public Status status() {
@@ -133,13 +251,21 @@ public final class WalReceiver implements AutoCloseable {
         stopping.countDown();
         try {
             thread.join(TimeUnit.SECONDS.toMillis(30));
+            watchdog.join(TimeUnit.SECONDS.toMillis(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (synchronousEngaged) {
+            try (Connection sql = sqlConnection()) {
+                disengageSynchronous(sql);
+            } catch (SQLException e) {
+                log.warn("WAL receiver: cannot turn synchronous mode off at stop: {}", e.getMessage());
+            }
         }
         Status last = status;
         status = new Status(false, false, last.timeline(), last.receivedUpTo(), last.receivedAt(), last.storedUpTo(),
                 last.serverFlush(), last.lagBytes(), last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(),
-                last.store(), last.lastError(), last.lastErrorAt());
+                last.store(), last.lastError(), last.lastErrorAt(), synchronousState());
     }
 
     static void ensureSlot(Connection connection) throws SQLException {
@@ -189,6 +315,7 @@ public final class WalReceiver implements AutoCloseable {
     private void stream() throws Exception {
         try (Connection sql = sqlConnection(); Connection replication = replicationConnection()) {
             ensureSlot(sql);
+            checkSegmentSize(sql);
             int serverTimeline = identifyTimeline(replication);
             long start = resume(sql, serverTimeline);
             PGReplicationStream stream = replication.unwrap(PGConnection.class).getReplicationAPI().replicationStream()
@@ -211,7 +338,10 @@ public final class WalReceiver implements AutoCloseable {
                         Thread.sleep(10);
                     }
                     Instant now = clock.instant();
-                    if (filled > storedFilled && Duration.between(lastPartialPut, now).compareTo(PARTIAL_INTERVAL) >= 0) {
+                    // Synchronous: commits wait for this put, so make it as soon as nothing more is pending.
+                    boolean due = synchronousEngaged ? message == null
+                            : Duration.between(lastPartialPut, now).compareTo(PARTIAL_INTERVAL) >= 0;
+                    if (filled > storedFilled && due) {
                         putPartial();
                     }
                     if (acknowledgePending) {
@@ -220,6 +350,11 @@ public final class WalReceiver implements AutoCloseable {
                     if (Duration.between(lastLag, now).compareTo(LAG_INTERVAL) >= 0) {
                         measureLag(sql);
                         lastLag = now;
+                        Long lagBytes = status.lagBytes();
+                        // Caught up to within one segment: the first waiting commit then waits for one put, not a backlog.
+                        if (synchronous.enabled() && !synchronousEngaged && lagBytes != null && lagBytes <= WalSegments.SEGMENT_SIZE) {
+                            engageSynchronous(sql);
+                        }
                     }
                 }
                 if (filled > storedFilled) {
@@ -269,10 +404,10 @@ public final class WalReceiver implements AutoCloseable {
                 filled = 0;
             } else if (last.get().partial()) {
                 segmentStart = last.get().startLsn();
-                try (InputStream in = store.get(last.get().name()).orElseThrow(
-                        () -> new IOException("the partial segment " + last.get().name() + " vanished"))) {
-                    filled = in.readNBytes(segment, 0, segment.length);
-                }
+                WalSegments.Partial partial = WalSegments.readPartial(store).filter(p -> p.startLsn() == segmentStart)
+                        .orElseThrow(() -> new IOException("the partial segment " + last.get().name() + " vanished"));
+                System.arraycopy(partial.bytes(), 0, segment, 0, partial.bytes().length);
+                filled = partial.bytes().length;
                 end = segmentStart + filled;
             } else {
                 segmentStart = end;
@@ -282,15 +417,13 @@ public final class WalReceiver implements AutoCloseable {
         }
         storedFilled = filled;
         storedUpTo = start;
-        // A partial left behind by a crash between the whole segment's put and the partial's delete is stale.
-        for (BackupStore.StoredObject object : store.list(WalSegments.PREFIX)) {
-            WalSegments.parse(object).filter(s -> s.partial() && s.startLsn() != segmentStart).ifPresent(s -> {
-                try {
-                    store.delete(s.name());
-                } catch (IOException e) {
-                    log.debug("cannot delete the stale {}: {}", s.name(), e.getMessage());
-                }
-            });
+        // Pieces left behind by a crash between the whole segment's put and the pieces' delete are stale.
+        for (String stale : WalSegments.stalePieceObjects(store, segmentStart)) {
+            try {
+                store.delete(stale);
+            } catch (IOException e) {
+                log.debug("cannot delete the stale {}: {}", stale, e.getMessage());
+            }
         }
         return start;
     }
@@ -315,7 +448,10 @@ public final class WalReceiver implements AutoCloseable {
     private void completeSegment() throws IOException {
         String name = WalSegments.name(timeline, segmentStart);
         store.put(name, new ByteArrayInputStream(segment, 0, filled));
-        store.delete(name + WalSegments.PARTIAL_SUFFIX);
+        // The pieces are stale from here on (WalSegments.read ignores pieces next to a whole segment).
+        for (String piece : WalSegments.pieceObjects(store, segmentStart)) {
+            store.delete(piece);
+        }
         storedUpTo = segmentStart + filled;
         segmentStart += segment.length;
         filled = 0;
@@ -325,7 +461,9 @@ public final class WalReceiver implements AutoCloseable {
     }
 
     private void putPartial() throws IOException {
-        store.put(WalSegments.name(timeline, segmentStart) + WalSegments.PARTIAL_SUFFIX, new ByteArrayInputStream(segment, 0, filled));
+        // Only what arrived since the last piece: a put costs what it carries, not the whole partial segment.
+        store.put(WalSegments.pieceName(timeline, segmentStart, storedFilled, filled),
+                new ByteArrayInputStream(segment, storedFilled, filled - storedFilled));
         storedFilled = filled;
         storedUpTo = segmentStart + filled;
         lastPartialPut = clock.instant();
@@ -367,7 +505,7 @@ public final class WalReceiver implements AutoCloseable {
             Status last = status;
             status = new Status(true, true, timeline, last.receivedUpTo(), last.receivedAt(), WalSegments.format(storedUpTo),
                     WalSegments.format(flush), lagBytes, lagSeconds, walStatus, safeBytes, store.describe(),
-                    last.lastError(), last.lastErrorAt());
+                    last.lastError(), last.lastErrorAt(), synchronousState());
             if ("unreserved".equals(walStatus)) {
                 log.warn("WAL receiver: the slot {} is past max_slot_wal_keep_size; the server may remove WAL the store does not hold yet", SLOT);
             }
@@ -383,7 +521,7 @@ public final class WalReceiver implements AutoCloseable {
             Status last = status;
             status = new Status(true, false, last.timeline(), last.receivedUpTo(), last.receivedAt(), last.storedUpTo(),
                     last.serverFlush(), last.lagBytes(), last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(),
-                    last.store(), last.lastError(), last.lastErrorAt());
+                    last.store(), last.lastError(), last.lastErrorAt(), synchronousState());
         } catch (SQLException e) {
             log.debug("cannot measure the WAL lag: {}", e.getMessage());
         }
@@ -393,7 +531,7 @@ public final class WalReceiver implements AutoCloseable {
         Status last = status;
         status = new Status(true, true, timeline, WalSegments.format(receivedUpTo), clock.instant(), last.storedUpTo(),
                 last.serverFlush(), last.lagBytes(), last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(),
-                last.store(), last.lastError(), last.lastErrorAt());
+                last.store(), last.lastError(), last.lastErrorAt(), synchronousState());
     }
 
     private void updateStatus(boolean connected, String error) {
@@ -401,7 +539,7 @@ public final class WalReceiver implements AutoCloseable {
         status = new Status(running, connected, timeline == 0 ? null : timeline, last.receivedUpTo(), last.receivedAt(),
                 storedUpTo < 0 ? last.storedUpTo() : WalSegments.format(storedUpTo), last.serverFlush(), last.lagBytes(),
                 last.lagSeconds(), last.slotWalStatus(), last.slotSafeBytes(), last.store(),
-                error == null ? last.lastError() : error, error == null ? last.lastErrorAt() : clock.instant());
+                error == null ? last.lastError() : error, error == null ? last.lastErrorAt() : clock.instant(), synchronousState());
     }
 
     private void recordError(String message) {
@@ -411,6 +549,19 @@ public final class WalReceiver implements AutoCloseable {
     private static String describe(Exception e) {
         String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return e instanceof IOException ? "backup store: " + message : message;
+    }
+
+    /** Silo names and cuts segments at 16 MiB; a server initialised with another {@code --wal-segsize} is refused. */
+    private static void checkSegmentSize(Connection sql) throws SQLException {
+        try (Statement statement = sql.createStatement();
+             ResultSet rs = statement.executeQuery("SELECT pg_size_bytes(current_setting('wal_segment_size'))")) {
+            rs.next();
+            long size = rs.getLong(1);
+            if (size != WalSegments.SEGMENT_SIZE) {
+                throw new IllegalStateException("the server's wal_segment_size is " + size + " bytes; the WAL receiver "
+                        + "supports only " + WalSegments.SEGMENT_SIZE + " (16 MiB, initdb's default)");
+            }
+        }
     }
 
     private static long slotRestartLsn(Connection sql) throws SQLException {
@@ -444,7 +595,7 @@ public final class WalReceiver implements AutoCloseable {
         PGProperty.REPLICATION.set(properties, "true");
         PGProperty.PREFER_QUERY_MODE.set(properties, "simple");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(properties, "17");
-        PGProperty.APPLICATION_NAME.set(properties, "silo-wal-receiver");
+        PGProperty.APPLICATION_NAME.set(properties, APPLICATION_NAME);
         return DriverManager.getConnection(url.jdbcUrl(), properties);
     }
 }

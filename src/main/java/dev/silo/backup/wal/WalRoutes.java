@@ -15,6 +15,7 @@ public final class WalRoutes {
     private final OperatorAuth auth;
     private final Optional<WalReceiver> receiver;
     private final Map<String, Section> sections;
+    private final boolean embedded;
 
     /** One more part of the body, computed per request (the base backups, for example). */
     public interface Section {
@@ -23,21 +24,36 @@ public final class WalRoutes {
 
     /** {@code receiver} is empty in external mode, where Silo cannot stream the server's WAL. */
     public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver) {
-        this(auth, receiver, Map.of());
+        this(auth, receiver, Map.of(), receiver.isPresent());
     }
 
     /** {@code sections} are added to the body in embedded mode, under their keys. */
     public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, Map<String, Section> sections) {
+        this(auth, receiver, sections, receiver.isPresent());
+    }
+
+    /** {@code embedded} with an empty {@code receiver}: streaming turned off ({@code SILO_BACKUP_STREAMING=off}). */
+    public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, boolean embedded) {
+        this(auth, receiver, Map.of(), embedded);
+    }
+
+    public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, Map<String, Section> sections, boolean embedded) {
         this.auth = requireNonNull(auth, "auth is null");
         this.receiver = requireNonNull(receiver, "receiver is null");
         this.sections = Map.copyOf(sections);
+        this.embedded = embedded;
     }
 
     public void register(Routes routes) {
         routes.get("/admin/backups", (request, response) -> {
             auth.require(request);
             Map<String, Object> body = new LinkedHashMap<>();
-            if (receiver.isEmpty()) {
+            if (receiver.isEmpty() && embedded) {
+                body.put("mode", "embedded");
+                body.put("wal", null);
+                body.put("detail", "WAL streaming is off (SILO_BACKUP_STREAMING=off, for benchmarks and diagnosis only): "
+                        + "nothing is backed up continuously");
+            } else if (receiver.isEmpty()) {
                 body.put("mode", "external");
                 body.put("wal", null);
                 body.put("detail", "Silo does not host this PostgreSQL, so it cannot stream its WAL: use the provider's own "

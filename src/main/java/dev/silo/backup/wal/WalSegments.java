@@ -10,10 +10,15 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static java.util.Objects.requireNonNull;
+
 /**
  * Names and positions of WAL segments in the backup store, the way PostgreSQL names them in {@code pg_wal}:
- * {@code wal/TTTTTTTTLLLLLLLLSSSSSSSS} (timeline, log, segment in hex) for a whole segment and the same name with
- * {@code .partial} for the one being filled.
+ * {@code wal/TTTTTTTTLLLLLLLLSSSSSSSS} (timeline, log, segment in hex) for a whole segment. The segment being filled
+ * is stored as pieces, {@code wal/<segment>.partial.<from>-<to>} (byte offsets in the segment, 8 hex digits), each
+ * holding only the bytes received since the previous piece, so keeping the store within a second of the server costs
+ * one small put rather than re-putting the whole partial segment; once the segment is complete it is put whole and
+ * its pieces deleted. (A single {@code wal/<segment>.partial} from older versions counts as the piece from 0.)
  */
 public final class WalSegments {
     /** The server's {@code wal_segment_size}; initdb's default, which Silo never changes. */
@@ -21,10 +26,16 @@ public final class WalSegments {
     public static final String PREFIX = "wal/";
     public static final String PARTIAL_SUFFIX = ".partial";
     private static final Pattern NAME = Pattern.compile("wal/([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\\.partial)?");
+    private static final Pattern PIECE = Pattern.compile(
+            "(wal/[0-9A-F]{8}[0-9A-F]{8}[0-9A-F]{8})\\.partial\\.([0-9A-F]{8})-([0-9A-F]{8})");
 
     private WalSegments() {}
 
-    /** One WAL object in the store. */
+    /**
+     * A whole WAL segment in the store, or the partial one: then {@code size} is how many bytes its pieces hold
+     * contiguously from the segment's start, and {@link #name()} is the logical {@code wal/<segment>.partial} (read
+     * its bytes with {@link #readPartial}).
+     */
     public record Segment(int timeline, long startLsn, boolean partial, long size) {
         public long endLsn() {
             return startLsn + size;
@@ -33,6 +44,41 @@ public final class WalSegments {
         public String name() {
             return WalSegments.name(timeline, startLsn) + (partial ? PARTIAL_SUFFIX : "");
         }
+    }
+
+    /** One stored piece of a partial segment: bytes {@code [from, to)} of the segment, {@code to < 0} when unknown (legacy). */
+    record Piece(String object, int timeline, long segmentStart, int from, int to) {}
+
+    /** The current partial segment's bytes, contiguous from the segment's start ({@code startLsn}). */
+    public record Partial(int timeline, long startLsn, byte[] bytes) {
+        public Partial {
+            requireNonNull(bytes, "bytes is null");
+        }
+
+        public long endLsn() {
+            return startLsn + bytes.length;
+        }
+    }
+
+    /** Piece object name for bytes {@code [from, to)} of the segment holding {@code segmentStart}. */
+    public static String pieceName(int timeline, long segmentStart, int from, int to) {
+        return String.format(Locale.ROOT, "%s%s.%08X-%08X", name(timeline, segmentStart), PARTIAL_SUFFIX, from, to);
+    }
+
+    /** Parses a partial segment's piece (or a legacy whole {@code .partial}); empty for anything else. */
+    static Optional<Piece> parsePiece(BackupStore.StoredObject object) {
+        Matcher piece = PIECE.matcher(object.name());
+        if (piece.matches()) {
+            Optional<Segment> segment = parse(new BackupStore.StoredObject(piece.group(1), 0));
+            int from = Integer.parseUnsignedInt(piece.group(2), 16);
+            int to = Integer.parseUnsignedInt(piece.group(3), 16);
+            if (segment.isEmpty() || from >= to || to > SEGMENT_SIZE) {
+                return Optional.empty();
+            }
+            return Optional.of(new Piece(object.name(), segment.get().timeline(), segment.get().startLsn(), from, to));
+        }
+        return parse(object).filter(Segment::partial)
+                .map(segment -> new Piece(object.name(), segment.timeline(), segment.startLsn(), 0, -1));
     }
 
     /** What the store holds: its whole segments in order, and the partial one after them if any. */
@@ -96,35 +142,141 @@ public final class WalSegments {
      * get that name); the one partial segment that counts is read to learn how much WAL it holds.
      */
     public static Contents read(BackupStore store) throws IOException {
-        List<Segment> complete = new ArrayList<>();
-        List<Segment> partials = new ArrayList<>();
+        Listing listing = list(store);
+        Optional<Segment> partial = Optional.empty();
+        if (!listing.pieces().isEmpty()) {
+            Piece first = listing.pieces().getFirst();
+            long size = contiguous(store, listing.pieces(), null);
+            if (size > 0) {
+                partial = Optional.of(new Segment(first.timeline(), first.segmentStart(), true, size));
+            }
+        }
+        return new Contents(listing.complete(), partial);
+    }
+
+    /**
+     * The bytes of the current partial segment (the one beyond the last whole segment), contiguous from its start,
+     * with its start LSN; empty when the store holds none. For a restore: write them as {@code pg_wal/<segment>}
+     * padded with zeros to {@link #SEGMENT_SIZE}, or hand them to {@code restore_command} as the last segment.
+     * Pieces left behind next to a whole segment, or of an older segment than the newest one with pieces, are stale
+     * and ignored (see {@link #read}).
+     */
+    public static Optional<Partial> readPartial(BackupStore store) throws IOException {
+        Listing listing = list(store);
+        if (listing.pieces().isEmpty()) {
+            return Optional.empty();
+        }
+        byte[] buffer = new byte[SEGMENT_SIZE];
+        int size = (int) contiguous(store, listing.pieces(), buffer);
+        if (size == 0) {
+            return Optional.empty();
+        }
+        Piece first = listing.pieces().getFirst();
+        return Optional.of(new Partial(first.timeline(), first.segmentStart(), java.util.Arrays.copyOf(buffer, size)));
+    }
+
+    /** The names of every partial-segment object (pieces) of the segment holding {@code segmentStart}, stale or not. */
+    static List<String> pieceObjects(BackupStore store, long segmentStart) throws IOException {
+        List<String> names = new ArrayList<>();
         for (BackupStore.StoredObject object : store.list(PREFIX)) {
-            parse(object).ifPresent(segment -> {
-                if (segment.partial()) {
-                    partials.add(segment);
-                } else {
-                    complete.add(new Segment(segment.timeline(), segment.startLsn(), false, SEGMENT_SIZE));
-                }
-            });
+            parsePiece(object).filter(piece -> piece.segmentStart() == segmentStart).ifPresent(piece -> names.add(piece.object()));
+        }
+        return names;
+    }
+
+    /** Every partial-segment object of any segment other than {@code segmentStart}: left behind, safe to delete. */
+    static List<String> stalePieceObjects(BackupStore store, long segmentStart) throws IOException {
+        List<String> names = new ArrayList<>();
+        for (BackupStore.StoredObject object : store.list(PREFIX)) {
+            parsePiece(object).filter(piece -> piece.segmentStart() != segmentStart).ifPresent(piece -> names.add(piece.object()));
+        }
+        return names;
+    }
+
+    private record Listing(List<Segment> complete, List<Piece> pieces) {}
+
+    /** Whole segments in order, and the pieces of the one partial segment that counts (the newest beyond them). */
+    private static Listing list(BackupStore store) throws IOException {
+        List<Segment> complete = new ArrayList<>();
+        List<Piece> pieces = new ArrayList<>();
+        for (BackupStore.StoredObject object : store.list(PREFIX)) {
+            Optional<Piece> piece = parsePiece(object);
+            if (piece.isPresent()) {
+                pieces.add(piece.get());
+                continue;
+            }
+            parse(object).filter(segment -> !segment.partial())
+                    .ifPresent(segment -> complete.add(new Segment(segment.timeline(), segment.startLsn(), false, SEGMENT_SIZE)));
         }
         complete.sort(java.util.Comparator.comparingLong(Segment::startLsn));
         long completeEnd = complete.isEmpty() ? Long.MIN_VALUE : complete.getLast().endLsn();
-        Optional<Segment> listed = partials.stream()
-                .filter(segment -> Long.compareUnsigned(segment.startLsn(), completeEnd) >= 0 || completeEnd == Long.MIN_VALUE)
-                .max(java.util.Comparator.comparingLong(Segment::startLsn));
-        Optional<Segment> partial = Optional.empty();
-        if (listed.isPresent()) {
-            Segment segment = listed.get();
-            Optional<java.io.InputStream> content = store.get(segment.name());
-            if (content.isPresent()) {
-                long size;
-                try (java.io.InputStream in = content.get()) {
-                    size = in.transferTo(java.io.OutputStream.nullOutputStream());
+        Optional<Long> current = pieces.stream().map(Piece::segmentStart)
+                .filter(start -> completeEnd == Long.MIN_VALUE || Long.compareUnsigned(start, completeEnd) >= 0)
+                .max(Long::compareUnsigned);
+        List<Piece> counted = current.isEmpty() ? List.of() : pieces.stream()
+                .filter(piece -> piece.segmentStart() == current.get())
+                .sorted(java.util.Comparator.comparingInt(Piece::from)).toList();
+        return new Listing(List.copyOf(complete), counted);
+    }
+
+    /**
+     * How many bytes the pieces hold with no gap from offset 0 (overlaps allowed: a put retried after it had in fact
+     * succeeded); copies them into {@code buffer} when it is not null. Only legacy pieces of unknown length are read
+     * to learn the size.
+     */
+    private static long contiguous(BackupStore store, List<Piece> pieces, byte[] buffer) throws IOException {
+        int position = 0;
+        boolean advanced = true;
+        while (advanced) {
+            advanced = false;
+            Piece best = null;
+            int bestTo = position;
+            byte[] bestBytes = null;
+            for (Piece piece : pieces) {
+                if (piece.from() > position) {
+                    continue;
                 }
-                partial = Optional.of(new Segment(segment.timeline(), segment.startLsn(), true, size));
+                int to = piece.to();
+                byte[] bytes = null;
+                if (to < 0 || buffer != null) {
+                    if (to >= 0 && to <= bestTo) {
+                        continue;
+                    }
+                    bytes = readObject(store, piece.object());
+                    if (bytes == null) {
+                        continue;
+                    }
+                    if (to >= 0 && bytes.length != to - piece.from()) {
+                        throw new IOException("the WAL piece " + piece.object() + " holds " + bytes.length
+                                + " bytes, its name says " + (to - piece.from()));
+                    }
+                    to = piece.from() + bytes.length;
+                }
+                if (to > bestTo) {
+                    best = piece;
+                    bestTo = to;
+                    bestBytes = bytes;
+                }
+            }
+            if (best != null) {
+                if (buffer != null) {
+                    System.arraycopy(bestBytes, position - best.from(), buffer, position, bestTo - position);
+                }
+                position = bestTo;
+                advanced = true;
             }
         }
-        return new Contents(List.copyOf(complete), partial);
+        return position;
+    }
+
+    private static byte[] readObject(BackupStore store, String name) throws IOException {
+        Optional<java.io.InputStream> content = store.get(name);
+        if (content.isEmpty()) {
+            return null;
+        }
+        try (java.io.InputStream in = content.get()) {
+            return in.readAllBytes();
+        }
     }
 
     public static String format(long lsn) {

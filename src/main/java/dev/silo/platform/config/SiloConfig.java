@@ -136,13 +136,21 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              {@code heroku}; none by default)
      * @param backupDrillDays       embedded mode: days between scheduled restore drills ({@code SILO_BACKUP_DRILL_DAYS},
      *                              7; 0 = none scheduled, only on demand)
+     * @param backupSynchronous     embedded mode: commits wait until the WAL receiver has put their WAL into the backup
+     *                              store ({@code SILO_BACKUP_SYNCHRONOUS}, off)
+     * @param backupSynchronousWaitSeconds in synchronous mode, how long commits may wait on a receiver that makes no
+     *                              progress before Silo falls back to asynchronous with a warning
+     *                              ({@code SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS}, 10)
+     * @param backupStreaming       embedded mode: whether the WAL receiver runs ({@code SILO_BACKUP_STREAMING}, on);
+     *                              {@code off} is for benchmarks and diagnosis only (nothing is then backed up continuously)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
-                         int backupDrillDays) {
+                         int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
+                         boolean backupStreaming) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -167,7 +175,10 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_BASE_BACKUP_HOURS", 24, 0, 8760),
                     intSetting(env, "SILO_BACKUP_RETENTION_DAYS", 7, 1, 3650),
                     trustedProxies(env),
-                    intSetting(env, "SILO_BACKUP_DRILL_DAYS", 7, 0, 3650));
+                    intSetting(env, "SILO_BACKUP_DRILL_DAYS", 7, 0, 3650),
+                    onOffSetting(env, "SILO_BACKUP_SYNCHRONOUS", false),
+                    intSetting(env, "SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS", 10, 1, 3600),
+                    onOffSetting(env, "SILO_BACKUP_STREAMING", true));
         }
 
         private static TrustedProxies trustedProxies(Map<String, String> env) {
@@ -195,6 +206,18 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         static int defaultDrainSeconds(Map<String, String> env) {
             return env.containsKey("PORT") || env.containsKey("DYNO") || env.containsKey("KUBERNETES_SERVICE_HOST") ? 5 : 0;
         }
+    }
+
+    private static boolean onOffSetting(Map<String, String> env, String name, boolean fallback) {
+        String value = env.get(name);
+        if (value == null || value.isBlank()) {
+            return fallback;
+        }
+        return switch (value.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new ConfigException(name, "expected on or off, got '" + value + "'");
+        };
     }
 
     private static int intSetting(Map<String, String> env, String name, int fallback, int min, int max) {

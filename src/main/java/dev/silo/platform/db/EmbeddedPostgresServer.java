@@ -214,6 +214,11 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     private void bootstrap() {
         try (Connection connection = DriverManager.getConnection(adminUrl("postgres").jdbcUrl(), adminUrl("postgres").properties());
              Statement statement = connection.createStatement()) {
+            // The backup WAL receiver makes commits wait for it (SILO_BACKUP_SYNCHRONOUS=on) only while it streams,
+            // through ALTER SYSTEM; a Silo killed meanwhile leaves that behind, and with no receiver every commit
+            // (this REVOKE first) would wait forever. The receiver sets it again once it has caught up.
+            statement.execute("ALTER SYSTEM RESET synchronous_standby_names");
+            statement.execute("SELECT pg_reload_conf()");
             // Every role may connect to postgres and template1 by default; tenant roles must not.
             statement.execute("REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC");
         } catch (SQLException e) {
