@@ -117,7 +117,11 @@ public final class BackupRetention {
         long walCutoff = WalSegments.segmentStart(oldestKept.startLsnValue());
         int segments = 0;
         for (BackupStore.StoredObject object : store.list(WalSegments.PREFIX)) {
-            Optional<WalSegments.Segment> segment = WalSegments.parse(object);
+            // Pieces of a partial segment ("<segment>.partial.<from>-<to>") count as their segment.
+            String name = object.name();
+            int piece = name.indexOf(WalSegments.PARTIAL_SUFFIX + ".");
+            Optional<WalSegments.Segment> segment = WalSegments.parse(piece < 0 ? object
+                    : new BackupStore.StoredObject(name.substring(0, piece), object.size()));
             if (segment.isPresent() && Long.compareUnsigned(segment.get().startLsn(), walCutoff) < 0) {
                 store.delete(object.name());
                 segments++;
