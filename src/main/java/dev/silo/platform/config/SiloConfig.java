@@ -126,12 +126,16 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              readiness, see {@link #defaultDrainSeconds}, else 0)
      * @param walKeepMegabytes      embedded mode: the most WAL the server keeps for the backup receiver's replication slot
      *                              while the receiver or the store is behind ({@code SILO_WAL_KEEP_MB}, 4096)
+     * @param backupRetentionDays   days backups are kept: catalog snapshots (thinned), tenant backups
+     *                              ({@code SILO_BACKUP_RETENTION_DAYS}, 7)
+     * @param tenantBackupHours     hours between two logical backups of a tenant ({@code SILO_TENANT_BACKUP_HOURS}, 24)
+     * @param backupConcurrency     tenant backups (and backup downloads) running at once ({@code SILO_BACKUP_CONCURRENCY}, 2)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
-                         int walKeepMegabytes) {
+                         int walKeepMegabytes, int backupRetentionDays, int tenantBackupHours, int backupConcurrency) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -152,7 +156,10 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_HASHING_QUEUE", 4 * hashingThreads, 0, 10000),
                     connectionLimits(env),
                     intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60),
-                    intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576));
+                    intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576),
+                    intSetting(env, "SILO_BACKUP_RETENTION_DAYS", 7, 1, 3650),
+                    intSetting(env, "SILO_TENANT_BACKUP_HOURS", 24, 1, 24 * 366),
+                    intSetting(env, "SILO_BACKUP_CONCURRENCY", 2, 1, 64));
         }
 
         private static ConnectionLimits connectionLimits(Map<String, String> env) {
