@@ -9,6 +9,10 @@ import dev.silo.backup.BackupStore;
 import dev.silo.backup.BackupStores;
 import dev.silo.backup.wal.WalReceiver;
 import dev.silo.backup.wal.WalRoutes;
+import dev.silo.backup.logical.CatalogSnapshots;
+import dev.silo.backup.logical.LogicalBackups;
+import dev.silo.backup.logical.TenantBackupRoutes;
+import dev.silo.backup.logical.TenantBackups;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
@@ -82,6 +86,7 @@ public final class Silo implements AutoCloseable {
     private final AuditCheckpointJob auditCheckpoints;
     private final Optional<WalReceiver> walReceiver;
     private final CountDownLatch closed = new CountDownLatch(1);
+    private LogicalBackups logicalBackups;
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -139,6 +144,8 @@ public final class Silo implements AutoCloseable {
             AuditCheckpointJob auditCheckpoints = AuditCheckpointJob.start(core);
             core.onClose(auditCheckpoints);
             Optional<WalReceiver> walReceiver = startWalReceiver(core);
+            LogicalBackups logicalBackups = startLogicalBackups(core, clock);
+            jobs.scheduleWithFixedDelay(logicalBackups::runRound, 5, 60, TimeUnit.SECONDS);
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -169,7 +176,9 @@ public final class Silo implements AutoCloseable {
                 return core.tenantDatabases().withConnection(tenant,
                         connection -> core.tenantAudit().verify(connection, TenantAudit.logName(tenant.id())));
             });
-            WalRoutes walRoutes = new WalRoutes(auth, walReceiver);
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, () -> catalogSnapshotStatus(logicalBackups));
+            TenantBackupRoutes tenantBackupRoutes = new TenantBackupRoutes(tenantRequests, logicalBackups, core.tenantDatabases(),
+                    core.tenantAudit());
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http;
@@ -185,6 +194,7 @@ public final class Silo implements AutoCloseable {
                             userRoutes.register(routes);
                             recordRoutes.register(routes);
                             corsRoutes.register(routes);
+                            tenantBackupRoutes.register(routes);
                             extraRoutes.accept(routes);
                         });
             } catch (HttpServer.CannotListen e) {
@@ -194,6 +204,7 @@ public final class Silo implements AutoCloseable {
             boundPort.set(http.port());
             core.onClose(http);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver);
+            silo.logicalBackups = logicalBackups;
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
@@ -223,6 +234,40 @@ public final class Silo implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the backup store", e);
         }
+    }
+
+    /**
+     * Catalog snapshots and tenant backups (issues 12.7, 13.2) into the backup store, in both modes: the store is
+     * opened here, apart from the WAL receiver's, so these work where Silo does not host PostgreSQL.
+     */
+    private static LogicalBackups startLogicalBackups(SiloCore core, Clock clock) {
+        try {
+            BackupStore store = BackupStores.open(core.config(), core.envelope());
+            core.onClose(store);
+            SiloConfig.Tuning tuning = core.config().tuning();
+            LogicalBackups backups = new LogicalBackups(core.catalog(), core.tenants(),
+                    new CatalogSnapshots(core.catalog(), store, clock, tuning.backupRetentionDays()),
+                    new TenantBackups(core.catalog(), core.tenants(), core.placements(), core.envelope(), store, core.audit(),
+                            core.tenantAudit(), clock, tuning.backupRetentionDays()),
+                    clock, Duration.ofHours(tuning.tenantBackupHours()), tuning.backupConcurrency());
+            core.onClose(backups);
+            return backups;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the backup store", e);
+        }
+    }
+
+    private static java.util.Map<String, Object> catalogSnapshotStatus(LogicalBackups backups) {
+        try {
+            return CatalogSnapshots.status(backups.catalogSnapshots().store());
+        } catch (IOException e) {
+            return java.util.Map.of("error", "cannot list the backup store: " + e.getMessage());
+        }
+    }
+
+    /** Catalog snapshots and tenant backups. */
+    public LogicalBackups logicalBackups() {
+        return logicalBackups;
     }
 
     /**

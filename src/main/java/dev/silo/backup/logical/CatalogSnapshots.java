@@ -149,6 +149,10 @@ public final class CatalogSnapshots {
         }
     }
 
+    public BackupStore store() {
+        return store;
+    }
+
     /** When this node last wrote one. */
     public Optional<Instant> lastTaken() {
         return Optional.ofNullable(lastTaken);
