@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "backups", mixinStandardHelpOptions = true, description = "Continuous protection: the WAL streamed into the backup store.",
-        subcommands = {BackupsCommand.Status.class})
+        subcommands = {BackupsCommand.Status.class, LogicalBackupCommands.RestoreCatalog.class})
 public final class BackupsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -42,6 +42,7 @@ public final class BackupsCommand {
                     view.put("mode", "external");
                     view.put("detail", "Silo does not host this PostgreSQL, so it cannot stream its WAL: use the provider's "
                             + "own continuous protection");
+                    view.put("physical_backups", dev.silo.backup.wal.WalRoutes.EXTERNAL_PHYSICAL);
                 } else {
                     view.put("mode", "embedded");
                     try (BackupStore store = BackupStores.open(silo.config(), silo.envelope())) {
@@ -59,6 +60,7 @@ public final class BackupsCommand {
                         throw new UncheckedIOException("cannot read the backup store", e);
                     }
                 }
+                view.putAll(catalogSnapshots(silo));
                 if (core.json) {
                     Output.json(out, view);
                 } else {
@@ -67,5 +69,19 @@ public final class BackupsCommand {
                 return 0;
             }
         }
+    }
+
+    /** The catalog snapshot lines (dev.silo.backup.logical), in both modes. */
+    private static Map<String, Object> catalogSnapshots(SiloCore silo) {
+        Map<String, Object> view = new LinkedHashMap<>();
+        try (BackupStore store = BackupStores.open(silo.config(), silo.envelope())) {
+            Map<String, Object> status = dev.silo.backup.logical.CatalogSnapshots.status(store);
+            view.put("catalog_snapshots", status.get("count"));
+            Object last = status.get("last");
+            view.put("catalog_snapshot_last", last instanceof Map<?, ?> map ? map.get("taken_at") : null);
+        } catch (IOException e) {
+            view.put("catalog_snapshots", "cannot list the backup store: " + e.getMessage());
+        }
+        return view;
     }
 }

@@ -291,6 +291,51 @@ class LogicalBackupsTest {
                 .allMatch(t -> t.isAfter(now.minus(java.time.Duration.ofDays(7))));
     }
 
+    private record Run(int code, String out, String err) {}
+
+    private static Run cli(Silo silo, boolean dataDir, String... args) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        List<String> full = new ArrayList<>(List.of(args));
+        if (dataDir) {
+            full.add("--data-dir");
+            full.add(silo.config().dataDir().toString());
+        }
+        int code = dev.silo.app.Main.run(full.toArray(String[]::new), java.util.Map.of(),
+                new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
+                new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        return new Run(code, out.toString(java.nio.charset.StandardCharsets.UTF_8), err.toString(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void cliBacksUpListsAndRestoresABackupAsANewTenantAndRefusesClearly() throws Exception {
+        Silo silo = TestingSilo.shared();
+        Fixture fixture = fixture(silo, 2);
+        String slug = fixture.tenant().slug();
+        Run taken = cli(silo, true, "tenants", "backup", slug, "--json");
+        assertThat(taken.code()).as(taken.err()).isZero();
+        String id = Json.MAPPER.readTree(taken.out()).get("id").asText();
+        Run listed = cli(silo, true, "tenants", "backups", slug, "--json");
+        assertThat(listed.code()).as(listed.err()).isZero();
+        assertThat(Json.MAPPER.readTree(listed.out()).get(0).get("id").asText()).isEqualTo(id);
+        String copy = slug("cli");
+        Run restored = cli(silo, true, "tenants", "restore-backup", slug, "--backup", id, "--as", copy, "--json");
+        assertThat(restored.code()).as(restored.err()).isZero();
+        assertThat(Json.MAPPER.readTree(restored.out()).get("rows").get("records").asLong()).isEqualTo(2);
+        assertThat(login(new TestingHttp(silo.baseUri()), copy, "member@example.com")
+                .get("/t/" + copy + "/collections/items/records").body()).contains("s3cret-1");
+
+        Run missing = cli(silo, true, "tenants", "restore-backup", slug, "--backup", "20000101T000000Z", "--as", slug("x"));
+        assertThat(missing.code()).isNotZero();
+        assertThat(missing.err().strip()).contains("no backup '20000101T000000Z'").doesNotContain("\n\tat ");
+
+        java.nio.file.Path empty = TestingSilo.newDataDir("empty-store");
+        Run noSnapshot = cli(silo, false, "backups", "restore-catalog", "--from", empty.toUri().toString(),
+                "--to", "postgres://nobody@127.0.0.1:1/none", "--data-dir", silo.config().dataDir().toString());
+        assertThat(noSnapshot.code()).isNotZero();
+        assertThat(noSnapshot.err()).contains("no catalog snapshot");
+    }
+
     private static byte[] randomKey() {
         byte[] key = new byte[32];
         new SecureRandom().nextBytes(key);
