@@ -344,6 +344,28 @@ class LogicalBackupsTest {
         }
     }
 
+    @Test
+    void theRoundBacksUpATenantWithoutABackupAndSpreadsTenantsOverTheInterval() throws Exception {
+        Silo silo = TestingSilo.shared();
+        Fixture fixture = fixture(silo, 1);
+        LogicalBackups logical = silo.logicalBackups();
+        logical.runRound();
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(2))
+                .until(() -> !logical.tenantBackups().list(fixture.tenant()).isEmpty());
+        assertThat(CatalogSnapshots.list(logical.catalogSnapshots().store())).isNotEmpty();
+
+        // slots: within [now - interval, now], whole seconds, and different tenants at different offsets
+        Instant now = Instant.parse("2026-12-02T15:00:00Z");
+        java.util.Set<Instant> starts = new java.util.HashSet<>();
+        for (int i = 0; i < 20; i++) {
+            Instant start = logical.slotStart(UUID.randomUUID(), now);
+            assertThat(start).isBetween(now.minus(java.time.Duration.ofHours(24)), now);
+            assertThat(start.getNano()).isZero();
+            starts.add(start);
+        }
+        assertThat(starts).hasSizeGreaterThan(15);
+    }
+
     private record Run(int code, String out, String err) {}
 
     private static Run cli(Silo silo, boolean dataDir, String... args) {
