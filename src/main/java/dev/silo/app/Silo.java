@@ -19,6 +19,10 @@ import dev.silo.backup.drill.RestoreDrills;
 import dev.silo.backup.retention.BackupRetention;
 import dev.silo.backup.wal.WalReceiver;
 import dev.silo.backup.wal.WalRoutes;
+import dev.silo.backup.logical.CatalogSnapshots;
+import dev.silo.backup.logical.LogicalBackups;
+import dev.silo.backup.logical.TenantBackupRoutes;
+import dev.silo.backup.logical.TenantBackups;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
@@ -96,6 +100,7 @@ public final class Silo implements AutoCloseable {
     private final Optional<BaseBackupService> baseBackups;
     private final Optional<RestoreDrills> drills;
     private final CountDownLatch closed = new CountDownLatch(1);
+    private LogicalBackups logicalBackups;
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -159,6 +164,8 @@ public final class Silo implements AutoCloseable {
             baseBackups.ifPresent(service -> jobs.scheduleWithFixedDelay(() -> runRetention(core, service.store()), 5, 60,
                     TimeUnit.MINUTES));
             Optional<RestoreDrills> drills = baseBackups.map(service -> startDrills(core, service));
+            LogicalBackups logicalBackups = startLogicalBackups(core, clock);
+            jobs.scheduleWithFixedDelay(logicalBackups::runRound, 5, 60, TimeUnit.SECONDS);
 
             SiloConfig.Tuning tuning = config.tuning();
             SessionCache sessions = new SessionCache();
@@ -197,9 +204,12 @@ public final class Silo implements AutoCloseable {
             java.util.Map<String, WalRoutes.Section> backupSections = new java.util.HashMap<>();
             baseBackups.ifPresent(service -> backupSections.put("base_backups", () -> BaseBackups.status(service.store())));
             drills.ifPresent(service -> backupSections.put("drill", service::status));
-            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, backupSections, core.embedded().isPresent());
+            WalRoutes walRoutes = new WalRoutes(auth, walReceiver, backupSections, core.embedded().isPresent(),
+                    () -> catalogSnapshotStatus(logicalBackups));
             DrillRoutes drillRoutes = new DrillRoutes(auth, drills);
             BaseBackupRoutes baseBackupRoutes = new BaseBackupRoutes(auth, baseBackups);
+            TenantBackupRoutes tenantBackupRoutes = new TenantBackupRoutes(tenantRequests, logicalBackups, core.tenantDatabases(),
+                    core.tenantAudit());
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http;
@@ -217,6 +227,7 @@ public final class Silo implements AutoCloseable {
                             userRoutes.register(routes);
                             recordRoutes.register(routes);
                             corsRoutes.register(routes);
+                            tenantBackupRoutes.register(routes);
                             extraRoutes.accept(routes);
                         });
             } catch (HttpServer.CannotListen e) {
@@ -227,6 +238,7 @@ public final class Silo implements AutoCloseable {
             core.onClose(http);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
                     baseBackups, drills);
+            silo.logicalBackups = logicalBackups;
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
@@ -326,6 +338,40 @@ public final class Silo implements AutoCloseable {
             }, Duration.ofMinutes(1));
         }
         return drills;
+    }
+
+    /**
+     * Catalog snapshots and tenant backups (issues 12.7, 13.2) into the backup store, in both modes: the store is
+     * opened here, apart from the WAL receiver's, so these work where Silo does not host PostgreSQL.
+     */
+    private static LogicalBackups startLogicalBackups(SiloCore core, Clock clock) {
+        try {
+            BackupStore store = BackupStores.open(core.config(), core.envelope());
+            core.onClose(store);
+            SiloConfig.Tuning tuning = core.config().tuning();
+            LogicalBackups backups = new LogicalBackups(core.catalog(), core.tenants(),
+                    new CatalogSnapshots(core.catalog(), store, clock, tuning.backupRetentionDays()),
+                    new TenantBackups(core.catalog(), core.tenants(), core.placements(), core.envelope(), store, core.audit(),
+                            core.tenantAudit(), clock, tuning.backupRetentionDays()),
+                    clock, Duration.ofHours(tuning.tenantBackupHours()), tuning.backupConcurrency());
+            core.onClose(backups);
+            return backups;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the backup store", e);
+        }
+    }
+
+    private static java.util.Map<String, Object> catalogSnapshotStatus(LogicalBackups backups) {
+        try {
+            return CatalogSnapshots.status(backups.catalogSnapshots().store());
+        } catch (IOException e) {
+            return java.util.Map.of("error", "cannot list the backup store: " + e.getMessage());
+        }
+    }
+
+    /** Catalog snapshots and tenant backups. */
+    public LogicalBackups logicalBackups() {
+        return logicalBackups;
     }
 
     /**

@@ -25,8 +25,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "backups", mixinStandardHelpOptions = true,
-        description = "Continuous protection: the WAL streamed into the backup store, and base backups.",
-        subcommands = {BackupsCommand.Status.class, BackupsCommand.Create.class, BackupsVerify.class})
+        description = "Continuous protection: the WAL streamed into the backup store, base backups, restore drills and catalog snapshots.",
+        subcommands = {BackupsCommand.Status.class, BackupsCommand.Create.class, BackupsVerify.class,
+                LogicalBackupCommands.RestoreCatalog.class})
 public final class BackupsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -52,6 +53,7 @@ public final class BackupsCommand {
                     view.put("mode", "external");
                     view.put("detail", "Silo does not host this PostgreSQL, so it cannot stream its WAL: use the provider's "
                             + "own continuous protection");
+                    view.put("physical_backups", dev.silo.backup.wal.WalRoutes.EXTERNAL_PHYSICAL);
                 } else {
                     view.put("mode", "embedded");
                     try (BackupStore store = BackupStores.open(silo.config(), silo.envelope())) {
@@ -91,6 +93,7 @@ public final class BackupsCommand {
                         throw new UncheckedIOException("cannot read the backup store", e);
                     }
                 }
+                view.putAll(catalogSnapshots(silo));
                 if (core.json) {
                     Output.json(out, view);
                 } else {
@@ -159,5 +162,19 @@ public final class BackupsCommand {
                 }
             }
         }
+    }
+
+    /** The catalog snapshot lines (dev.silo.backup.logical), in both modes. */
+    private static Map<String, Object> catalogSnapshots(SiloCore silo) {
+        Map<String, Object> view = new LinkedHashMap<>();
+        try (BackupStore store = BackupStores.open(silo.config(), silo.envelope())) {
+            Map<String, Object> status = dev.silo.backup.logical.CatalogSnapshots.status(store);
+            view.put("catalog_snapshots", status.get("count"));
+            Object last = status.get("last");
+            view.put("catalog_snapshot_last", last instanceof Map<?, ?> map ? map.get("taken_at") : null);
+        } catch (IOException e) {
+            view.put("catalog_snapshots", "cannot list the backup store: " + e.getMessage());
+        }
+        return view;
     }
 }

@@ -28,7 +28,9 @@ import java.util.function.BiFunction;
                 TenantsCommand.Create.class, TenantsCommand.Attach.class, TenantsCommand.ListTenants.class, TenantsCommand.Show.class,
                 TenantsCommand.Suspend.class, TenantsCommand.Resume.class, TenantsCommand.Deprovision.class,
                 TenantsCommand.Restore.class, TenantsCommand.Purge.class, TenantsCommand.RotateSecret.class,
-                TenantsCommand.Repair.class, TenantsCommand.SetCors.class})
+                TenantsCommand.Repair.class, TenantsCommand.SetCors.class,
+                LogicalBackupCommands.ListBackups.class, LogicalBackupCommands.TakeBackup.class,
+                LogicalBackupCommands.RestoreBackup.class})
 public final class TenantsCommand {
     static Map<String, String> env;
     static PrintStream out;

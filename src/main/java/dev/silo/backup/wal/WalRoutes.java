@@ -7,6 +7,7 @@ import dev.silo.platform.http.Routes;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 import static java.util.Objects.requireNonNull;
 
@@ -16,6 +17,7 @@ public final class WalRoutes {
     private final Optional<WalReceiver> receiver;
     private final Map<String, Section> sections;
     private final boolean embedded;
+    private final Supplier<Map<String, Object>> catalogSnapshots;
 
     /** One more part of the body, computed per request (the base backups, for example). */
     public interface Section {
@@ -24,25 +26,37 @@ public final class WalRoutes {
 
     /** {@code receiver} is empty in external mode, where Silo cannot stream the server's WAL. */
     public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver) {
-        this(auth, receiver, Map.of(), receiver.isPresent());
+        this(auth, receiver, Map.of(), receiver.isPresent(), () -> null);
     }
 
     /** {@code sections} are added to the body in embedded mode, under their keys. */
     public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, Map<String, Section> sections) {
-        this(auth, receiver, sections, receiver.isPresent());
+        this(auth, receiver, sections, receiver.isPresent(), () -> null);
     }
 
     /** {@code embedded} with an empty {@code receiver}: streaming turned off ({@code SILO_BACKUP_STREAMING=off}). */
     public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, boolean embedded) {
-        this(auth, receiver, Map.of(), embedded);
+        this(auth, receiver, Map.of(), embedded, () -> null);
     }
 
-    public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, Map<String, Section> sections, boolean embedded) {
+    /** {@code catalogSnapshots}: the catalog snapshot section (dev.silo.backup.logical), shown in both modes. */
+    public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, Supplier<Map<String, Object>> catalogSnapshots) {
+        this(auth, receiver, Map.of(), receiver.isPresent(), catalogSnapshots);
+    }
+
+    public WalRoutes(OperatorAuth auth, Optional<WalReceiver> receiver, Map<String, Section> sections, boolean embedded,
+                     Supplier<Map<String, Object>> catalogSnapshots) {
         this.auth = requireNonNull(auth, "auth is null");
         this.receiver = requireNonNull(receiver, "receiver is null");
         this.sections = Map.copyOf(sections);
         this.embedded = embedded;
+        this.catalogSnapshots = requireNonNull(catalogSnapshots, "catalogSnapshots is null");
     }
+
+    /** External mode: what Silo does not do there, said plainly. */
+    public static final String EXTERNAL_PHYSICAL = "not done by Silo: physical backups and point-in-time recovery of the "
+            + "catalog/placement server are the provider's (Heroku Postgres and managed servers have their own continuous "
+            + "protection); Silo keeps logical catalog snapshots every minute and daily logical backups of every tenant";
 
     public void register(Routes routes) {
         routes.get("/admin/backups", (request, response) -> {
@@ -58,6 +72,7 @@ public final class WalRoutes {
                 body.put("wal", null);
                 body.put("detail", "Silo does not host this PostgreSQL, so it cannot stream its WAL: use the provider's own "
                         + "continuous protection");
+                body.put("physical_backups", EXTERNAL_PHYSICAL);
             } else {
                 body.put("mode", "embedded");
                 body.put("wal", receiver.get().status());
@@ -66,6 +81,7 @@ public final class WalRoutes {
                     body.put(section.getKey(), section.getValue().view());
                 }
             }
+            body.put("catalog_snapshots", catalogSnapshots.get());
             Json.ok(response, body);
         });
     }

@@ -130,8 +130,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param baseBackupHours       embedded mode: hours between scheduled base backups ({@code SILO_BASE_BACKUP_HOURS},
      *                              24; 0 = none scheduled, only on demand); a node also takes one at start when the
      *                              store has none
-     * @param backupRetentionDays   days base backups and WAL are kept before they are deleted
-     *                              ({@code SILO_BACKUP_RETENTION_DAYS}, 7)
+     * @param backupRetentionDays   days backups are kept before they are deleted: base backups and WAL, catalog
+     *                              snapshots (thinned), tenant backups ({@code SILO_BACKUP_RETENTION_DAYS}, 7)
      * @param trustedProxies        peers that may say who the client is ({@code SILO_TRUSTED_PROXIES}: CIDR list or
      *                              {@code heroku}; none by default)
      * @param backupDrillDays       embedded mode: days between scheduled restore drills ({@code SILO_BACKUP_DRILL_DAYS},
@@ -143,6 +143,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              ({@code SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS}, 10)
      * @param backupStreaming       embedded mode: whether the WAL receiver runs ({@code SILO_BACKUP_STREAMING}, on);
      *                              {@code off} is for benchmarks and diagnosis only (nothing is then backed up continuously)
+     * @param tenantBackupHours     hours between two logical backups of a tenant ({@code SILO_TENANT_BACKUP_HOURS}, 24)
+     * @param backupConcurrency     tenant backups (and backup downloads) running at once ({@code SILO_BACKUP_CONCURRENCY}, 2)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -150,7 +152,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
-                         boolean backupStreaming) {
+                         boolean backupStreaming, int tenantBackupHours, int backupConcurrency) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -178,7 +180,9 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_BACKUP_DRILL_DAYS", 7, 0, 3650),
                     onOffSetting(env, "SILO_BACKUP_SYNCHRONOUS", false),
                     intSetting(env, "SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS", 10, 1, 3600),
-                    onOffSetting(env, "SILO_BACKUP_STREAMING", true));
+                    onOffSetting(env, "SILO_BACKUP_STREAMING", true),
+                    intSetting(env, "SILO_TENANT_BACKUP_HOURS", 24, 1, 24 * 366),
+                    intSetting(env, "SILO_BACKUP_CONCURRENCY", 2, 1, 64));
         }
 
         private static TrustedProxies trustedProxies(Map<String, String> env) {
