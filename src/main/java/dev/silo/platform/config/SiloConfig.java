@@ -2,6 +2,7 @@ package dev.silo.platform.config;
 
 import dev.silo.platform.http.ConnectionLimits;
 import dev.silo.platform.http.TrustedProxies;
+import dev.silo.platform.ratelimit.RateLimitConfig;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -132,12 +133,15 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              store has none
      * @param trustedProxies        peers that may say who the client is ({@code SILO_TRUSTED_PROXIES}: CIDR list or
      *                              {@code heroku}; none by default)
+     * @param rateLimits            rate limits ({@code SILO_RATE_LIMIT_*}) and the Redis that shares them
+     *                              ({@code SILO_REDIS_URL}); see {@link RateLimitConfig}
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
                          int accessTokenMinutes, int refreshTokenDays, int loginMaxFailures, int loginWindowMinutes,
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
-                         int walKeepMegabytes, int baseBackupHours, TrustedProxies trustedProxies) {
+                         int walKeepMegabytes, int baseBackupHours, TrustedProxies trustedProxies,
+                         RateLimitConfig rateLimits) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -160,7 +164,16 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_SHUTDOWN_DRAIN_SECONDS", defaultDrainSeconds(env), 0, 60),
                     intSetting(env, "SILO_WAL_KEEP_MB", 4096, 64, 1_048_576),
                     intSetting(env, "SILO_BASE_BACKUP_HOURS", 24, 0, 8760),
-                    trustedProxies(env));
+                    trustedProxies(env),
+                    rateLimits(env));
+        }
+
+        private static RateLimitConfig rateLimits(Map<String, String> env) {
+            try {
+                return RateLimitConfig.from(env);
+            } catch (RateLimitConfig.Invalid e) {
+                throw new ConfigException(e.setting(), e.getMessage());
+            }
         }
 
         private static TrustedProxies trustedProxies(Map<String, String> env) {
