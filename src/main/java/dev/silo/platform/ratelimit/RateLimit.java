@@ -48,7 +48,7 @@ public record RateLimit(long refillTokens, Duration refillPeriod, long capacity)
         };
         long burst = matcher.group(3) == null ? rate : Long.parseLong(matcher.group(3));
         if (rate < 1 || burst < 1) {
-            throw new IllegalArgumentException("a rate limit's rate and burst must be at least 1, got '" + shown(text) + "'");
+            throw new IllegalArgumentException("expected " + SYNTAX_HELP + " with a rate and burst of at least 1, got '" + shown(text) + "'");
         }
         return Optional.of(new RateLimit(rate, period, burst));
     }

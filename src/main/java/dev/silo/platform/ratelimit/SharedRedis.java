@@ -63,7 +63,10 @@ public final class SharedRedis implements AutoCloseable {
                 .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
                 .build());
         this.connector = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("silo-redis").factory());
-        connector.scheduleWithFixedDelay(this::connectIfNeeded, 0, 1, TimeUnit.SECONDS);
+        // A first attempt at start (at most the connect timeout), so the first requests do not fall back and warn
+        // while a healthy Redis is still being connected to; after that, attempts run in the background only.
+        connectIfNeeded();
+        connector.scheduleWithFixedDelay(this::connectIfNeeded, 1, 1, TimeUnit.SECONDS);
     }
 
     /** Connects in the background (a node starts whether Redis answers or not). */
