@@ -200,12 +200,31 @@ class RateLimitTest {
             assertThat(back.code()).as(back.err()).isZero();
             assertThat(dev.silo.platform.http.Json.MAPPER.readTree(back.out()).get("rate_limit").asText()).isEqualTo("default");
             await().atMost(Duration.ofSeconds(30)).until(() -> "\"tenant\";q=3;w=180".equals(onSecond.get(path).header("RateLimit-Policy")));
+            assertThat(platformAudit(tenant, "tenant.rate-limit.set")).hasSize(3)
+                    .anySatisfy(row -> assertThat(row).startsWith("operator:").contains("\"rate_limit\":\"1/min,8\""))
+                    .anySatisfy(row -> assertThat(row).startsWith("cli:").contains("\"rate_limit\":\"off\""));
         }
     }
 
     private static TestingHttp.Response patch(TestingHttp http, String path, String json) {
         return http.send(http.request(path).header("Content-Type", "application/json")
                 .method("PATCH", HttpRequest.BodyPublishers.ofString(json)).build());
+    }
+
+    private static java.util.List<String> platformAudit(Tenant tenant, String action) throws java.sql.SQLException {
+        java.util.List<String> rows = new java.util.ArrayList<>();
+        try (var connection = shared.catalog().getConnection();
+             var select = connection.prepareStatement(
+                     "SELECT actor, detail FROM platform_audit WHERE target = ? AND action = ? ORDER BY seq")) {
+            select.setString(1, "tenant:" + tenant.slug());
+            select.setString(2, action);
+            try (var rs = select.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(rs.getString("actor") + " " + rs.getString("detail"));
+                }
+            }
+        }
+        return rows;
     }
 
     private record Run(int code, String out, String err) {}
