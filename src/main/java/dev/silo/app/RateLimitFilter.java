@@ -65,29 +65,32 @@ final class RateLimitFilter implements Filter {
         String address = addressKey(HttpServer.clientAddress(request));
         String path = request.path().path();
         List<Checked> checked = new ArrayList<>(2);
-        config.ip().ifPresent(limit -> checked.add(check("ip", "ip:" + address, limit)));
+        // In order, stopping at the first refusal: a request over its address's limit costs no tenant lookup.
+        config.ip().ifPresent(limit -> take(checked, "ip", "ip:" + address, limit, response));
         if (path.startsWith("/admin/") || path.equals("/admin")) {
-            config.admin().ifPresent(limit -> checked.add(check("admin", "admin:" + address, limit)));
+            config.admin().ifPresent(limit -> take(checked, "admin", "admin:" + address, limit, response));
         } else {
             Matcher tenant = TENANT_PATH.matcher(path);
             if (tenant.matches()) {
                 String rest = tenant.group(2) == null ? "" : tenant.group(2);
                 if (UNAUTHENTICATED.contains(rest)) {
-                    config.auth().ifPresent(limit -> checked.add(check("auth", "auth:" + address, limit)));
+                    config.auth().ifPresent(limit -> take(checked, "auth", "auth:" + address, limit, response));
                 }
-                tenantLimit(tenant.group(1)).ifPresent(limit -> checked.add(check("tenant", "tenant:" + tenant.group(1), limit)));
-            }
-        }
-        if (!checked.isEmpty()) {
-            Map<String, String> headers = headers(checked);
-            headers.forEach(response::header);
-            for (Checked c : checked) {
-                if (!c.outcome().allowed()) {
-                    throw refused(c, headers);
-                }
+                tenantLimit(tenant.group(1)).ifPresent(limit -> take(checked, "tenant", "tenant:" + tenant.group(1), limit, response));
             }
         }
         chain.proceed();
+    }
+
+    /** Takes a token, sets the rate-limit fields for every bucket taken from so far, and refuses when it was empty. */
+    private void take(List<Checked> checked, String policy, String key, RateLimit limit, RoutingResponse response) {
+        Checked taken = check(policy, key, limit);
+        checked.add(taken);
+        Map<String, String> headers = headers(checked);
+        headers.forEach(response::header);
+        if (!taken.outcome().allowed()) {
+            throw refused(taken, headers);
+        }
     }
 
     /**
