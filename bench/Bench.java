@@ -843,6 +843,12 @@ public final class Bench {
             env.put("SILO_LOG_FORMAT", "json");
             env.put("SILO_BCRYPT_COST", Integer.toString(options.bcryptCost()));
             env.putAll(extraEnv);
+            // Every load generator connection comes from 127.0.0.1: the rate limits would measure 429s, not Silo.
+            for (String limit : List.of("SILO_RATE_LIMIT_IP", "SILO_RATE_LIMIT_TENANT", "SILO_RATE_LIMIT_USER_WRITE",
+                    "SILO_RATE_LIMIT_AUTH", "SILO_RATE_LIMIT_ADMIN")) {
+                env.put(limit, "off");
+            }
+            env.remove("SILO_REDIS_URL");
             long started = System.nanoTime();
             System.err.println("bench: starting Silo on a fresh data directory " + dataDir);
             process = builder.start();

@@ -42,6 +42,8 @@ import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
+import dev.silo.platform.ratelimit.RateLimiter;
+import dev.silo.platform.ratelimit.SharedRedis;
 import dev.silo.records.RecordRoutes;
 import dev.silo.records.RecordService;
 import dev.silo.tenant.Tenant;
@@ -171,11 +173,14 @@ public final class Silo implements AutoCloseable {
             SessionCache sessions = new SessionCache();
             events.subscribe(sessions::onEvent);
             java.util.concurrent.atomic.AtomicInteger boundPort = new java.util.concurrent.atomic.AtomicInteger(config.port());
+            Optional<SharedRedis> redis = tuning.rateLimits().redisUrl().map(SharedRedis::open);
+            redis.ifPresent(shared -> core.onClose(shared::close));
+            RateLimitFilter rateLimits = new RateLimitFilter(tuning.rateLimits(), new RateLimiter(redis), directory);
             LoginThrottleConfig defaults = LoginThrottleConfig.defaults();
             LoginThrottle throttle = new LoginThrottle(new LoginThrottleConfig(tuning.loginMaxFailures(),
                     Math.max(defaults.ipFailures(), tuning.loginMaxFailures()), Duration.ofMinutes(tuning.loginWindowMinutes()),
                     defaults.baseLockout(), defaults.maxLockout(),
-                    max(defaults.forgetAfter(), Duration.ofMinutes(tuning.loginWindowMinutes())), defaults.maxKeys()), clock);
+                    max(defaults.forgetAfter(), Duration.ofMinutes(tuning.loginWindowMinutes())), defaults.maxKeys()), clock, redis);
             AuthService authService = new AuthService(core.tenantDatabases(), core.catalog(), events, core.users(), core.hasher(),
                     core.passwordPolicy(), core.hashingGate(), throttle, new TokenService(clock), sessions, core.tenantAudit(), clock,
                     new AuthService.Settings(Duration.ofMinutes(tuning.accessTokenMinutes()), Duration.ofDays(tuning.refreshTokenDays())),
@@ -183,7 +188,7 @@ public final class Silo implements AutoCloseable {
 
             AtomicBoolean draining = new AtomicBoolean();
             OperatorAuth auth = new OperatorAuth(core.operators());
-            TenantRequests tenantRequests = new TenantRequests(directory, authService);
+            TenantRequests tenantRequests = new TenantRequests(directory, authService, rateLimits::checkUserWrite);
             AuthRoutes authRoutes = new AuthRoutes(tenantRequests, authService, core.users());
             UserRoutes userRoutes = new UserRoutes(tenantRequests, core.users(), directory, core.tenantDatabases(),
                     core.tenantAudit(), auth);
@@ -217,6 +222,7 @@ public final class Silo implements AutoCloseable {
                 http = HttpServer.start(
                         new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http(), tuning.trustedProxies()),
                         routes -> {
+                            routes.filter(rateLimits);
                             health.register(routes);
                             tenantRoutes.register(routes);
                             auditRoutes.register(routes);

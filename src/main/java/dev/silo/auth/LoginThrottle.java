@@ -3,6 +3,8 @@ package dev.silo.auth;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.silo.platform.problem.TooManyRequests;
+import dev.silo.platform.ratelimit.SharedRedis;
+import io.lettuce.core.api.StatefulRedisConnection;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -14,6 +16,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentMap;
 
 import static java.util.Objects.requireNonNull;
@@ -44,8 +47,9 @@ import static java.util.Objects.requireNonNull;
  * to reason about and to test with a clock. State lives in two bounded Caffeine caches whose expiry follows the
  * injected {@link Clock}; correctness does not depend on that expiry, which only frees memory.
  *
- * <p>Limitations: the state is per node (with several nodes an attacker gets the budget of each), lost on
- * restart, and under a flood of more than {@code maxKeys} distinct keys the least useful entries are evicted.
+ * <p>With {@code SILO_REDIS_URL} the state is in Redis and shared by every node ({@link SharedLoginState}); while
+ * Redis does not answer, and without it, it is per node (with several nodes an attacker then gets the budget of
+ * each). In memory it is lost on restart, and under a flood of more than {@code maxKeys} distinct keys the least useful entries are evicted.
  * Logins that passed {@link #check} concurrently before a lock are still verified (bounded by the
  * {@link HashingGate}). A lock also keeps the real owner out: that is the price of per-account locking, kept
  * short by the small base lockout.
@@ -78,10 +82,21 @@ public final class LoginThrottle {
     private final Clock clock;
     private final Cache<AccountKey, State> accounts;
     private final Cache<String, State> addresses;
+    private final Optional<SharedRedis> redis;
 
     public LoginThrottle(LoginThrottleConfig config, Clock clock) {
+        this(config, clock, Optional.empty());
+    }
+
+    /**
+     * With {@code redis}, the counters and lockouts live there and every node shares them (the same semantics,
+     * applied atomically by a Lua script, {@link SharedLoginState}); while it does not answer, this node's memory
+     * holds them as without Redis.
+     */
+    public LoginThrottle(LoginThrottleConfig config, Clock clock, Optional<SharedRedis> redis) {
         this.config = requireNonNull(config, "config is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.redis = requireNonNull(redis, "redis is null");
         this.accounts = newCache(config, clock);
         this.addresses = newCache(config, clock);
     }
@@ -105,8 +120,10 @@ public final class LoginThrottle {
         AccountKey account = accountKey(tenantId, email);
         String address = addressKey(client);
         Instant now = clock.instant();
-        Duration wait = max(remainingLock(accounts.getIfPresent(account), now),
-                remainingLock(addresses.getIfPresent(address), now));
+        Optional<Duration> shared = shared(connection -> SharedLoginState.remainingLock(connection,
+                SharedLoginState.accountKey(account.tenantId(), account.email()), SharedLoginState.addressKey(address), now));
+        Duration wait = shared.orElseGet(() -> max(remainingLock(accounts.getIfPresent(account), now),
+                remainingLock(addresses.getIfPresent(address), now)));
         if (wait.isPositive()) {
             throw new TooManyRequests("login-throttled",
                     "too many failed logins; retry after the time in Retry-After", wait);
@@ -123,6 +140,17 @@ public final class LoginThrottle {
         AccountKey account = accountKey(tenantId, email);
         String address = addressKey(client);
         Instant now = clock.instant();
+        Optional<List<Lockout>> shared = shared(connection -> {
+            List<Lockout> found = new ArrayList<>(2);
+            SharedLoginState.fail(connection, SharedLoginState.accountKey(account.tenantId(), account.email()), now,
+                    config.accountFailures(), config, Scope.ACCOUNT).ifPresent(found::add);
+            SharedLoginState.fail(connection, SharedLoginState.addressKey(address), now, config.ipFailures(), config,
+                    Scope.ADDRESS).ifPresent(found::add);
+            return List.copyOf(found);
+        });
+        if (shared.isPresent()) {
+            return shared.get();
+        }
         List<Lockout> lockouts = new ArrayList<>(2);
         fail(accounts.asMap(), account, now, config.accountFailures(), Scope.ACCOUNT, lockouts);
         fail(addresses.asMap(), address, now, config.ipFailures(), Scope.ADDRESS, lockouts);
@@ -131,7 +159,29 @@ public final class LoginThrottle {
 
     /** Clears the account's failures, lock and backoff after a successful login; the address keeps its count. */
     public void recordSuccess(String tenantId, String email) {
-        accounts.invalidate(accountKey(tenantId, email));
+        AccountKey account = accountKey(tenantId, email);
+        accounts.invalidate(account);
+        shared(connection -> {
+            SharedLoginState.clear(connection, SharedLoginState.accountKey(account.tenantId(), account.email()));
+            return true;
+        });
+    }
+
+    /** Runs {@code work} on Redis when there is one and it answers; empty (use memory) otherwise. */
+    private <T> Optional<T> shared(java.util.function.Function<StatefulRedisConnection<String, byte[]>, T> work) {
+        if (redis.isEmpty()) {
+            return Optional.empty();
+        }
+        Optional<StatefulRedisConnection<String, byte[]>> connection = redis.get().connection();
+        if (connection.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(work.apply(connection.get()));
+        } catch (RuntimeException e) {
+            redis.get().failed(e);
+            return Optional.empty();
+        }
     }
 
     /** How many keys are remembered, after pending evictions: for tests of the memory bound. */

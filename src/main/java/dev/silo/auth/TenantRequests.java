@@ -17,10 +17,22 @@ import static java.util.Objects.requireNonNull;
 public final class TenantRequests {
     private final TenantDirectory directory;
     private final AuthService auth;
+    private final AuthenticatedCheck afterAuthentication;
+
+    /** A check on every authenticated request before its handler reads the body (the per-user write rate limit). */
+    @FunctionalInterface
+    public interface AuthenticatedCheck {
+        void check(ServerRequest request, Caller caller);
+    }
 
     public TenantRequests(TenantDirectory directory, AuthService auth) {
+        this(directory, auth, (request, caller) -> {});
+    }
+
+    public TenantRequests(TenantDirectory directory, AuthService auth, AuthenticatedCheck afterAuthentication) {
         this.directory = requireNonNull(directory, "directory is null");
         this.auth = requireNonNull(auth, "auth is null");
+        this.afterAuthentication = requireNonNull(afterAuthentication, "afterAuthentication is null");
     }
 
     public TenantDirectory.ResolvedTenant tenant(ServerRequest request) {
@@ -33,7 +45,9 @@ public final class TenantRequests {
         if (request.query().contains("access_token")) {
             throw TokenService.invalidToken();
         }
-        return auth.authenticate(tenant, request.headers().first(HeaderNames.AUTHORIZATION).orElse(null), context(request));
+        Caller caller = auth.authenticate(tenant, request.headers().first(HeaderNames.AUTHORIZATION).orElse(null), context(request));
+        afterAuthentication.check(request, caller);
+        return caller;
     }
 
     public Caller admin(ServerRequest request) {

@@ -30,7 +30,7 @@ import java.util.function.BiFunction;
                 TenantsCommand.Restore.class, TenantsCommand.Purge.class, TenantsCommand.RotateSecret.class,
                 TenantsCommand.Repair.class, TenantsCommand.SetCors.class,
                 LogicalBackupCommands.ListBackups.class, LogicalBackupCommands.TakeBackup.class,
-                LogicalBackupCommands.RestoreBackup.class})
+                LogicalBackupCommands.RestoreBackup.class, TenantsCommand.SetLimit.class})
 public final class TenantsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -268,6 +268,28 @@ public final class TenantsCommand {
             } else {
                 out.println(set.origins().isEmpty() ? "tenant " + slug + " allows no cross-origin calls"
                         : "tenant " + slug + " allows cross-origin calls from " + String.join(", ", set.origins()));
+            }
+            return 0;
+        }
+    }
+
+    // ---- rate limit (README "Rate limits")
+
+    @Command(name = "set-limit", mixinStandardHelpOptions = true,
+            description = {"Set the tenant's rate limit (all its users and addresses together), on every node at once.",
+                    "LIMIT is RATE/UNIT[,BURST] such as 100/s,200 (UNIT s, min or h), off for none,",
+                    "or default for the node's SILO_RATE_LIMIT_TENANT."})
+    static final class SetLimit extends SlugCommand {
+        @Parameters(index = "1", paramLabel = "LIMIT", description = "RATE/UNIT[,BURST], off or default")
+        String limit;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            String set = tenants.setRateLimit(slug, limit, actor).orElse("default");
+            if (core.json) {
+                Output.json(out, Map.of("tenant", slug, "rate_limit", set));
+            } else {
+                out.println("tenant " + slug + " rate limit: " + set);
             }
             return 0;
         }

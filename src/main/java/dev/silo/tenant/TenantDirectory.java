@@ -30,7 +30,8 @@ public final class TenantDirectory {
     }
 
     /** A tenant with its signing keys (newest first), unwrapped once per cache load, and its allowed CORS origins. */
-    public record ResolvedTenant(Tenant tenant, List<dev.silo.auth.SigningKey> keys, CorsOrigins corsOrigins) {
+    public record ResolvedTenant(Tenant tenant, List<dev.silo.auth.SigningKey> keys, CorsOrigins corsOrigins,
+                                 Optional<String> rateLimit) {
         /** The key with this id, if it belongs to this tenant; whether it still verifies is the token service's check. */
         public Optional<dev.silo.auth.SigningKey> key(String kid) {
             for (dev.silo.auth.SigningKey key : keys) {
@@ -74,7 +75,7 @@ public final class TenantDirectory {
                     : tenants.signingKeys(t.id()).stream()
                             .map(k -> new dev.silo.auth.SigningKey(k.kid(), k.secret(), Optional.ofNullable(k.retiresAt())))
                             .toList();
-            return new ResolvedTenant(t, keys, tenants.corsOrigins(t.id()));
+            return new ResolvedTenant(t, keys, tenants.corsOrigins(t.id()), tenants.rateLimit(t.id()));
         });
     }
 
@@ -88,6 +89,17 @@ public final class TenantDirectory {
             return Optional.empty();
         }
         return cache.get(slug, this::load).map(ResolvedTenant::corsOrigins);
+    }
+
+    /**
+     * The operator's rate limit of the live tenant with this slug, from the cache (empty: the node's default, or an
+     * unknown or malformed slug).
+     */
+    public Optional<String> rateLimit(String slug) {
+        if (slug == null || !TenantService.SLUG.matcher(slug).matches()) {
+            return Optional.empty();
+        }
+        return cache.get(slug, this::load).flatMap(ResolvedTenant::rateLimit);
     }
 
     /**

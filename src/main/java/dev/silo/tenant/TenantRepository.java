@@ -114,6 +114,27 @@ final class TenantRepository {
         }
     }
 
+    /** The operator's rate limit of the tenant ({@code RateLimit.spec} or {@code off}); empty: the node's default. */
+    static Optional<String> rateLimit(Connection connection, UUID id) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT rate_limit FROM tenants WHERE id = ?")) {
+            select.setObject(1, id);
+            try (ResultSet rs = select.executeQuery()) {
+                return rs.next() ? Optional.ofNullable(rs.getString(1)) : Optional.empty();
+            }
+        }
+    }
+
+    static void updateRateLimit(Connection connection, UUID id, Optional<String> rateLimit, Instant updatedAt) throws SQLException {
+        try (PreparedStatement update = connection.prepareStatement("""
+                UPDATE tenants SET rate_limit = ?, updated_at = ? WHERE id = ?
+                """)) {
+            update.setString(1, rateLimit.orElse(null));
+            update.setTimestamp(2, ts(updatedAt));
+            update.setObject(3, id);
+            update.executeUpdate();
+        }
+    }
+
     static void updateCorsOrigins(Connection connection, UUID id, CorsOrigins origins, Instant updatedAt) throws SQLException {
         try (PreparedStatement update = connection.prepareStatement("""
                 UPDATE tenants SET cors_origins = ?, updated_at = ? WHERE id = ?

@@ -72,6 +72,16 @@ public final class TenantRoutes {
             auth.require(request);
             Json.ok(response, tenants.view(tenants.get(slug(request))));
         });
+        routes.patch("/admin/tenants/{slug}", (request, response) -> {
+            Actor actor = auth.require(request);
+            TenantPatch patch = Json.read(request, TenantPatch.class);
+            String slug = slug(request);
+            Optional<String> limit = tenants.setRateLimit(slug, patch.rateLimit(), actor);
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("slug", slug);
+            body.put("rate_limit", limit.orElse("default"));
+            Json.ok(response, body);
+        });
         routes.post("/admin/tenants/{slug}/suspend", (request, response) ->
                 Json.ok(response, tenants.view(tenants.suspend(slug(request), auth.require(request)))));
         routes.post("/admin/tenants/{slug}/resume", (request, response) ->
@@ -169,4 +179,7 @@ public final class TenantRoutes {
     private static String slug(ServerRequest request) {
         return request.path().pathParameters().get("slug");
     }
+
+    /** {@code PATCH /admin/tenants/{slug}}: what an operator may change in place (README "Rate limits"). */
+    record TenantPatch(String rateLimit) {}
 }

@@ -686,6 +686,52 @@ public final class TenantService {
         return parsed;
     }
 
+    // ---- rate limit
+
+    /** The operator's rate limit of the tenant ({@code RateLimit.spec} text or {@code off}); empty: the node's default. */
+    public Optional<String> rateLimit(UUID tenantId) {
+        return Sql.withConnection(catalog, connection -> TenantRepository.rateLimit(connection, tenantId));
+    }
+
+    /**
+     * Sets the tenant's rate limit ({@code RATE/UNIT[,BURST]}, {@code off}, or {@code default} for the node's
+     * {@code SILO_RATE_LIMIT_TENANT}), audited as {@code tenant.rate-limit.set} and announced to every node as a
+     * {@link #settingsEvent}, so every node's tenant cache drops the tenant and its next request uses the new limit.
+     *
+     * @return the stored value, empty for the default
+     */
+    public Optional<String> setRateLimit(String slug, String rateLimit, Actor actor) {
+        Optional<String> parsed = parseRateLimit(rateLimit);
+        validateSlug(slug);
+        Tenant tenant = Sql.inTransaction(catalog, connection -> {
+            Tenant current = TenantRepository.findBySlug(connection, slug, true).orElseThrow(() -> notFound(slug));
+            Optional<String> previous = TenantRepository.rateLimit(connection, current.id());
+            TenantRepository.updateRateLimit(connection, current.id(), parsed, clock.instant());
+            audit.append(connection, actor, "tenant.rate-limit.set", "tenant:" + slug, Map.of("tenant_id",
+                    current.id().toString(), "rate_limit", parsed.orElse("default"), "previous", previous.orElse("default")));
+            CatalogEvents.publish(connection, settingsEvent(current));
+            return current;
+        });
+        events.local(settingsEvent(tenant));
+        return parsed;
+    }
+
+    private static Optional<String> parseRateLimit(String rateLimit) {
+        if (rateLimit == null || rateLimit.isBlank()) {
+            throw new BadRequest("invalid-rate-limit", "field 'rate_limit' is required: " + dev.silo.platform.ratelimit.RateLimit.SYNTAX_HELP
+                    + ", or default", Map.of("field", "rate_limit"));
+        }
+        if (rateLimit.strip().equalsIgnoreCase("default")) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(dev.silo.platform.ratelimit.RateLimit.parse(rateLimit).map(dev.silo.platform.ratelimit.RateLimit::spec)
+                    .orElse("off"));
+        } catch (IllegalArgumentException e) {
+            throw new BadRequest("invalid-rate-limit", "'rate_limit' " + e.getMessage() + " (or default)", Map.of("field", "rate_limit"));
+        }
+    }
+
     // ---- helpers
 
     public static String event(Tenant tenant) {

@@ -102,6 +102,9 @@ public final class TestingSilo {
         }
     }
 
+    public static final java.util.List<String> RATE_LIMIT_SETTINGS = java.util.List.of("SILO_RATE_LIMIT_IP",
+            "SILO_RATE_LIMIT_TENANT", "SILO_RATE_LIMIT_USER_WRITE", "SILO_RATE_LIMIT_AUTH", "SILO_RATE_LIMIT_ADMIN");
+
     public static Silo startNew(Path dataDir, Map<String, String> extraEnv) {
         return startNew(dataDir, extraEnv, Clock.systemUTC());
     }
@@ -119,7 +122,31 @@ public final class TestingSilo {
         env.putIfAbsent("SILO_BASE_BACKUP_HOURS", "0");
         // Restore drills likewise: a clock advanced by days must not start one (a whole restore) in the middle of a run.
         env.putIfAbsent("SILO_BACKUP_DRILL_DAYS", "0");
+        // Every test's requests come from 127.0.0.1: rate limits only where a test sets them (RateLimitTest).
+        for (String limit : RATE_LIMIT_SETTINGS) {
+            env.putIfAbsent(limit, "off");
+        }
         return Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
+    }
+
+    /**
+     * Another node on the {@link #shared()} node's catalog (its tenants, operators and catalog events), with its
+     * own settings: what a second dyno behind the same router is.
+     */
+    public static Silo startOnSharedCatalog(String name, Map<String, String> extraEnv) {
+        Silo first = shared();
+        var catalog = first.catalogUrl();
+        String url = "postgres://" + catalog.user() + ":" + catalog.password() + "@localhost:" + catalog.port() + "/"
+                + catalog.database() + "?sslmode=verify-full&sslrootcert=" + catalog.parameters().get("sslrootcert");
+        try {
+            String masterKey = Files.readString(first.config().dataDir().resolve("master.key")).strip();
+            Map<String, String> env = new HashMap<>(extraEnv);
+            env.put("SILO_DATABASE_URL", url);
+            env.put("SILO_MASTER_KEY", masterKey);
+            return startNew(newDataDir(name), env);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The bootstrap operator key of a node started on an empty data directory. */

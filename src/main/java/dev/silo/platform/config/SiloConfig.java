@@ -2,6 +2,7 @@ package dev.silo.platform.config;
 
 import dev.silo.platform.http.ConnectionLimits;
 import dev.silo.platform.http.TrustedProxies;
+import dev.silo.platform.ratelimit.RateLimitConfig;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -145,6 +146,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              {@code off} is for benchmarks and diagnosis only (nothing is then backed up continuously)
      * @param tenantBackupHours     hours between two logical backups of a tenant ({@code SILO_TENANT_BACKUP_HOURS}, 24)
      * @param backupConcurrency     tenant backups (and backup downloads) running at once ({@code SILO_BACKUP_CONCURRENCY}, 2)
+     * @param rateLimits            rate limits ({@code SILO_RATE_LIMIT_*}) and the Redis that shares them
+     *                              ({@code SILO_REDIS_URL}); see {@link RateLimitConfig}
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -152,7 +155,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
-                         boolean backupStreaming, int tenantBackupHours, int backupConcurrency) {
+                         boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -182,7 +185,16 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_BACKUP_SYNCHRONOUS_WAIT_SECONDS", 10, 1, 3600),
                     onOffSetting(env, "SILO_BACKUP_STREAMING", true),
                     intSetting(env, "SILO_TENANT_BACKUP_HOURS", 24, 1, 24 * 366),
-                    intSetting(env, "SILO_BACKUP_CONCURRENCY", 2, 1, 64));
+                    intSetting(env, "SILO_BACKUP_CONCURRENCY", 2, 1, 64),
+                    rateLimits(env));
+        }
+
+        private static RateLimitConfig rateLimits(Map<String, String> env) {
+            try {
+                return RateLimitConfig.from(env);
+            } catch (RateLimitConfig.Invalid e) {
+                throw new ConfigException(e.setting(), e.getMessage());
+            }
         }
 
         private static TrustedProxies trustedProxies(Map<String, String> env) {

@@ -1,15 +1,26 @@
 package dev.silo.platform.problem;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 
 /** A 429 with {@code Retry-After} in whole seconds, rounded up (RFC 9110 section 10.2.3). */
 public final class TooManyRequests extends Problem {
     private final long retryAfterSeconds;
+    private final Map<String, String> headers;
 
     public TooManyRequests(String type, String detail, Duration retryAfter) {
-        super(429, type, "Too many requests", detail, Map.of());
+        this(type, detail, retryAfter, Map.of(), Map.of());
+    }
+
+    /** With more response headers (the rate-limit fields) and extension members. */
+    public TooManyRequests(String type, String detail, Duration retryAfter, Map<String, String> headers,
+                           Map<String, Object> extensions) {
+        super(429, type, "Too many requests", detail, extensions);
         this.retryAfterSeconds = Math.max(1, (retryAfter.toMillis() + 999) / 1000);
+        Map<String, String> all = new HashMap<>(headers);
+        all.put("Retry-After", Long.toString(retryAfterSeconds));
+        this.headers = Map.copyOf(all);
     }
 
     public long retryAfterSeconds() {
@@ -18,6 +29,6 @@ public final class TooManyRequests extends Problem {
 
     @Override
     public Map<String, String> headers() {
-        return Map.of("Retry-After", Long.toString(retryAfterSeconds));
+        return headers;
     }
 }
