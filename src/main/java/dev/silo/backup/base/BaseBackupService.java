@@ -4,9 +4,9 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.PlatformAudit;
 import dev.silo.backup.BackupStore;
 import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.db.SessionLock;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.problem.Conflict;
-import org.postgresql.PGProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,8 +15,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -98,41 +96,28 @@ public final class BaseBackupService implements AutoCloseable {
         return run(lock(), actor, progress);
     }
 
-    private record Locked(Connection connection, String id) implements AutoCloseable {
+    private record Locked(SessionLock lock, String id) implements AutoCloseable {
+        Connection connection() {
+            return lock.connection();
+        }
+
         @Override
         public void close() {
-            try {
-                connection.close(); // ends the session, and with it the advisory lock
-            } catch (SQLException e) {
-                log.debug("closing the base backup connection: {}", e.getMessage());
-            }
+            lock.close(); // ends the session, and with it the advisory lock
         }
     }
 
     private Locked lock() {
-        Connection connection;
+        SessionLock lock = SessionLock.tryAcquire(superuserCatalogUrl.get(), "silo-base-backup", BaseBackups.LOCK_KEY)
+                .orElseThrow(() -> new Conflict("backup-running", "a base backup is already running; wait for it to finish "
+                        + "(silo backups status shows the last one)"));
         try {
-            DatabaseUrl url = superuserCatalogUrl.get();
-            java.util.Properties properties = url.properties();
-            PGProperty.APPLICATION_NAME.set(properties, "silo-base-backup");
-            connection = DriverManager.getConnection(url.jdbcUrl(), properties);
-        } catch (SQLException e) {
-            throw Sql.translate(e);
-        }
-        try {
-            if (!BaseBackups.tryLock(connection)) {
-                throw new Conflict("backup-running", "a base backup is already running; wait for it to finish "
-                        + "(silo backups status shows the last one)");
-            }
-            return new Locked(connection, backup.newId());
-        } catch (SQLException e) {
-            closeQuietly(connection);
-            throw Sql.translate(e);
+            return new Locked(lock, backup.newId());
         } catch (IOException e) {
-            closeQuietly(connection);
+            lock.close();
             throw new UncheckedIOException("cannot read the backup store " + store.describe(), e);
         } catch (RuntimeException e) {
-            closeQuietly(connection);
+            lock.close();
             throw e;
         }
     }
@@ -204,13 +189,6 @@ public final class BaseBackupService implements AutoCloseable {
         return all.isEmpty() ? Optional.empty() : Optional.of(all.getLast());
     }
 
-    private static void closeQuietly(Connection connection) {
-        try {
-            connection.close();
-        } catch (SQLException ignored) {
-            // nothing to do
-        }
-    }
 
     @Override
     public void close() {

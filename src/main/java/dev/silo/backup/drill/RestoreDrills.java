@@ -4,20 +4,18 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import dev.silo.audit.Actor;
 import dev.silo.audit.PlatformAudit;
 import dev.silo.platform.config.DatabaseUrl;
+import dev.silo.platform.db.SessionLock;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.http.Json;
 import dev.silo.platform.problem.Conflict;
-import org.postgresql.PGProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.sql.DataSource;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -112,41 +110,18 @@ public final class RestoreDrills implements AutoCloseable {
         return run(lock(), actor, progress);
     }
 
-    private record Locked(Connection connection, String id) implements AutoCloseable {
+    private record Locked(SessionLock lock, String id) implements AutoCloseable {
         @Override
         public void close() {
-            try {
-                connection.close(); // ends the session, and with it the advisory lock
-            } catch (SQLException e) {
-                log.debug("closing the restore drill connection: {}", e.getMessage());
-            }
+            lock.close(); // ends the session, and with it the advisory lock
         }
     }
 
     private Locked lock() {
-        Connection connection;
-        try {
-            DatabaseUrl url = superuserCatalogUrl.get();
-            java.util.Properties properties = url.properties();
-            PGProperty.APPLICATION_NAME.set(properties, "silo-restore-drill");
-            connection = DriverManager.getConnection(url.jdbcUrl(), properties);
-        } catch (SQLException e) {
-            throw Sql.translate(e);
-        }
-        try (Statement statement = connection.createStatement();
-             ResultSet rs = statement.executeQuery("SELECT pg_try_advisory_lock(" + LOCK_KEY + ")")) {
-            if (!rs.next() || !rs.getBoolean(1)) {
-                throw new Conflict("drill-running", "a restore drill is already running; wait for it to finish "
-                        + "(silo backups status shows the last one)");
-            }
-            return new Locked(connection, ID_FORMAT.format(clock.instant()));
-        } catch (SQLException e) {
-            closeQuietly(connection);
-            throw Sql.translate(e);
-        } catch (RuntimeException e) {
-            closeQuietly(connection);
-            throw e;
-        }
+        SessionLock lock = SessionLock.tryAcquire(superuserCatalogUrl.get(), "silo-restore-drill", LOCK_KEY)
+                .orElseThrow(() -> new Conflict("drill-running", "a restore drill is already running; wait for it to finish "
+                        + "(silo backups status shows the last one)"));
+        return new Locked(lock, ID_FORMAT.format(clock.instant()));
     }
 
     private DrillResult run(Locked locked, Actor actor, Consumer<String> progress) {
@@ -269,13 +244,6 @@ public final class RestoreDrills implements AutoCloseable {
         }, firstCheck.toMillis(), Duration.ofHours(1).toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private static void closeQuietly(Connection connection) {
-        try {
-            connection.close();
-        } catch (SQLException ignored) {
-            // nothing to do
-        }
-    }
 
     @Override
     public void close() {
