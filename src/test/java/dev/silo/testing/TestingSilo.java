@@ -111,9 +111,9 @@ public final class TestingSilo {
 
     public static Silo startNew(Path dataDir, Map<String, String> extraEnv, Clock clock) {
         Map<String, String> env = new HashMap<>(extraEnv);
-        if (!extraEnv.containsKey("SILO_DATABASE_URL")) {
-            env.put("SILO_DATA_DIR", dataDir.toString());
-        }
+        // Also with an external catalog: the data dir then holds the default backup store and the audit checkpoints,
+        // which must not land in the working directory (./silo-data) where a second run would find another key's.
+        env.putIfAbsent("SILO_DATA_DIR", dataDir.toString());
         env.put("SILO_PORT", "0");
         env.put("SILO_HOST", "127.0.0.1");
         // The floor, to keep tests fast; one test checks the default of 12.
