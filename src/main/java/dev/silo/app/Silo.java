@@ -23,6 +23,8 @@ import dev.silo.backup.logical.CatalogSnapshots;
 import dev.silo.backup.logical.LogicalBackups;
 import dev.silo.backup.logical.TenantBackupRoutes;
 import dev.silo.backup.logical.TenantBackups;
+import dev.silo.backup.logical.TenantRestoreRoutes;
+import dev.silo.backup.logical.TenantRestores;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
@@ -215,6 +217,11 @@ public final class Silo implements AutoCloseable {
             BaseBackupRoutes baseBackupRoutes = new BaseBackupRoutes(auth, baseBackups);
             TenantBackupRoutes tenantBackupRoutes = new TenantBackupRoutes(tenantRequests, logicalBackups, core.tenantDatabases(),
                     core.tenantAudit());
+            dev.silo.platform.jobs.Jobs jobRecords = new dev.silo.platform.jobs.Jobs(core.catalog());
+            core.onClose(jobRecords);
+            TenantRestoreRoutes tenantRestoreRoutes = new TenantRestoreRoutes(auth, tenantRestores(core, logicalBackups,
+                    jobRecords, walReceiver.isPresent(), clock), jobRecords, core.tenants());
+            core.onClose(tenantRestoreRoutes);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             HttpServer http;
@@ -234,6 +241,7 @@ public final class Silo implements AutoCloseable {
                             recordRoutes.register(routes);
                             corsRoutes.register(routes);
                             tenantBackupRoutes.register(routes);
+                            tenantRestoreRoutes.register(routes);
                             extraRoutes.accept(routes);
                         });
             } catch (HttpServer.CannotListen e) {
@@ -365,6 +373,13 @@ public final class Silo implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the backup store", e);
         }
+    }
+
+    /** One-tenant restores (issue 13.1); point-in-time ones only where this node streams the embedded server's WAL. */
+    public static TenantRestores tenantRestores(SiloCore core, LogicalBackups backups, dev.silo.platform.jobs.Jobs jobs,
+                                                boolean physical, Clock clock) {
+        return new TenantRestores(core.catalog(), core.tenants(), core.placements(), core.envelope(), backups.tenantBackups(),
+                jobs, core.audit(), core.tenantAudit(), core.config().dataDir().resolve("scratch"), physical, clock);
     }
 
     private static java.util.Map<String, Object> catalogSnapshotStatus(LogicalBackups backups) {

@@ -6,6 +6,8 @@ import dev.silo.backup.BackupStores;
 import dev.silo.backup.EncryptedBackupStore;
 import dev.silo.backup.logical.CatalogSnapshots;
 import dev.silo.backup.logical.TenantBackups;
+import dev.silo.backup.logical.TenantRestores;
+import dev.silo.platform.jobs.Jobs;
 import dev.silo.platform.config.ConfigException;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.config.SiloConfig;
@@ -32,7 +34,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
-/** The logical-backup commands: {@code silo tenants backups|backup|restore-backup}, {@code silo backups restore-catalog}. */
+/**
+ * The backup commands of one tenant: {@code silo tenants backups|backup|restore-backup|restore-to}, and
+ * {@code silo backups restore-catalog}.
+ */
 final class LogicalBackupCommands {
     private LogicalBackupCommands() {}
 
@@ -86,33 +91,89 @@ final class LogicalBackupCommands {
         }
     }
 
+    private static TenantRestores restores(SiloCore silo, TenantBackups backups, Jobs jobs) {
+        boolean physical = silo.config().embedded() && silo.config().tuning().backupStreaming();
+        return new TenantRestores(silo.catalog(), silo.tenants(), silo.placements(), silo.envelope(), backups, jobs,
+                silo.audit(), silo.tenantAudit(), silo.config().dataDir().resolve("scratch"), physical, Clock.systemUTC());
+    }
+
+    /** Runs a restore in this process, its progress on stderr, and prints the outcome. */
+    private static int runRestore(SiloCore silo, TenantBackups backups, String slug, TenantRestores.Request request,
+                                  Actor actor, boolean json) throws IOException {
+        try (Jobs jobs = new Jobs(silo.catalog())) {
+            TenantRestores restores = restores(silo, backups, jobs);
+            TenantRestores.Prepared prepared = restores.prepare(slug, request, actor);
+            System.err.println("restore job " + prepared.jobId() + " (also shown by GET /admin/jobs/" + prepared.jobId() + ")");
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("job", prepared.jobId().toString());
+            result.putAll(restores.run(prepared, line -> System.err.println("  " + line)));
+            if (json) {
+                Output.json(TenantsCommand.out, result);
+            } else {
+                Output.keyValues(TenantsCommand.out, result);
+            }
+            return 0;
+        }
+    }
+
     @Command(name = "restore-backup", mixinStandardHelpOptions = true,
-            description = {"Restore one logical backup of a tenant into a NEW tenant (new role, password, secret and keys; "
-                    + "encrypted fields re-sealed for it), its schema migrated forward if the backup is older.",
-                    "The original is not touched. The new tenant's users are the backup's, with their passwords; their "
-                            + "sessions are not copied. A purged tenant is refused: its keys are destroyed."})
+            description = {"Restore one logical backup of a tenant, in place or (with --as) into a NEW tenant.",
+                    "In place: the tenant as it is now is saved first as a backup (`restore-to SLUG --undo` brings it back), "
+                            + "its routes answer 503 tenant-restoring for the swap, and one transaction replaces its data; "
+                            + "role, secret and keys stay, its audit log is kept. The backup must be at the tenant's schema "
+                            + "version (an older one: use --as).",
+                    "With --as: a new tenant (new role, password, secret and keys; encrypted fields re-sealed for it), its "
+                            + "schema migrated forward if the backup is older; the original is not touched; sessions are "
+                            + "not copied. A purged tenant is refused: its keys are destroyed."})
     static final class RestoreBackup extends BackupCommand {
         @Option(names = "--backup", required = true, paramLabel = "ID", description = "the backup's id (see `silo tenants backups SLUG`)")
         String backup;
 
-        @Option(names = "--as", required = true, paramLabel = "NEW_SLUG", description = "the slug of the new tenant to restore into")
+        @Option(names = "--as", paramLabel = "NEW_SLUG", description = "restore into a new tenant with this slug instead of in place")
         String as;
 
         @Override
         int run(SiloCore silo, TenantBackups backups, Actor actor) throws IOException {
-            TenantBackups.RestoredAs restored = backups.restoreAs(slug, backup, as, actor);
-            Map<String, Object> view = new LinkedHashMap<>();
-            view.put("tenant", restored.tenant().slug());
-            view.put("from", slug);
-            view.put("backup", restored.backupId());
-            view.put("from_schema_version", restored.fromSchemaVersion());
-            view.put("rows", restored.rows());
-            if (core.json) {
-                Output.json(TenantsCommand.out, view);
-            } else {
-                Output.keyValues(TenantsCommand.out, view);
+            return runRestore(silo, backups, slug, new TenantRestores.Request(Optional.empty(), Optional.of(backup),
+                    Optional.ofNullable(as), false), actor, core.json);
+        }
+    }
+
+    @Command(name = "restore-to", mixinStandardHelpOptions = true,
+            description = {"Restore one tenant to a point in time of the restorable window, while every other tenant keeps "
+                    + "working: a scratch copy is recovered to exactly TIME from the base backups and WAL, reading only the "
+                    + "files this tenant's database needs.",
+                    "In place (default): the tenant as it is now is saved first as a backup, its routes answer 503 "
+                            + "tenant-restoring for the swap, and one transaction replaces its data; role, secret and keys "
+                            + "stay (tokens whose session existed at TIME keep working), its audit log is kept and records "
+                            + "the restore. --undo brings back the data the last in-place restore replaced.",
+                    "With --as NEW_SLUG: a new tenant holding the data as of TIME (new role, secret and keys; encrypted "
+                            + "fields re-sealed); the original keeps running untouched.",
+                    "Needs the embedded PostgreSQL with WAL streaming to the backup store (see `silo backups status`); a "
+                            + "tenant on an external placement has its daily logical backups instead (restore-backup)."})
+    static final class RestoreTo extends BackupCommand {
+        @Option(names = "--time", paramLabel = "TIME", description = "an ISO-8601 instant such as 2026-12-02T14:01:00Z")
+        String time;
+
+        @Option(names = "--as", paramLabel = "NEW_SLUG", description = "restore into a new tenant with this slug instead of in place")
+        String as;
+
+        @Option(names = "--undo", description = "bring back the data the tenant's last in-place restore replaced")
+        boolean undo;
+
+        @Override
+        int run(SiloCore silo, TenantBackups backups, Actor actor) throws IOException {
+            if (undo == (time != null)) {
+                throw new BadRequest("invalid-restore", "give either --time TIME or --undo");
             }
-            return 0;
+            Optional<Instant> at;
+            try {
+                at = Optional.ofNullable(time).map(Instant::parse);
+            } catch (DateTimeParseException e) {
+                throw new BadRequest("invalid-time", "--time expects an ISO-8601 instant such as 2026-12-02T14:01:00Z");
+            }
+            return runRestore(silo, backups, slug, new TenantRestores.Request(at, Optional.empty(), Optional.ofNullable(as),
+                    undo), actor, core.json);
         }
     }
 

@@ -30,7 +30,7 @@ import java.util.function.BiFunction;
                 TenantsCommand.Restore.class, TenantsCommand.Purge.class, TenantsCommand.RotateSecret.class,
                 TenantsCommand.Repair.class, TenantsCommand.SetCors.class,
                 LogicalBackupCommands.ListBackups.class, LogicalBackupCommands.TakeBackup.class,
-                LogicalBackupCommands.RestoreBackup.class, TenantsCommand.SetLimit.class})
+                LogicalBackupCommands.RestoreBackup.class, LogicalBackupCommands.RestoreTo.class, TenantsCommand.SetLimit.class})
 public final class TenantsCommand {
     static Map<String, String> env;
     static PrintStream out;

@@ -31,7 +31,7 @@ public final class TenantDirectory {
 
     /** A tenant with its signing keys (newest first), unwrapped once per cache load, and its allowed CORS origins. */
     public record ResolvedTenant(Tenant tenant, List<dev.silo.auth.SigningKey> keys, CorsOrigins corsOrigins,
-                                 Optional<String> rateLimit) {
+                                 Optional<String> rateLimit, boolean restoring) {
         /** The key with this id, if it belongs to this tenant; whether it still verifies is the token service's check. */
         public Optional<dev.silo.auth.SigningKey> key(String kid) {
             for (dev.silo.auth.SigningKey key : keys) {
@@ -60,7 +60,15 @@ public final class TenantDirectory {
                 : cache.get(slug, this::load);
         ResolvedTenant tenant = resolved.orElseThrow(() -> new NotFound("tenant-not-found", "no tenant '" + safe(slug) + "'"));
         return switch (tenant.tenant().status()) {
-            case ACTIVE -> tenant;
+            case ACTIVE -> {
+                if (tenant.restoring()) {
+                    // Not cached while it lasts: the swap ends with an event, but a restore whose process died has none.
+                    cache.invalidate(slug);
+                    throw new Unavailable("tenant-restoring", "tenant '" + slug + "' is being restored to an earlier point "
+                            + "in time; try again in a few seconds", Duration.ofSeconds(5));
+                }
+                yield tenant;
+            }
             case SUSPENDED -> throw new Forbidden("tenant-suspended", "tenant '" + slug + "' is suspended");
             case DEPROVISIONED -> throw new Forbidden("tenant-deprovisioned", "tenant '" + slug + "' has been deprovisioned");
             case PROVISIONING -> throw new Unavailable("tenant-provisioning", "tenant '" + slug + "' is still being set up",
@@ -75,7 +83,8 @@ public final class TenantDirectory {
                     : tenants.signingKeys(t.id()).stream()
                             .map(k -> new dev.silo.auth.SigningKey(k.kid(), k.secret(), Optional.ofNullable(k.retiresAt())))
                             .toList();
-            return new ResolvedTenant(t, keys, tenants.corsOrigins(t.id()), tenants.rateLimit(t.id()));
+            return new ResolvedTenant(t, keys, tenants.corsOrigins(t.id()), tenants.rateLimit(t.id()),
+                    t.status() == TenantStatus.ACTIVE && tenants.restoring(t.id()));
         });
     }
 

@@ -686,6 +686,48 @@ public final class TenantService {
         return parsed;
     }
 
+    // ---- restoring (issue 13.1)
+
+    /**
+     * Whether a restore is swapping the tenant's database now: its routes answer 503 {@code tenant-restoring}. Only
+     * while the restore's job is running and beating ({@link dev.silo.platform.jobs.Jobs#STALE}): a restore whose
+     * process died does not keep the tenant shut.
+     */
+    public boolean restoring(UUID tenantId) {
+        return Sql.withConnection(catalog, connection -> {
+            try (java.sql.PreparedStatement select = connection.prepareStatement("""
+                    SELECT 1 FROM tenant_restoring r JOIN jobs j ON j.id = r.job_id
+                    WHERE r.tenant_id = ? AND j.state = 'running' AND j.heartbeat_at > now() - ?::interval
+                    """)) {
+                select.setObject(1, tenantId);
+                select.setString(2, dev.silo.platform.jobs.Jobs.STALE.toSeconds() + " seconds");
+                try (java.sql.ResultSet rs = select.executeQuery()) {
+                    return rs.next();
+                }
+            }
+        });
+    }
+
+    /** Shuts (or, with {@code job} null, opens again) the tenant's routes for a restore's swap, on every node at once. */
+    public void setRestoring(Tenant tenant, UUID job) {
+        Sql.inTransaction(catalog, connection -> {
+            try (java.sql.PreparedStatement change = connection.prepareStatement(job == null
+                    ? "DELETE FROM tenant_restoring WHERE tenant_id = ?"
+                    : "INSERT INTO tenant_restoring (tenant_id, job_id) VALUES (?, ?) "
+                            + "ON CONFLICT (tenant_id) DO UPDATE SET job_id = excluded.job_id, since = now()")) {
+                change.setObject(1, tenant.id());
+                if (job != null) {
+                    change.setObject(2, job);
+                }
+                change.executeUpdate();
+            }
+            // The full tenant event: it also drops the tenant's cached sessions, which a restore may have replaced.
+            CatalogEvents.publish(connection, event(tenant));
+            return null;
+        });
+        events.local(event(tenant));
+    }
+
     // ---- rate limit
 
     /** The operator's rate limit of the tenant ({@code RateLimit.spec} text or {@code off}); empty: the node's default. */

@@ -237,7 +237,7 @@ public final class TenantBackups {
         }
     }
 
-    private static Conflict purged(Tenant tenant) {
+    static Conflict purged(Tenant tenant) {
         return new Conflict("tenant-purged", "tenant '" + tenant.slug() + "' was purged" + (tenant.purgedAt() == null ? ""
                 : " at " + tenant.purgedAt()) + ": its keys are destroyed, so its backups can no longer be decrypted or restored");
     }
@@ -502,7 +502,7 @@ public final class TenantBackups {
         }
     }
 
-    private Map<String, Long> restoreInto(Tenant original, Tenant copy, Snapshot.Reader reader, String version)
+    Map<String, Long> restoreInto(Tenant original, Tenant copy, Snapshot.Reader reader, String version)
             throws IOException, SQLException {
         DatabaseUrl url = placements.tenantUrl(copy);
         try (HikariDataSource dataSource = Pools.create("restore-" + copy.slug(), url, 2, 0, Duration.ofSeconds(10))) {
@@ -578,7 +578,7 @@ public final class TenantBackups {
         }
     }
 
-    private void removeQuietly(Tenant copy, Actor actor) {
+    void removeQuietly(Tenant copy, Actor actor) {
         try {
             tenants.deprovision(copy.slug(), actor);
             tenants.purge(copy.slug(), true, actor);

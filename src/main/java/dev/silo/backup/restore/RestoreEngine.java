@@ -69,10 +69,21 @@ public final class RestoreEngine {
      * @param backupId use this base backup; empty: the newest complete one that ends at or before {@code toTime}
      * @param port     the scratch port; 0 picks a free one
      * @param progress one line per step, for stderr
+     * @param onlyTenant restore only what this tenant's database needs (issue 13.1, pgBackRest's selective restore):
+     *                 the cluster's global files, PostgreSQL's and Silo's own databases and the tenant's
+     *                 {@code base/<oid>}; every other tenant's files become sparse zero-filled files of their size,
+     *                 never read from the store, which WAL replay writes into and which are never connected to
+     *                 (autovacuum is off on such a copy). Empty: the whole cluster.
      */
     public record Request(BackupStore store, Envelope envelope, Path dataDir, Optional<Instant> toTime,
-                          Optional<String> backupId, int port, Consumer<String> progress) {
+                          Optional<String> backupId, int port, Consumer<String> progress, Optional<String> onlyTenant) {
+        public Request(BackupStore store, Envelope envelope, Path dataDir, Optional<Instant> toTime,
+                       Optional<String> backupId, int port, Consumer<String> progress) {
+            this(store, envelope, dataDir, toTime, backupId, port, progress, Optional.empty());
+        }
+
         public Request {
+            requireNonNull(onlyTenant, "onlyTenant is null");
             requireNonNull(store, "store is null");
             requireNonNull(envelope, "envelope is null");
             requireNonNull(dataDir, "dataDir is null");
@@ -92,10 +103,15 @@ public final class RestoreEngine {
         private final String recoveredLsn;
         private final Instant lastTransaction;
         private final int timeline;
+        private final List<String> objectsRead;
+        private final long bytesRead;
         private boolean stopped;
 
         private Recovered(PostgresProcess process, ProcessHandle postmaster, BaseBackupManifest backup, Path dataDir,
-                          DatabaseUrl adminUrl, String recoveredLsn, Instant lastTransaction, int timeline) {
+                          DatabaseUrl adminUrl, String recoveredLsn, Instant lastTransaction, int timeline,
+                          List<String> objectsRead, long bytesRead) {
+            this.objectsRead = List.copyOf(objectsRead);
+            this.bytesRead = bytesRead;
             this.process = process;
             this.postmaster = postmaster;
             this.backup = backup;
@@ -132,6 +148,16 @@ public final class RestoreEngine {
         /** When the last transaction replayed committed; null when none was replayed. */
         public Instant lastTransaction() {
             return lastTransaction;
+        }
+
+        /** The base backup's objects read from the store (not its WAL), in the order read. */
+        public List<String> objectsRead() {
+            return objectsRead;
+        }
+
+        /** The plaintext bytes of {@link #objectsRead}: what the restore's size depends on. */
+        public long bytesRead() {
+            return bytesRead;
         }
 
         /** The new timeline the server is on after promotion. */
@@ -201,8 +227,16 @@ public final class RestoreEngine {
         Path cluster = dataDir.resolve("postgres").resolve("data");
         PrivateFiles.createDirectories(cluster);
         long restoredBytes = 0;
+        List<String> objectsRead = new ArrayList<>();
+        java.util.Set<String> sparse = sparseObjects(backup, request.onlyTenant());
         for (BaseBackupManifest.StoredPart part : backup.objects()) {
             Path root = part.kind().equals("silo") ? dataDir : cluster;
+            if (sparse.contains(part.name())) {
+                long files = createSparse(backup, part, cluster);
+                progress.accept("left " + part.name() + " unread (" + files + " sparse files of another tenant's database)");
+                continue;
+            }
+            objectsRead.add(part.name());
             if (part.kind().equals("label")) {
                 String file = part.name().substring(part.name().lastIndexOf('/') + 1);
                 restoredBytes += copyVerified(store, part, cluster.resolve(file));
@@ -219,7 +253,7 @@ public final class RestoreEngine {
                 .substring(WalSegments.PREFIX.length()) + " to " + Lsn.format(walEnd));
 
         TlsMaterial tls = TlsMaterial.ensure(dataDir.resolve("postgres").resolve("tls"));
-        writeRecoveryConfiguration(cluster, tls, spool, request.toTime());
+        writeRecoveryConfiguration(cluster, tls, spool, request.toTime(), !sparse.isEmpty());
         Files.createFile(cluster.resolve("recovery.signal"), PrivateFiles.fileMode());
 
         PostgresBinaries binaries = PostgresBinaries.prepare(dataDir.resolve("postgres").resolve("runtime"));
@@ -242,7 +276,7 @@ public final class RestoreEngine {
         DatabaseUrl admin = new DatabaseUrl("localhost", port, "postgres", EmbeddedPostgresServer.SUPERUSER, password,
                 "verify-full", Map.of("sslrootcert", tls.caCertificate().toString()));
         try {
-            return awaitPromotion(process, postmaster, backup, dataDir, admin, request, progress);
+            return awaitPromotion(process, postmaster, backup, dataDir, admin, request, progress, objectsRead, restoredBytes);
         } catch (RuntimeException e) {
             if (PostgresProcess.isRunning(postmaster)) {
                 process.stop(postmaster);
@@ -280,6 +314,47 @@ public final class RestoreEngine {
                     + backups.getFirst().id() + ", ended at " + backups.getFirst().stopTime());
         }
         return chosen;
+    }
+
+    /**
+     * The database objects a restore of only {@code tenantId} leaves unread: those of every other tenant. A tenant
+     * created after the backup has no object; its database comes from the WAL (PostgreSQL 15 logs CREATE DATABASE).
+     */
+    private static java.util.Set<String> sparseObjects(BaseBackupManifest backup, Optional<String> tenantId) {
+        if (tenantId.isEmpty()) {
+            return java.util.Set.of();
+        }
+        java.util.Set<String> sparse = new java.util.HashSet<>();
+        for (BaseBackupManifest.Database database : backup.databases()) {
+            if (database.tenantId() != null && !database.tenantId().equals(tenantId.get())) {
+                sparse.add(database.object());
+            }
+        }
+        return sparse;
+    }
+
+    /** Every file of {@code part} as a sparse file of its size: no block is written, nothing read from the store. */
+    private static long createSparse(BaseBackupManifest backup, BaseBackupManifest.StoredPart part, Path cluster)
+            throws IOException {
+        long count = 0;
+        for (BaseBackupManifest.FileEntry file : backup.files()) {
+            if (!file.object().equals(part.name())) {
+                continue;
+            }
+            Path target = cluster.resolve(file.path()).normalize();
+            if (!target.startsWith(cluster)) {
+                throw new RestoreException("backup manifest " + backup.id() + " names a path outside the data directory: "
+                        + file.path());
+            }
+            PrivateFiles.createDirectories(target.getParent());
+            Files.deleteIfExists(target);
+            Files.createFile(target, PrivateFiles.fileMode());
+            try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(target.toFile(), "rw")) {
+                raf.setLength(file.size());
+            }
+            count++;
+        }
+        return count;
     }
 
     private static long untarVerified(BackupStore store, BaseBackupManifest.StoredPart part, Path root) throws IOException {
@@ -381,8 +456,8 @@ public final class RestoreEngine {
         }
     }
 
-    private static void writeRecoveryConfiguration(Path cluster, TlsMaterial tls, Path spool, Optional<Instant> toTime)
-            throws IOException {
+    private static void writeRecoveryConfiguration(Path cluster, TlsMaterial tls, Path spool, Optional<Instant> toTime,
+                                                   boolean selective) throws IOException {
         String source = spool.toString().replace("'", "'\\''");
         List<String> lines = new ArrayList<>(List.of(
                 "# Written by silo restore for the recovery; silo serve writes its own at start.",
@@ -407,6 +482,10 @@ public final class RestoreEngine {
                 "log_directory = 'log'",
                 "log_filename = 'restore.log'",
                 "timezone = 'UTC'"));
+        if (selective) {
+            // The other tenants' databases are zero-filled: nothing may connect to them, autovacuum included.
+            lines.add("autovacuum = off");
+        }
         // PostgreSQL's timestamptz input: microseconds at most, an explicit offset.
         toTime.ifPresent(time -> lines.add("recovery_target_time = " + quote(java.time.format.DateTimeFormatter
                 .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS'+00'").withZone(java.time.ZoneOffset.UTC)
@@ -415,7 +494,8 @@ public final class RestoreEngine {
     }
 
     private static Recovered awaitPromotion(PostgresProcess process, ProcessHandle postmaster, BaseBackupManifest backup,
-                                            Path dataDir, DatabaseUrl admin, Request request, Consumer<String> progress) {
+                                            Path dataDir, DatabaseUrl admin, Request request, Consumer<String> progress,
+                                            List<String> objectsRead, long bytesRead) {
         long deadline = System.nanoTime() + RECOVERY_TIMEOUT.toNanos();
         Path cluster = dataDir.resolve("postgres").resolve("data");
         while (true) {
@@ -434,7 +514,7 @@ public final class RestoreEngine {
                             done.next();
                             java.sql.Timestamp last = done.getTimestamp(2);
                             Recovered recovered = new Recovered(process, postmaster, backup, dataDir, admin, done.getString(1),
-                                    last == null ? null : last.toInstant(), done.getInt(3));
+                                    last == null ? null : last.toInstant(), done.getInt(3), objectsRead, bytesRead);
                             progress.accept("promoted: recovered to " + recovered.recoveredLsn() + " on timeline "
                                     + recovered.timeline() + (last == null ? "" : ", last transaction at " + last.toInstant()));
                             return recovered;
