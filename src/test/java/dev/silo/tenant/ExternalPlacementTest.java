@@ -67,6 +67,24 @@ class ExternalPlacementTest {
             }
             return null;
         });
+        // Silo does not back this server up physically: a point-in-time restore is refused with the way that works,
+        // and the tenant's logical backup restores in place there.
+        TestingHttp operator = new TestingHttp(silo.baseUri()).withBearer(TestingSilo.operatorKey(silo));
+        var refused = operator.post("/admin/tenants/" + slug + "/restore-to", "{\"time\": \"" + java.time.Instant.now() + "\"}");
+        assertThat(refused.status()).as(refused.body()).isEqualTo(409);
+        assertThat(refused.body()).contains("restore-unavailable").contains("external placement").contains("restore-backup");
+        try {
+            String backup = silo.logicalBackups().tenantBackups().take(tenant).id();
+            var started = operator.post("/admin/tenants/" + slug + "/restore-backup", "{\"backup\": \"" + backup + "\"}");
+            assertThat(started.status()).as(started.body()).isEqualTo(202);
+            String job = started.json().get("job").asText();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(1)).until(() ->
+                    !operator.get("/admin/jobs/" + job).json().get("state").asText().equals("running"));
+            var done = operator.get("/admin/jobs/" + job).json();
+            assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         silo.tenants().deprovision(slug, Actor.SYSTEM);
         silo.tenants().purge(slug, true, Actor.SYSTEM);
         assertThat(databaseExists(tenant.databaseName())).isFalse();
