@@ -70,8 +70,9 @@ public final class RestoreEngine {
      * @param port     the scratch port; 0 picks a free one
      * @param progress one line per step, for stderr
      * @param onlyTenant restore only what this tenant's database needs (issue 13.1, pgBackRest's selective restore):
-     *                 the cluster's global files, PostgreSQL's and Silo's own databases and the tenant's
-     *                 {@code base/<oid>}; every other tenant's files become sparse zero-filled files of their size,
+     *                 the cluster's global files, the {@code postgres} database and the tenant's {@code base/<oid>};
+     *                 every other database's files (other tenants', the catalog's, the templates') become sparse
+     *                 zero-filled files of their size,
      *                 never read from the store, which WAL replay writes into and which are never connected to
      *                 (autovacuum is off on such a copy). Empty: the whole cluster.
      */
@@ -233,7 +234,7 @@ public final class RestoreEngine {
             Path root = part.kind().equals("silo") ? dataDir : cluster;
             if (sparse.contains(part.name())) {
                 long files = createSparse(backup, part, cluster);
-                progress.accept("left " + part.name() + " unread (" + files + " sparse files of another tenant's database)");
+                progress.accept("left " + part.name() + " unread (" + files + " sparse files of another database)");
                 continue;
             }
             objectsRead.add(part.name());
@@ -317,8 +318,10 @@ public final class RestoreEngine {
     }
 
     /**
-     * The database objects a restore of only {@code tenantId} leaves unread: those of every other tenant. A tenant
-     * created after the backup has no object; its database comes from the WAL (PostgreSQL 15 logs CREATE DATABASE).
+     * The database objects a restore of only {@code tenantId} leaves unread: every database but the tenant's and
+     * {@code postgres} (where the restore connects to see the promotion) — other tenants', Silo's catalog, the
+     * templates and any other database on the server. A tenant created after the backup has no object; its database
+     * comes from the WAL (PostgreSQL 15 logs CREATE DATABASE).
      */
     private static java.util.Set<String> sparseObjects(BaseBackupManifest backup, Optional<String> tenantId) {
         if (tenantId.isEmpty()) {
@@ -326,7 +329,7 @@ public final class RestoreEngine {
         }
         java.util.Set<String> sparse = new java.util.HashSet<>();
         for (BaseBackupManifest.Database database : backup.databases()) {
-            if (database.tenantId() != null && !database.tenantId().equals(tenantId.get())) {
+            if (!tenantId.get().equals(database.tenantId()) && !"postgres".equals(database.name())) {
                 sparse.add(database.object());
             }
         }
