@@ -424,7 +424,7 @@ public final class Bench {
     }
 
     /**
-     * Row 7 (issue 13.1): the time of a one-tenant point-in-time restore (in place, through the operator API, to the
+     * Row 8 (issue 13.1): the time of a one-tenant point-in-time restore (in place, through the operator API, to the
      * job's success) and the bytes it reads from the store, once with few tenants on the server (before the other
      * rows) and once with many (after row 5 has provisioned its tenants): the goal is equal within noise, because the
      * restore reads only the tenant's own files. Each measurement takes a fresh base backup first.
@@ -462,7 +462,7 @@ public final class Bench {
                     throw new NotYet("no physical backups on this Silo");
                 }
                 tenantCounts.put(label, countTenants(key));
-                progress.accept("row 7 (" + label + "): base backup, then restore tenant " + slug + " with "
+                progress.accept("row 8 (" + label + "): base backup, then restore tenant " + slug + " with "
                         + tenantCounts.get(label) + " tenants on the server");
                 long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
                 Reply taken;
@@ -482,22 +482,27 @@ public final class Bench {
                     }
                     Thread.sleep(500);
                 }
-                Thread.sleep(1500);
-                Instant time = Instant.now();
-                Thread.sleep(1500);
-                long started = System.nanoTime();
-                JsonNode job = api.expect("POST", "/admin/tenants/" + slug + "/restore-to", Map.of("time", time.toString()), key);
-                String id = job.path("job").asText();
-                JsonNode state;
-                while ((state = api.expect("GET", "/admin/jobs/" + id, null, key)).path("state").asText().equals("running")) {
-                    if (System.nanoTime() > deadline) {
-                        throw new Fatal("restore job " + id + " did not finish within 30 minutes");
+                // The first restore of the run also warms Silo's restore path (class loading, JIT): unmeasured.
+                int passes = results.isEmpty() ? 2 : 1;
+                JsonNode state = null;
+                double elapsed = 0;
+                for (int pass = 0; pass < passes; pass++) {
+                    Thread.sleep(1500);
+                    Instant time = Instant.now();
+                    Thread.sleep(1500);
+                    long started = System.nanoTime();
+                    JsonNode job = api.expect("POST", "/admin/tenants/" + slug + "/restore-to", Map.of("time", time.toString()), key);
+                    String id = job.path("job").asText();
+                    while ((state = api.expect("GET", "/admin/jobs/" + id, null, key)).path("state").asText().equals("running")) {
+                        if (System.nanoTime() > deadline) {
+                            throw new Fatal("restore job " + id + " did not finish within 30 minutes");
+                        }
+                        Thread.sleep(100);
                     }
-                    Thread.sleep(100);
-                }
-                double elapsed = (System.nanoTime() - started) / 1e9;
-                if (!state.path("state").asText().equals("succeeded")) {
-                    throw new Fatal("restore job " + id + " failed: " + state.path("error").asText());
+                    elapsed = (System.nanoTime() - started) / 1e9;
+                    if (!state.path("state").asText().equals("succeeded")) {
+                        throw new Fatal("restore job " + id + " failed: " + state.path("error").asText());
+                    }
                 }
                 results.put(label, state.path("result"));
                 seconds.put(label, elapsed);
@@ -557,7 +562,7 @@ public final class Bench {
         List<Row> rows() {
             String name = "one-tenant restore-to, in place (job time; bytes read from the store), many tenants vs few (goal ≈ 1.0)";
             if (!errors.isEmpty() || !seconds.containsKey("few") || !seconds.containsKey("many")) {
-                return List.of(new Row("7", name, "—", "—", "—", String.join("; ", errors)));
+                return List.of(new Row("8", name, "—", "—", "—", String.join("; ", errors)));
             }
             String many = cell("many");
             String few = cell("few");
@@ -565,7 +570,7 @@ public final class Bench {
             String notes = "bytes read many/few: " + String.format(Locale.ROOT, "%.2f", results.get("many").path("bytes_read")
                     .asDouble() / results.get("few").path("bytes_read").asDouble()) + "; the WAL replayed is the whole "
                     + "server's since the base backup; each restore saves the tenant first (for --undo)";
-            return List.of(new Row("7", name, many, few, ratio, notes));
+            return List.of(new Row("8", name, many, few, ratio, notes));
         }
 
         private String cell(String label) {
