@@ -135,6 +135,7 @@ public final class Silo implements AutoCloseable {
         if (cannotListen.isPresent()) {
             throw new StartupException(cannotListen.get());
         }
+        HttpsSetup.checkFiles(config.tuning().https());
         BuildInfo build = BuildInfo.load();
         SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {
@@ -220,7 +221,8 @@ public final class Silo implements AutoCloseable {
             HttpServer http;
             try {
                 http = HttpServer.start(
-                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http(), tuning.trustedProxies()),
+                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http(), tuning.trustedProxies(),
+                                HttpsSetup.resolve(config)),
                         routes -> {
                             routes.filter(rateLimits);
                             health.register(routes);
@@ -534,7 +536,7 @@ public final class Silo implements AutoCloseable {
 
     /** Where this node answers, as seen from this machine. */
     public URI baseUri() {
-        return URI.create("http://" + core.config().localHost() + ":" + http.port());
+        return URI.create((http.tls() ? "https://" : "http://") + core.config().localHost() + ":" + http.port());
     }
 
     /** Base backups (embedded mode only). */
