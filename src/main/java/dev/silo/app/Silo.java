@@ -176,7 +176,8 @@ public final class Silo implements AutoCloseable {
             java.util.concurrent.atomic.AtomicInteger boundPort = new java.util.concurrent.atomic.AtomicInteger(config.port());
             Optional<SharedRedis> redis = tuning.rateLimits().redisUrl().map(SharedRedis::open);
             redis.ifPresent(shared -> core.onClose(shared::close));
-            RateLimitFilter rateLimits = new RateLimitFilter(tuning.rateLimits(), new RateLimiter(redis), directory);
+            RateLimitFilter rateLimits = new RateLimitFilter(tuning.rateLimits(), new RateLimiter(redis), directory,
+                    new dev.silo.cors.CorsFilter(directory)::addToRefusal);
             LoginThrottleConfig defaults = LoginThrottleConfig.defaults();
             LoginThrottle throttle = new LoginThrottle(new LoginThrottleConfig(tuning.loginMaxFailures(),
                     Math.max(defaults.ipFailures(), tuning.loginMaxFailures()), Duration.ofMinutes(tuning.loginWindowMinutes()),
