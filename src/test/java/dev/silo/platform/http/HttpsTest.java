@@ -52,7 +52,11 @@ class HttpsTest {
     }
 
     private HttpServer start(HttpsConfig https, TrustedProxies proxies) {
-        HttpServer server = HttpServer.start(new HttpServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), ConnectionLimits.defaults(),
+        return start(https, proxies, ConnectionLimits.defaults());
+    }
+
+    private HttpServer start(HttpsConfig https, TrustedProxies proxies, ConnectionLimits limits) {
+        HttpServer server = HttpServer.start(new HttpServer.Settings("127.0.0.1", 0, Duration.ofSeconds(1), limits,
                 proxies, https), routes -> routes
                 .get("/ping", (request, response) -> Json.ok(response, Map.of("pong", true)))
                 .post("/ping", (request, response) -> Json.ok(response, Map.of("pong", true)))
@@ -126,6 +130,28 @@ class HttpsTest {
         var missing = get(client, URI.create("https://127.0.0.1:" + server.port() + "/nothing-here"), Map.of());
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(missing.headers().firstValue("Strict-Transport-Security")).isPresent();
+        assertThat(presented(server, trusting(material.caCertificate()))).isEqualTo(read(material.serverCertificate()));
+    }
+
+    @Test
+    void aTlsHandshakeThatNeverCompletesIsClosedByTheHeaderDeadlineAndCountsAgainstTheAddressCap() throws Exception {
+        TlsMaterial material = TlsMaterial.ensure(dir.resolve("first"), "Test CA", List.of());
+        // The guard admits a connection before its handshake: a client that opens TCP and never says hello is a
+        // slowloris too, and the per-address cap and the head deadline apply to it.
+        HttpServer server = start(served(material), TrustedProxies.none(),
+                new ConnectionLimits(64, 2, Duration.ofSeconds(1), Duration.ofSeconds(300)));
+        List<java.net.Socket> silent = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port());
+            resources.add(socket);
+            silent.add(socket);
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> server.refusedConnections() == 1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> server.headTimeouts() == 2);
+        for (java.net.Socket socket : silent) {
+            socket.setSoTimeout(10_000);
+            assertThat(socket.getInputStream().read()).as("closed by the server").isEqualTo(-1);
+        }
         assertThat(presented(server, trusting(material.caCertificate()))).isEqualTo(read(material.serverCertificate()));
     }
 
