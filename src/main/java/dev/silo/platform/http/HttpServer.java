@@ -63,7 +63,7 @@ public final class HttpServer implements AutoCloseable {
      * because claim C8 promises a bound: Silo's longest legitimate URI (a filtered, paged list) is far below it.
      */
     static final int MAX_REQUEST_LINE_BYTES = 4096;
-    /** Most bytes of request headers accepted; more answers 431. */
+    /** Most bytes of request headers accepted; more is refused by Helidon before routing (a 400 problem). */
     static final int MAX_HEADER_BYTES = 16 * 1024;
     /**
      * Most request header fields accepted; more answers 431. The byte bound alone would let 4,000 one-letter
@@ -191,6 +191,7 @@ public final class HttpServer implements AutoCloseable {
         AtomicBoolean closing = new AtomicBoolean();
         WebServer server;
         try {
+            boolean servesTls = certificate.isPresent();
             WebServerConfig.Builder builder = WebServer.builder();
             certificate.ifPresent(served -> builder.tls(served.tls()));
             server = builder
@@ -214,7 +215,8 @@ public final class HttpServer implements AutoCloseable {
                     .idleConnectionPeriod(Duration.ofMillis(Math.max(100, Math.min(5000, limits.idleTimeout().toMillis() / 4))))
                     .directHandlers(handlers -> {
                         for (DirectHandler.EventType type : DirectHandler.EventType.values()) {
-                            handlers.addHandler(type, HttpServer::direct);
+                            handlers.addHandler(type, (request, event, status, headers, message) ->
+                                    direct(servesTls, request, event, status, headers, message));
                         }
                     })
                     .routing(routing)
@@ -430,7 +432,8 @@ public final class HttpServer implements AutoCloseable {
      * Answers what Helidon refuses before routing (bad framing, a body over the limit, a URI or header block too
      * long, HTTP/1.0): the same problem body, request id, security headers and {@code api} line as a routed request.
      */
-    private static DirectHandler.TransportResponse direct(DirectHandler.TransportRequest request, DirectHandler.EventType type,
+    private static DirectHandler.TransportResponse direct(boolean servesTls, DirectHandler.TransportRequest request,
+                                                          DirectHandler.EventType type,
                                                           Status status, io.helidon.http.ServerResponseHeaders headers,
                                                           String message) {
         long started = System.nanoTime();
@@ -479,6 +482,11 @@ public final class HttpServer implements AutoCloseable {
                 .header(HeaderNames.CONTENT_TYPE, ProblemRenderer.CONTENT_TYPE)
                 .header(HeaderNames.create(RequestIds.HEADER), requestId);
         SECURITY_HEADERS.forEach((header, value) -> response.header(HeaderNames.create(header), value));
+        if (servesTls) {
+            // Every connection of a TLS listener is TLS. (Behind a proxy the forwarded scheme is not known here:
+            // these answers come before any header was read into a request.)
+            response.header(STRICT_TRANSPORT_SECURITY, HSTS);
+        }
         return response
                 .entity(ProblemRenderer.body(status.code(), Problem.TYPE_BASE + name, ProblemRenderer.title(status.code()),
                         detail, null, requestId, Map.of()))

@@ -93,6 +93,12 @@ public record ServerCertificate(List<X509Certificate> chain, PrivateKey key) {
         return new ServerCertificate(chain, key);
     }
 
+    /** Never the key: a record's generated {@code toString} would print whatever the key's own prints. */
+    @Override
+    public String toString() {
+        return "ServerCertificate[" + subject() + ", " + chain.size() + " certificate(s), valid until " + notAfter() + "]";
+    }
+
     /** The subject of the server certificate, for log lines. */
     public String subject() {
         return chain.getFirst().getSubjectX500Principal().getName();

@@ -131,6 +131,14 @@ class HttpsTest {
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(missing.headers().firstValue("Strict-Transport-Security")).isPresent();
         assertThat(presented(server, trusting(material.caCertificate()))).isEqualTo(read(material.serverCertificate()));
+        // An answer Helidon gives before routing (here 414) carries it too.
+        try (SSLSocket socket = (SSLSocket) trusting(material.caCertificate()).getSocketFactory().createSocket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("GET /ping?q=" + "a".repeat(HttpServer.MAX_REQUEST_LINE_BYTES)
+                    + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+            assertThat(answer).startsWith("HTTP/1.1 414").containsIgnoringCase("Strict-Transport-Security: max-age=31536000");
+        }
     }
 
     @Test
