@@ -26,11 +26,19 @@ final class HttpsSetup {
     private HttpsSetup() {}
 
     /**
-     * Reads and checks the configured certificate and key.
+     * Reads and checks the configured certificate and key, and that {@code SILO_REQUIRE_HTTPS} can ever be met.
      *
-     * @throws ConfigException naming {@code SILO_TLS_CERT_FILE} or {@code SILO_TLS_KEY_FILE}
+     * @throws ConfigException naming {@code SILO_TLS_CERT_FILE}, {@code SILO_TLS_KEY_FILE} or {@code SILO_REQUIRE_HTTPS}
      */
-    static void checkFiles(HttpsConfig https) {
+    static void check(SiloConfig.Tuning tuning) {
+        HttpsConfig https = tuning.https();
+        if (https.requireHttps() && !https.servesTls() && !tuning.trustedProxies().any()) {
+            // Behind a TLS-terminating router that is not trusted, every request looks like plain HTTP: each GET
+            // would be redirected to the URL the client just used, forever, and every write refused.
+            throw new ConfigException("SILO_REQUIRE_HTTPS", "is on (set, or the default where DYNO is set) but Silo neither serves TLS (SILO_TLS_CERT_FILE) nor trusts a proxy to say the client used https "
+                    + "(SILO_TRUSTED_PROXIES, for example heroku): every request would be refused or redirected forever; "
+                    + "set SILO_TRUSTED_PROXIES, or SILO_REQUIRE_HTTPS=false");
+        }
         if (https.certificateFile().isEmpty()) {
             return;
         }

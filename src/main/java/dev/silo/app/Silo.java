@@ -135,7 +135,7 @@ public final class Silo implements AutoCloseable {
         if (cannotListen.isPresent()) {
             throw new StartupException(cannotListen.get());
         }
-        HttpsSetup.checkFiles(config.tuning().https());
+        HttpsSetup.check(config.tuning());
         BuildInfo build = BuildInfo.load();
         SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {

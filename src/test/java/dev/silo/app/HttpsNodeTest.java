@@ -91,6 +91,13 @@ class HttpsNodeTest {
         assertThat(unknownMode.code()).isEqualTo(2);
         assertThat(unknownMode.err()).startsWith("silo: SILO_TLS: expected self-signed or off");
 
+        // Behind Heroku's router without SILO_TRUSTED_PROXIES every request would look like plain HTTP: a redirect loop.
+        Run herokuWithoutProxies = serve(Map.of("DYNO", "web.1"));
+        assertThat(herokuWithoutProxies.code()).isEqualTo(2);
+        assertThat(herokuWithoutProxies.err()).startsWith("silo: SILO_REQUIRE_HTTPS: is on").contains("SILO_TRUSTED_PROXIES");
+        Run requiredWithoutTls = serve(Map.of("SILO_REQUIRE_HTTPS", "true"));
+        assertThat(requiredWithoutTls.code()).isEqualTo(2);
+
         Run badRequire = serve(Map.of("SILO_REQUIRE_HTTPS", "maybe"));
         assertThat(badRequire.code()).isEqualTo(2);
         assertThat(badRequire.err()).startsWith("silo: SILO_REQUIRE_HTTPS: expected true or false");
