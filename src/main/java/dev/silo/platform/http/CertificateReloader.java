@@ -37,20 +37,25 @@ final class CertificateReloader implements AutoCloseable {
     private Versions serving;
     private Versions seen;
 
-    private CertificateReloader(Path certificateFile, Path keyFile, WebServer server, Duration period) {
+    private CertificateReloader(Path certificateFile, Path keyFile, Versions loaded, WebServer server, Duration period) {
         this.certificateFile = requireNonNull(certificateFile, "certificateFile is null");
         this.keyFile = requireNonNull(keyFile, "keyFile is null");
         this.server = requireNonNull(server, "server is null");
-        this.serving = versions();
+        this.serving = requireNonNull(loaded, "loaded is null");
         this.seen = serving;
         this.poller = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("silo-tls-reload").factory());
         long millis = period.toMillis();
         poller.scheduleWithFixedDelay(this::poll, millis, millis, TimeUnit.MILLISECONDS);
     }
 
-    /** Watches the files {@code server} was started with: call right after the server started. */
-    static CertificateReloader start(Path certificateFile, Path keyFile, WebServer server, Duration period) {
-        return new CertificateReloader(certificateFile, keyFile, server, period);
+    /**
+     * Watches the files {@code server} was started with.
+     *
+     * @param loaded {@link #versions} of the files taken before they were loaded: a renewal between loading and
+     *               this call is then picked up by the first poll
+     */
+    static CertificateReloader start(Path certificateFile, Path keyFile, Versions loaded, WebServer server, Duration period) {
+        return new CertificateReloader(certificateFile, keyFile, loaded, server, period);
     }
 
     private void poll() {
@@ -83,6 +88,11 @@ final class CertificateReloader implements AutoCloseable {
     }
 
     private Versions versions() {
+        return versions(certificateFile, keyFile);
+    }
+
+    /** What identifies this version of the two files: modification time, size and inode of each. */
+    static Versions versions(Path certificateFile, Path keyFile) {
         return new Versions(version(certificateFile), version(keyFile));
     }
 
@@ -95,7 +105,7 @@ final class CertificateReloader implements AutoCloseable {
         }
     }
 
-    private record Versions(String certificate, String key) {}
+    record Versions(String certificate, String key) {}
 
     @Override
     public void close() {

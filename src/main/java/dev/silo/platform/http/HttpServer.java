@@ -186,6 +186,8 @@ public final class HttpServer implements AutoCloseable {
                 .maxPrologueLength(MAX_REQUEST_LINE_BYTES)
                 .maxHeadersSize(MAX_HEADER_BYTES), proxies);
         // Read (and checked: a key that is not the certificate's) before the listener opens: a bad file fails the start.
+        Optional<CertificateReloader.Versions> loadedVersions = settings.https().certificateFile()
+                .map(file -> CertificateReloader.versions(file, settings.https().keyFile().orElseThrow()));
         Optional<ServerCertificate> certificate = settings.https().certificateFile()
                 .map(file -> ServerCertificate.load(file, settings.https().keyFile().orElseThrow()));
         AtomicBoolean closing = new AtomicBoolean();
@@ -241,8 +243,8 @@ public final class HttpServer implements AutoCloseable {
             log.info("HTTPS (TLS 1.3 and 1.2) with the certificate in {}: {}, valid until {}; a renewed file is picked up "
                     + "within {} s", certificateFile, certificate.get().subject(), certificate.get().notAfter(),
                     settings.https().reloadPeriod().multipliedBy(2).toMillis() / 1000.0);
-            reloader = Optional.of(CertificateReloader.start(certificateFile, settings.https().keyFile().orElseThrow(), server,
-                    settings.https().reloadPeriod()));
+            reloader = Optional.of(CertificateReloader.start(certificateFile, settings.https().keyFile().orElseThrow(),
+                    loadedVersions.orElseThrow(), server, settings.https().reloadPeriod()));
         }
         ListenerWatchdog watchdog = new ListenerWatchdog(settings.host(), server.port(), settings.watchdogPeriod(),
                 closing::get, settings.onListenerLost());
