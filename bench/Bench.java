@@ -99,7 +99,13 @@ public final class Bench {
 
     record Options(boolean quick, Path jar, Path work, Path outDir, Optional<Path> pgbench, String commandLine,
                    Duration warmup, Duration measure, int connections, int bcryptCost, int provisionTenants,
-                   int rawProvisionDatabases, List<Integer> tenantLevels, int pgbenchScale, int pgbenchClients) {
+                   int rawProvisionDatabases, List<Integer> tenantLevels, int pgbenchScale, int pgbenchClients,
+                   java.util.Set<String> rowIds) {
+
+        /** Whether any of {@code ids} was asked for ({@code --rows}; all when not given). */
+        boolean wants(String... ids) {
+            return rowIds.isEmpty() || java.util.Arrays.stream(ids).anyMatch(rowIds::contains);
+        }
 
         static Options parse(String[] args) {
             boolean quick = false;
@@ -109,6 +115,7 @@ public final class Bench {
             Double warmup = null, measure = null;
             Integer connections = null, cost = null, provision = null, scale = null;
             List<Integer> levels = null;
+            java.util.Set<String> rowIds = java.util.Set.of();
             for (int i = 0; i < args.length; i++) {
                 String arg = args[i];
                 switch (arg) {
@@ -129,6 +136,8 @@ public final class Bench {
                     case "--pgbench-scale" -> scale = Integer.parseInt(value(args, ++i, arg));
                     case "--tenants" -> levels = Stream.of(value(args, ++i, arg).split(","))
                             .map(String::strip).map(Integer::parseInt).toList();
+                    case "--rows" -> rowIds = Stream.of(value(args, ++i, arg).split(",")).map(String::strip)
+                            .collect(java.util.stream.Collectors.toUnmodifiableSet());
                     default -> throw new IllegalArgumentException("unknown option " + arg + " (see bench/run --help)");
                 }
             }
@@ -152,7 +161,8 @@ public final class Bench {
                     quick ? 3 : 30,
                     tenantLevels,
                     scale != null ? scale : quick ? 1 : 10,
-                    8);
+                    8,
+                    rowIds);
         }
 
         private static String value(String[] args, int i, String option) {
@@ -239,11 +249,22 @@ public final class Bench {
                     Api api = new Api(silo.baseUri());
                     Features features = Features.probe(api, silo, options, this::progress, errors);
                     TenantRestoreBench restores = new TenantRestoreBench(api, features, options, this::progress);
-                    restores.measure("few");
-                    measureAll(silo, postgres, api, features, sampler);
-                    walRows(api, features);
-                    restores.measure("many");
-                    rows.addAll(restores.rows());
+                    if (options.wants("8")) {
+                        restores.measure("few");
+                    }
+                    if (options.wants("1", "2", "3", "4", "5")) {
+                        measureAll(silo, postgres, api, features, sampler);
+                    }
+                    if (options.wants("6")) {
+                        walRows(api, features);
+                    }
+                    if (options.wants("7")) {
+                        rateLimitRows(api, features);
+                    }
+                    if (options.wants("8")) {
+                        restores.measure("many");
+                        rows.addAll(restores.rows());
+                    }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");
                 } finally {
@@ -581,6 +602,67 @@ public final class Bench {
         }
     }
 
+    /** Every rate limit on, each far above what the load generator can send: checked on every request, never refusing. */
+    static final List<String> RATE_LIMIT_SETTINGS = List.of("SILO_RATE_LIMIT_IP", "SILO_RATE_LIMIT_TENANT",
+            "SILO_RATE_LIMIT_USER_WRITE", "SILO_RATE_LIMIT_AUTH", "SILO_RATE_LIMIT_ADMIN");
+
+    static final Map<String, String> HIGH_RATE_LIMITS = RATE_LIMIT_SETTINGS.stream()
+            .collect(java.util.stream.Collectors.toUnmodifiableMap(name -> name, name -> "10000000/s,10000000"));
+    static final String BENCH_REDIS = "redis://127.0.0.1:6379";
+
+    /**
+     * Row 7 (issue 14): what the rate limiter costs. {@code GET /t/{tenant}/me} (an IP and a tenant bucket per
+     * request) on a Silo with every limit on but never reached, against one with them off, each started for this
+     * row, one at a time, and warmed with an unmeasured pass; then the same with the buckets in Redis
+     * ({@code SILO_REDIS_URL}, one round trip per bucket) against in memory. Skipped with a note when no Redis
+     * answers on 127.0.0.1:6379.
+     */
+    private void rateLimitRows(Api api, Features features) {
+        List<Feature> needs = List.of(Feature.TENANTS, Feature.TENANT_ADMINS, Feature.LOGIN, Feature.ME);
+        // Both sides on a Silo started for this row and warmed the same way: against the run's long-warm Silo a
+        // fresh JVM would lose to its JIT, not to the limiter.
+        Measured off = otherSiloMe("nolimits", Map.of(), needs);
+        Measured memory = otherSiloMe("limits", HIGH_RATE_LIMITS, needs);
+        rows.add(row("7", "rate limits: `GET /t/{tenant}/me` with every limit on (never reached) vs off (goal ≥ 0.95)",
+                memory, off));
+        // The end-to-end ratio above moves by ±20 % with the machine's other load; the limiter's own cost per request
+        // does not, and next to what a /me request costs it says what the ratio should be.
+        Measured alone = attempt("raw rate limiter, 1 thread", () -> Raw.rateLimiter(options));
+        rows.add(new Row("7", "rate limiter alone: the ip and tenant bucket checks of one request, in memory, 1 thread",
+                alone.cell(), "—", "—", alone.ok() ? alone.notes() : ""));
+        Optional<String> redisDown = Machine.redisUnreachable("127.0.0.1", 6379);
+        if (redisDown.isPresent()) {
+            rows.add(new Row("7", "rate limits: `GET /t/{tenant}/me`, buckets in Redis vs in memory", "skipped", "—", "—",
+                    "no Redis at 127.0.0.1:6379 (" + redisDown.get() + ")"));
+            return;
+        }
+        Map<String, String> shared = new LinkedHashMap<>(HIGH_RATE_LIMITS);
+        shared.put("SILO_REDIS_URL", BENCH_REDIS);
+        Measured redis = otherSiloMe("redis", shared, needs);
+        rows.add(row("7", "rate limits: `GET /t/{tenant}/me`, buckets in Redis (`SILO_REDIS_URL`, machine Redis) vs in memory",
+                redis, memory));
+    }
+
+    /** Starts another Silo with {@code env}, warms it with one unmeasured pass of {@code /me}, measures it, stops it. */
+    private Measured otherSiloMe(String name, Map<String, String> env, List<Feature> needs) {
+        SiloProcess other = new SiloProcess(options, name, env);
+        try {
+            other.start();
+            Cpu.init(other); // the CPU notes of this row are the other Silo's
+            Api otherApi = new Api(other.baseUri());
+            Features otherFeatures = Features.probe(otherApi, other, options, this::progress, errors);
+            if (needs.stream().allMatch(feature -> otherFeatures.missing(feature).isEmpty() && !otherFeatures.failed(feature))) {
+                attempt("warming the Silo " + name, () -> SiloRows.me(otherApi, otherFeatures, options));
+            }
+            return siloRow("GET /t/{tenant}/me, " + name, otherFeatures, needs, () -> SiloRows.me(otherApi, otherFeatures, options));
+        } catch (Exception e) {
+            return Measured.error("the Silo with " + env.keySet() + ": " + e.getMessage());
+        } finally {
+            other.stop();
+            Cpu.init(siloProcess);
+        }
+    }
+
     /** Starts another Silo with {@code env}, measures record writes on it (sampling its lag if asked), stops it. */
     private Measured otherSilo(String name, Map<String, String> env, LagSampler lag, List<Feature> needs) {
         SiloProcess other = new SiloProcess(options, name, env);
@@ -898,6 +980,21 @@ public final class Bench {
     // The machine
 
     static final class Machine {
+        /** Empty when a Redis answers PING at {@code host:port}; else why not. */
+        static Optional<String> redisUnreachable(String host, int port) {
+            try (java.net.Socket socket = new java.net.Socket()) {
+                socket.connect(new java.net.InetSocketAddress(host, port), 1000);
+                socket.setSoTimeout(2000);
+                socket.getOutputStream().write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
+                byte[] answer = new byte[64];
+                int read = socket.getInputStream().read(answer);
+                String text = read <= 0 ? "" : new String(answer, 0, read, StandardCharsets.US_ASCII).strip();
+                return text.equals("+PONG") ? Optional.empty() : Optional.of("it answered '" + text + "' to PING");
+            } catch (IOException e) {
+                return Optional.of(e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        }
+
         static int cores() {
             return Runtime.getRuntime().availableProcessors();
         }
@@ -1006,11 +1103,15 @@ public final class Bench {
             env.put("SILO_BCRYPT_COST", Integer.toString(options.bcryptCost()));
             env.putAll(extraEnv);
             // Every load generator connection comes from 127.0.0.1: the rate limits would measure 429s, not Silo.
-            for (String limit : List.of("SILO_RATE_LIMIT_IP", "SILO_RATE_LIMIT_TENANT", "SILO_RATE_LIMIT_USER_WRITE",
-                    "SILO_RATE_LIMIT_AUTH", "SILO_RATE_LIMIT_ADMIN")) {
-                env.put(limit, "off");
+            // Only row 7 sets them (high enough never to refuse), to measure what checking them costs.
+            for (String limit : RATE_LIMIT_SETTINGS) {
+                if (!extraEnv.containsKey(limit)) {
+                    env.put(limit, "off");
+                }
             }
-            env.remove("SILO_REDIS_URL");
+            if (!extraEnv.containsKey("SILO_REDIS_URL")) {
+                env.remove("SILO_REDIS_URL");
+            }
             long started = System.nanoTime();
             System.err.println("bench: starting Silo on a fresh data directory " + dataDir);
             process = builder.start();
@@ -1431,6 +1532,25 @@ public final class Bench {
     // Raw limits, measured in this JVM and with pgbench
 
     static final class Raw {
+        /**
+         * The rate limiter alone, in memory, as a {@code /t/{tenant}/me} request uses it: one token from the address's
+         * bucket and one from the tenant's (Silo's own {@code RateLimiter}, limits never reached), on one thread.
+         */
+        static Measured rateLimiter(Options options) throws Exception {
+            var limiter = new dev.silo.platform.ratelimit.RateLimiter(Optional.empty());
+            var limit = dev.silo.platform.ratelimit.RateLimit.parse(HIGH_RATE_LIMITS.get("SILO_RATE_LIMIT_IP")).orElseThrow();
+            CpuBound result = CpuBound.run(1, options.warmup(), options.measure(), () -> {
+                boolean allowed = limiter.tryConsume("ip:127.0.0.1", limit).allowed()
+                        & limiter.tryConsume("tenant:bench-00001", limit).allowed();
+                if (!allowed) {
+                    throw new IllegalStateException("a limit of " + limit.spec() + " refused");
+                }
+                return 1;
+            });
+            return Measured.throughput("two bucket checks", result.rate(), "/s", null,
+                    result.cpu() + String.format(Locale.ROOT, " (%.0f ns per request)", 1e9 / result.rate()));
+        }
+
         /** bcrypt verifications per second at Silo's cost, with the library Silo uses. */
         static Measured bcrypt(Options options, int threads) throws Exception {
             char[] password = PASSWORD.toCharArray();

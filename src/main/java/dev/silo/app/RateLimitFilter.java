@@ -13,6 +13,7 @@ import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -51,11 +53,17 @@ final class RateLimitFilter implements Filter {
     private final RateLimitConfig config;
     private final RateLimiter limiter;
     private final TenantDirectory directory;
+    private final BiConsumer<ServerRequest, ServerResponse> beforeRefusal;
 
-    RateLimitFilter(RateLimitConfig config, RateLimiter limiter, TenantDirectory directory) {
+    /**
+     * @param beforeRefusal adds what a refusal needs from filters that run after this one (the CORS fields)
+     */
+    RateLimitFilter(RateLimitConfig config, RateLimiter limiter, TenantDirectory directory,
+                    BiConsumer<ServerRequest, ServerResponse> beforeRefusal) {
         this.config = requireNonNull(config, "config is null");
         this.limiter = requireNonNull(limiter, "limiter is null");
         this.directory = requireNonNull(directory, "directory is null");
+        this.beforeRefusal = requireNonNull(beforeRefusal, "beforeRefusal is null");
     }
 
     private record Checked(String policy, RateLimit limit, RateLimiter.Outcome outcome) {}
@@ -66,29 +74,31 @@ final class RateLimitFilter implements Filter {
         String path = request.path().path();
         List<Checked> checked = new ArrayList<>(2);
         // In order, stopping at the first refusal: a request over its address's limit costs no tenant lookup.
-        config.ip().ifPresent(limit -> take(checked, "ip", "ip:" + address, limit, response));
+        config.ip().ifPresent(limit -> take(checked, "ip", "ip:" + address, limit, request, response));
         if (path.startsWith("/admin/") || path.equals("/admin")) {
-            config.admin().ifPresent(limit -> take(checked, "admin", "admin:" + address, limit, response));
+            config.admin().ifPresent(limit -> take(checked, "admin", "admin:" + address, limit, request, response));
         } else {
             Matcher tenant = TENANT_PATH.matcher(path);
             if (tenant.matches()) {
                 String rest = tenant.group(2) == null ? "" : tenant.group(2);
                 if (UNAUTHENTICATED.contains(rest)) {
-                    config.auth().ifPresent(limit -> take(checked, "auth", "auth:" + address, limit, response));
+                    config.auth().ifPresent(limit -> take(checked, "auth", "auth:" + address, limit, request, response));
                 }
-                tenantLimit(tenant.group(1)).ifPresent(limit -> take(checked, "tenant", "tenant:" + tenant.group(1), limit, response));
+                tenantLimit(tenant.group(1)).ifPresent(limit -> take(checked, "tenant", "tenant:" + tenant.group(1), limit, request, response));
             }
         }
         chain.proceed();
     }
 
     /** Takes a token, sets the rate-limit fields for every bucket taken from so far, and refuses when it was empty. */
-    private void take(List<Checked> checked, String policy, String key, RateLimit limit, RoutingResponse response) {
+    private void take(List<Checked> checked, String policy, String key, RateLimit limit, RoutingRequest request,
+                      RoutingResponse response) {
         Checked taken = check(policy, key, limit);
         checked.add(taken);
         Map<String, String> headers = headers(checked);
         headers.forEach(response::header);
         if (!taken.outcome().allowed()) {
+            beforeRefusal.accept(request, response);
             throw refused(taken, headers);
         }
     }

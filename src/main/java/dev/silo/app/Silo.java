@@ -137,6 +137,7 @@ public final class Silo implements AutoCloseable {
         if (cannotListen.isPresent()) {
             throw new StartupException(cannotListen.get());
         }
+        HttpsSetup.check(config.tuning());
         BuildInfo build = BuildInfo.load();
         SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {
@@ -177,7 +178,8 @@ public final class Silo implements AutoCloseable {
             java.util.concurrent.atomic.AtomicInteger boundPort = new java.util.concurrent.atomic.AtomicInteger(config.port());
             Optional<SharedRedis> redis = tuning.rateLimits().redisUrl().map(SharedRedis::open);
             redis.ifPresent(shared -> core.onClose(shared::close));
-            RateLimitFilter rateLimits = new RateLimitFilter(tuning.rateLimits(), new RateLimiter(redis), directory);
+            RateLimitFilter rateLimits = new RateLimitFilter(tuning.rateLimits(), new RateLimiter(redis), directory,
+                    new dev.silo.cors.CorsFilter(directory)::addToRefusal);
             LoginThrottleConfig defaults = LoginThrottleConfig.defaults();
             LoginThrottle throttle = new LoginThrottle(new LoginThrottleConfig(tuning.loginMaxFailures(),
                     Math.max(defaults.ipFailures(), tuning.loginMaxFailures()), Duration.ofMinutes(tuning.loginWindowMinutes()),
@@ -227,7 +229,8 @@ public final class Silo implements AutoCloseable {
             HttpServer http;
             try {
                 http = HttpServer.start(
-                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http(), tuning.trustedProxies()),
+                        new HttpServer.Settings(config.host(), config.port(), Duration.ofSeconds(10), tuning.http(), tuning.trustedProxies(),
+                                HttpsSetup.resolve(config)),
                         routes -> {
                             routes.filter(rateLimits);
                             health.register(routes);
@@ -549,7 +552,7 @@ public final class Silo implements AutoCloseable {
 
     /** Where this node answers, as seen from this machine. */
     public URI baseUri() {
-        return URI.create("http://" + core.config().localHost() + ":" + http.port());
+        return URI.create((http.tls() ? "https://" : "http://") + core.config().localHost() + ":" + http.port());
     }
 
     /** Base backups (embedded mode only). */

@@ -12,6 +12,7 @@ import io.helidon.webserver.http.Filter;
 import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.http.RoutingResponse;
+import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 
 import java.time.Duration;
@@ -43,7 +44,7 @@ import static java.util.Objects.requireNonNull;
 public final class CorsFilter implements Filter {
     static final String ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
     static final String ALLOW_HEADERS = "Authorization, Content-Type, If-Match, X-Request-Id";
-    static final String EXPOSE_HEADERS = "ETag, Location, Retry-After, WWW-Authenticate, X-Request-Id";
+    static final String EXPOSE_HEADERS = "ETag, Location, Retry-After, WWW-Authenticate, X-Request-Id, RateLimit, RateLimit-Policy";
     /** How long a browser may reuse a preflight; a removed origin can still send (not read) requests this long. */
     static final Duration MAX_AGE = Duration.ofMinutes(10);
     private static final String TENANT_PREFIX = "/t/";
@@ -90,6 +91,33 @@ public final class CorsFilter implements Filter {
             response.header(HeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
         });
         chain.proceed();
+    }
+
+    /**
+     * The CORS fields of an answer given before this filter runs: the rate limits refuse (429) in a filter ahead
+     * of this one, and without {@code Access-Control-Allow-Origin} a browser hides that 429, its
+     * {@code Retry-After} and its {@code RateLimit} fields from the page, which then sees only a network error and
+     * cannot back off. Also for a refused preflight: the browser still fails it (a preflight must answer 2xx,
+     * Fetch standard), but the page's developer sees a 429 in the console rather than a CORS error.
+     */
+    public void addToRefusal(ServerRequest request, ServerResponse response) {
+        String path = request.path().path();
+        if (!path.startsWith(TENANT_PREFIX)) {
+            return;
+        }
+        response.header(HeaderNames.VARY, HeaderNames.ORIGIN_NAME);
+        Optional<String> origin = request.headers().first(HeaderNames.ORIGIN);
+        if (origin.isEmpty()) {
+            return;
+        }
+        try {
+            directory.corsOrigins(slugOf(path)).filter(allowed -> allowed.allows(origin.get())).ifPresent(allowed -> {
+                allow(response, allowed, origin.get());
+                response.header(HeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
+            });
+        } catch (RuntimeException e) {
+            // The catalog cannot be read: the 429 goes out without CORS fields rather than as a 500.
+        }
     }
 
     private static void allow(ServerResponse response, CorsOrigins allowed, String origin) {

@@ -70,7 +70,12 @@ public final class TenantRoutes {
         });
         routes.get("/admin/tenants/{slug}", (request, response) -> {
             auth.require(request);
-            Json.ok(response, tenants.view(tenants.get(slug(request))));
+            Tenant tenant = tenants.get(slug(request));
+            // The operator's rate-limit override (PATCH below), or "default": only here, not in the list, where it
+            // would cost a catalog query per tenant.
+            Map<String, Object> body = new LinkedHashMap<>(tenants.view(tenant));
+            body.put("rate_limit", tenants.rateLimit(tenant.id()).orElse("default"));
+            Json.ok(response, body);
         });
         routes.patch("/admin/tenants/{slug}", (request, response) -> {
             Actor actor = auth.require(request);

@@ -150,6 +150,32 @@ class RateLimitTest {
     }
 
     @Test
+    void aRequestRefusedFromAnAllowedOriginCarriesTheCorsFieldsSoThePageCanReadThe429() {
+        Tenant tenant = newTenant("rl-cors");
+        String origin = "https://app.example.com";
+        shared.tenants().setCorsOrigins(tenant.slug(), java.util.List.of(origin), Actor.SYSTEM);
+        try (Silo node = node("rl-cors", Map.of("SILO_RATE_LIMIT_TENANT", SLOW + "2"))) {
+            TestingHttp http = new TestingHttp(node.baseUri());
+            String path = "/t/" + tenant.slug() + "/health";
+            for (int i = 0; i < 2; i++) {
+                assertThat(http.send(http.request(path).header("Origin", origin).build()).status()).isEqualTo(200);
+            }
+            var refused = http.send(http.request(path).header("Origin", origin).build());
+            assertRateLimited(refused, "tenant");
+            assertThat(refused.header("Access-Control-Allow-Origin")).isEqualTo(origin);
+            assertThat(refused.header("Access-Control-Expose-Headers")).contains("Retry-After").contains("RateLimit");
+            var preflight = http.send(http.request(path).header("Origin", origin).header("Access-Control-Request-Method", "GET")
+                    .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).build());
+            assertRateLimited(preflight, "tenant");
+            assertThat(preflight.header("Access-Control-Allow-Origin")).isEqualTo(origin);
+            // Another origin learns nothing it may not.
+            var stranger = http.send(http.request(path).header("Origin", "https://evil.example").build());
+            assertThat(stranger.status()).isEqualTo(429);
+            assertThat(stranger.header("Access-Control-Allow-Origin")).isNull();
+        }
+    }
+
+    @Test
     void theOperatorApiHasItsOwnLimit() {
         try (Silo node = node("rl-admin", Map.of("SILO_RATE_LIMIT_ADMIN", SLOW + "3"))) {
             TestingHttp operator = new TestingHttp(node.baseUri(), operatorKey);
@@ -177,6 +203,7 @@ class RateLimitTest {
             var patched = patch(operator, "/admin/tenants/" + tenant.slug(), "{\"rate_limit\":\"1/min,8\"}");
             assertThat(patched.status()).as(patched.body()).isEqualTo(200);
             assertThat(patched.json().get("rate_limit").asText()).isEqualTo("1/min,8");
+            assertThat(operator.get("/admin/tenants/" + tenant.slug()).json().get("rate_limit").asText()).isEqualTo("1/min,8");
             // The second node learns of it through catalog events: a new limit is a fresh bucket.
             await().atMost(Duration.ofSeconds(30)).until(() -> onSecond.get(path).status() == 200);
             assertThat(onSecond.get(path).header("RateLimit-Policy")).isEqualTo("\"tenant\";q=8;w=480");
@@ -199,6 +226,7 @@ class RateLimitTest {
             Run back = cli("tenants", "set-limit", tenant.slug(), "default", "--json");
             assertThat(back.code()).as(back.err()).isZero();
             assertThat(dev.silo.platform.http.Json.MAPPER.readTree(back.out()).get("rate_limit").asText()).isEqualTo("default");
+            assertThat(operator.get("/admin/tenants/" + tenant.slug()).json().get("rate_limit").asText()).isEqualTo("default");
             await().atMost(Duration.ofSeconds(30)).until(() -> "\"tenant\";q=3;w=180".equals(onSecond.get(path).header("RateLimit-Policy")));
             assertThat(platformAudit(tenant, "tenant.rate-limit.set")).hasSize(3)
                     .anySatisfy(row -> assertThat(row).startsWith("operator:").contains("\"rate_limit\":\"1/min,8\""))

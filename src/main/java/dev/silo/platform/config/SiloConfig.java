@@ -1,6 +1,7 @@
 package dev.silo.platform.config;
 
 import dev.silo.platform.http.ConnectionLimits;
+import dev.silo.platform.http.HttpsConfig;
 import dev.silo.platform.http.TrustedProxies;
 import dev.silo.platform.ratelimit.RateLimitConfig;
 
@@ -51,9 +52,10 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         return databaseUrl.isEmpty();
     }
 
-    /** The issuer base: the configured public URL, or {@code http://HOST:PORT} as this machine reaches the node. */
+    /** The issuer base: the configured public URL, or {@code http(s)://HOST:PORT} as this machine reaches the node. */
     public URI publicUrlOr(int actualPort) {
-        return publicUrl.orElseGet(() -> URI.create("http://" + localHost() + ":" + actualPort));
+        String scheme = tuning.https().servesTls() ? "https" : "http";
+        return publicUrl.orElseGet(() -> URI.create(scheme + "://" + localHost() + ":" + actualPort));
     }
 
     /** The bind address as a local client uses it: {@code localhost} for a wildcard. */
@@ -148,6 +150,9 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param backupConcurrency     tenant backups (and backup downloads) running at once ({@code SILO_BACKUP_CONCURRENCY}, 2)
      * @param rateLimits            rate limits ({@code SILO_RATE_LIMIT_*}) and the Redis that shares them
      *                              ({@code SILO_REDIS_URL}); see {@link RateLimitConfig}
+     * @param https                 TLS on the port ({@code SILO_TLS_CERT_FILE} + {@code SILO_TLS_KEY_FILE}, or
+     *                              {@code SILO_TLS=self-signed}; {@code SILO_TLS_RELOAD_SECONDS} 5) and
+     *                              {@code SILO_REQUIRE_HTTPS} (on where {@code DYNO} is set, else off)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -155,7 +160,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int hashingThreads, int hashingQueue, ConnectionLimits http, int shutdownDrainSeconds,
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
-                         boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits) {
+                         boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits,
+                         HttpsConfig https) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -186,7 +192,52 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     onOffSetting(env, "SILO_BACKUP_STREAMING", true),
                     intSetting(env, "SILO_TENANT_BACKUP_HOURS", 24, 1, 24 * 366),
                     intSetting(env, "SILO_BACKUP_CONCURRENCY", 2, 1, 64),
-                    rateLimits(env));
+                    rateLimits(env),
+                    https(env));
+        }
+
+        /**
+         * Certificate files, or a generated certificate, and whether plain HTTP is refused. {@code SILO_REQUIRE_HTTPS}
+         * defaults to on where {@code DYNO} is set: on Heroku the router terminates TLS and says so in
+         * {@code X-Forwarded-Proto}, so a plain-HTTP request there is a client that typed {@code http://}.
+         */
+        static HttpsConfig https(Map<String, String> env) {
+            Optional<Path> certificate = pathSetting(env, "SILO_TLS_CERT_FILE");
+            Optional<Path> key = pathSetting(env, "SILO_TLS_KEY_FILE");
+            if (certificate.isPresent() && key.isEmpty()) {
+                throw new ConfigException("SILO_TLS_KEY_FILE", "required with SILO_TLS_CERT_FILE: set both (PEM certificate "
+                        + "chain and its PKCS#8 private key) or neither");
+            }
+            if (key.isPresent() && certificate.isEmpty()) {
+                throw new ConfigException("SILO_TLS_CERT_FILE", "required with SILO_TLS_KEY_FILE: set both (PEM certificate "
+                        + "chain and its PKCS#8 private key) or neither");
+            }
+            String mode = Optional.ofNullable(env.get("SILO_TLS")).map(String::strip).orElse("");
+            boolean selfSigned = switch (mode.toLowerCase(java.util.Locale.ROOT)) {
+                case "" , "off" -> false;
+                case "self-signed" -> true;
+                default -> throw new ConfigException("SILO_TLS", "expected self-signed or off, got '" + mode
+                        + "' (for a real certificate set SILO_TLS_CERT_FILE and SILO_TLS_KEY_FILE)");
+            };
+            if (selfSigned && certificate.isPresent()) {
+                throw new ConfigException("SILO_TLS", "self-signed generates a certificate; unset it to serve the one in "
+                        + "SILO_TLS_CERT_FILE");
+            }
+            boolean requireHttps = trueFalseSetting(env, "SILO_REQUIRE_HTTPS", env.containsKey("DYNO"));
+            int reloadSeconds = intSetting(env, "SILO_TLS_RELOAD_SECONDS", 5, 1, 3600);
+            return new HttpsConfig(certificate, key, selfSigned, requireHttps, Duration.ofSeconds(reloadSeconds));
+        }
+
+        private static Optional<Path> pathSetting(Map<String, String> env, String name) {
+            String value = env.get(name);
+            if (value == null || value.isBlank()) {
+                return Optional.empty();
+            }
+            try {
+                return Optional.of(Path.of(value.strip()).toAbsolutePath().normalize());
+            } catch (InvalidPathException e) {
+                throw new ConfigException(name, "not a valid path");
+            }
         }
 
         private static RateLimitConfig rateLimits(Map<String, String> env) {
@@ -233,6 +284,18 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
             case "on" -> true;
             case "off" -> false;
             default -> throw new ConfigException(name, "expected on or off, got '" + value + "'");
+        };
+    }
+
+    private static boolean trueFalseSetting(Map<String, String> env, String name, boolean fallback) {
+        String value = env.get(name);
+        if (value == null || value.isBlank()) {
+            return fallback;
+        }
+        return switch (value.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "on" -> true;
+            case "false", "off" -> false;
+            default -> throw new ConfigException(name, "expected true or false, got '" + value + "'");
         };
     }
 

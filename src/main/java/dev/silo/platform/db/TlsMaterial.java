@@ -27,18 +27,26 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.SecureRandom;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.Date;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 
 import static java.util.Objects.requireNonNull;
 
 /**
  * The certificate authority and server certificate of the embedded PostgreSQL, generated in-process on
  * first start (BouncyCastle, ~0.3 s) and kept in the data directory. Silo's JDBC connections verify the
- * server against {@link #caCertificate()} with {@code sslmode=verify-full} (claim C11).
+ * server against {@link #caCertificate()} with {@code sslmode=verify-full} (claim C11). The same generator makes
+ * the development HTTPS certificate of {@code SILO_TLS=self-signed} (claim C9), with the public host added to its names.
  */
 public record TlsMaterial(Path caCertificate, Path serverCertificate, Path serverKey) {
     private static final Duration VALIDITY = Duration.ofDays(3650);
@@ -49,24 +57,76 @@ public record TlsMaterial(Path caCertificate, Path serverCertificate, Path serve
         requireNonNull(serverKey, "serverKey is null");
     }
 
+    /** The names every generated server certificate covers: this machine, by name and by address. */
+    private static final List<String> LOCAL_NAMES = List.of("localhost", "127.0.0.1", "::1");
+
     /** Returns the material in {@code dir}, generating it when any file is missing. */
     public static TlsMaterial ensure(Path dir) {
+        return ensure(dir, "Silo embedded PostgreSQL CA", List.of());
+    }
+
+    /**
+     * Returns the material in {@code dir}, generating it when a file is missing or the server certificate does not
+     * cover every name (the local names and {@code extraNames}: host names or IP addresses).
+     *
+     * @param caLabel what the CA's common name says it is for (users see it when they trust the CA)
+     */
+    public static TlsMaterial ensure(Path dir, String caLabel, List<String> extraNames) {
+        requireNonNull(caLabel, "caLabel is null");
+        Set<String> names = new LinkedHashSet<>(LOCAL_NAMES);
+        names.addAll(extraNames);
         TlsMaterial material = new TlsMaterial(dir.resolve("ca.crt"), dir.resolve("server.crt"), dir.resolve("server.key"));
-        if (Files.exists(material.caCertificate) && Files.exists(material.serverCertificate) && Files.exists(material.serverKey)) {
+        if (Files.exists(material.caCertificate) && Files.exists(material.serverCertificate) && Files.exists(material.serverKey)
+                && covers(material.serverCertificate, names)) {
             return material;
         }
         try {
             PrivateFiles.createDirectories(dir);
-            generate(material, dir);
+            generate(material, caLabel, names);
             return material;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write TLS material to " + dir, e);
         } catch (Exception e) {
-            throw new IllegalStateException("cannot generate TLS material for the embedded PostgreSQL", e);
+            throw new IllegalStateException("cannot generate TLS material (" + caLabel + ")", e);
         }
     }
 
-    private static void generate(TlsMaterial material, Path dir) throws Exception {
+    /** Whether the certificate in {@code file} names every one of {@code names}; false when it cannot be read. */
+    private static boolean covers(Path file, Set<String> names) {
+        try (var in = Files.newInputStream(file)) {
+            X509Certificate certificate = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+            Set<String> present = new HashSet<>();
+            Collection<List<?>> alternatives = certificate.getSubjectAlternativeNames();
+            if (alternatives != null) {
+                for (List<?> entry : alternatives) {
+                    present.add(String.valueOf(entry.get(1)).toLowerCase(Locale.ROOT));
+                }
+            }
+            // getSubjectAlternativeNames spells ::1 as 0:0:0:0:0:0:0:1
+            return names.stream().allMatch(name -> present.contains(name.toLowerCase(Locale.ROOT))
+                    || present.contains(canonicalAddress(name)));
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    private static String canonicalAddress(String name) {
+        if (!isAddress(name)) {
+            return name;
+        }
+        try {
+            return java.net.InetAddress.getByName(name).getHostAddress().toLowerCase(Locale.ROOT);
+        } catch (java.net.UnknownHostException e) {
+            return name;
+        }
+    }
+
+    /** An IPv4 or IPv6 literal (never resolved through DNS). */
+    private static boolean isAddress(String name) {
+        return name.contains(":") || name.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
+    }
+
+    private static void generate(TlsMaterial material, String caLabel, Set<String> names) throws Exception {
         KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
         generator.initialize(new ECGenParameterSpec("secp256r1"));
         SecureRandom random = new SecureRandom();
@@ -76,7 +136,7 @@ public record TlsMaterial(Path caCertificate, Path serverCertificate, Path serve
         JcaX509ExtensionUtils extensions = new JcaX509ExtensionUtils();
 
         KeyPair caKeys = generator.generateKeyPair();
-        X500Name caName = new X500Name("CN=Silo embedded PostgreSQL CA " + now.getEpochSecond());
+        X500Name caName = new X500Name("CN=" + caLabel + " " + now.getEpochSecond());
         X509v3CertificateBuilder ca = new JcaX509v3CertificateBuilder(caName, new BigInteger(127, random),
                 notBefore, notAfter, caName, caKeys.getPublic())
                 .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
@@ -86,17 +146,15 @@ public record TlsMaterial(Path caCertificate, Path serverCertificate, Path serve
                 .getCertificate(ca.build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate())));
 
         KeyPair serverKeys = generator.generateKeyPair();
-        GeneralNames names = new GeneralNames(new GeneralName[] {
-                new GeneralName(GeneralName.dNSName, "localhost"),
-                new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
-                new GeneralName(GeneralName.iPAddress, "::1"),
-        });
+        GeneralNames alternativeNames = new GeneralNames(names.stream()
+                .map(name -> new GeneralName(isAddress(name) ? GeneralName.iPAddress : GeneralName.dNSName, name))
+                .toArray(GeneralName[]::new));
         X509v3CertificateBuilder server = new JcaX509v3CertificateBuilder(caCertificate, new BigInteger(127, random),
                 notBefore, notAfter, new X500Name("CN=localhost"), serverKeys.getPublic())
                 .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
                 .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature))
                 .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
-                .addExtension(Extension.subjectAlternativeName, false, names)
+                .addExtension(Extension.subjectAlternativeName, false, alternativeNames)
                 .addExtension(Extension.subjectKeyIdentifier, false, extensions.createSubjectKeyIdentifier(serverKeys.getPublic()))
                 .addExtension(Extension.authorityKeyIdentifier, false, extensions.createAuthorityKeyIdentifier(caCertificate));
         X509Certificate serverCertificate = new JcaX509CertificateConverter()

@@ -41,6 +41,9 @@ import static java.util.Objects.requireNonNull;
  * header blocks, not of single bytes); a sweeper closes the socket of a connection past its deadline (a
  * slow-loris client holding half a request). Idle keep-alive connections, and a request line trickling in on
  * one, are closed by Helidon's own idle timeout, configured from {@link ConnectionLimits#idleTimeout}.
+ *
+ * <p>On a TLS listener Helidon hands the connection here before the handshake has run (it happens on the first
+ * read), so the caps and the head deadline also cover a client that opens TCP and never finishes its hello.
  */
 final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConnectionGuard.class);

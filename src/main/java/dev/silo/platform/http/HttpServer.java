@@ -2,6 +2,7 @@ package dev.silo.platform.http;
 
 import dev.silo.platform.db.DatabaseFailures;
 import dev.silo.platform.problem.BadRequest;
+import dev.silo.platform.problem.HeadersTooLarge;
 import dev.silo.platform.problem.MethodNotAllowed;
 import dev.silo.platform.problem.NotFound;
 import dev.silo.platform.problem.PayloadTooLarge;
@@ -15,6 +16,7 @@ import io.helidon.http.HttpException;
 import io.helidon.http.RequestException;
 import io.helidon.http.Status;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http1.Http1Config;
 import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
@@ -27,6 +29,7 @@ import org.slf4j.MDC;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,6 +58,34 @@ public final class HttpServer implements AutoCloseable {
     /** Request bodies above this answer 413. */
     public static final long MAX_PAYLOAD_BYTES = 1024 * 1024;
 
+    /**
+     * Longest request line (method, target, version) accepted; longer answers 414. Helidon's default, written out
+     * because claim C8 promises a bound: Silo's longest legitimate URI (a filtered, paged list) is far below it.
+     */
+    static final int MAX_REQUEST_LINE_BYTES = 4096;
+    /** Most bytes of request headers accepted; more is refused by Helidon before routing (a 400 problem). */
+    static final int MAX_HEADER_BYTES = 16 * 1024;
+    /**
+     * Most request header fields accepted; more answers 431. The byte bound alone would let 4,000 one-letter
+     * headers through, each a map entry and a string for every filter to look at; browsers send about 20.
+     */
+    static final int MAX_HEADER_COUNT = 100;
+
+    /**
+     * Sent on every response a client received over HTTPS (claim C9, RFC 6797): for a year, browsers then use
+     * only HTTPS to this host and its subdomains, so a later plain-HTTP link cannot be intercepted (SSL stripping).
+     * Never over plain HTTP, where a browser ignores it anyway and it would only mislead.
+     */
+    static final String HSTS = "max-age=31536000; includeSubDomains";
+    private static final io.helidon.http.HeaderName STRICT_TRANSPORT_SECURITY = HeaderNames.create("Strict-Transport-Security");
+
+    /**
+     * Answered over plain HTTP even with {@code SILO_REQUIRE_HTTPS}: platform health checks (Heroku's router,
+     * Kubernetes probes, a load balancer) call the node directly, over plain HTTP, and must not be told to
+     * redirect. They carry no token and return nothing secret.
+     */
+    static final Set<String> PLAIN_HTTP_PATHS = Set.of("/health/live", "/health/ready");
+
     /** On every response, whichever layer wrote it. */
     static final Map<String, String> SECURITY_HEADERS = securityHeaders();
 
@@ -62,12 +93,22 @@ public final class HttpServer implements AutoCloseable {
     private final ConnectionGuard guard;
     private final ListenerWatchdog watchdog;
     private final AtomicBoolean closing;
+    private final Optional<CertificateReloader> reloader;
+    private final boolean tls;
 
-    private HttpServer(WebServer server, ConnectionGuard guard, ListenerWatchdog watchdog, AtomicBoolean closing) {
+    private HttpServer(WebServer server, ConnectionGuard guard, ListenerWatchdog watchdog, AtomicBoolean closing,
+                       Optional<CertificateReloader> reloader, boolean tls) {
         this.server = server;
         this.guard = guard;
         this.watchdog = watchdog;
         this.closing = closing;
+        this.reloader = reloader;
+        this.tls = tls;
+    }
+
+    /** Whether this server speaks TLS itself. */
+    public boolean tls() {
+        return tls;
     }
 
     /**
@@ -77,7 +118,7 @@ public final class HttpServer implements AutoCloseable {
      * @param watchdogPeriod how often the listener is probed
      */
     public record Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, Runnable onListenerLost,
-                           Duration watchdogPeriod, TrustedProxies trustedProxies) {
+                           Duration watchdogPeriod, TrustedProxies trustedProxies, HttpsConfig https) {
         public Settings {
             requireNonNull(host, "host is null");
             requireNonNull(shutdownGrace, "shutdownGrace is null");
@@ -85,11 +126,15 @@ public final class HttpServer implements AutoCloseable {
             requireNonNull(onListenerLost, "onListenerLost is null");
             requireNonNull(watchdogPeriod, "watchdogPeriod is null");
             requireNonNull(trustedProxies, "trustedProxies is null");
+            requireNonNull(https, "https is null");
+            if (https.selfSigned()) {
+                throw new IllegalArgumentException("resolve self-signed to certificate files before starting the server");
+            }
         }
 
         public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, Runnable onListenerLost,
                         Duration watchdogPeriod) {
-            this(host, port, shutdownGrace, limits, onListenerLost, watchdogPeriod, TrustedProxies.none());
+            this(host, port, shutdownGrace, limits, onListenerLost, watchdogPeriod, TrustedProxies.none(), HttpsConfig.none());
         }
 
         public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits) {
@@ -97,7 +142,12 @@ public final class HttpServer implements AutoCloseable {
         }
 
         public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, TrustedProxies trustedProxies) {
-            this(host, port, shutdownGrace, limits, EXIT_ON_LISTENER_LOST, Duration.ofSeconds(5), trustedProxies);
+            this(host, port, shutdownGrace, limits, trustedProxies, HttpsConfig.none());
+        }
+
+        public Settings(String host, int port, Duration shutdownGrace, ConnectionLimits limits, TrustedProxies trustedProxies,
+                        HttpsConfig https) {
+            this(host, port, shutdownGrace, limits, EXIT_ON_LISTENER_LOST, Duration.ofSeconds(5), trustedProxies, https);
         }
     }
 
@@ -108,7 +158,8 @@ public final class HttpServer implements AutoCloseable {
         HttpRouting.Builder routing = HttpRouting.builder();
         Routes routes = new Routes(routing);
         TrustedProxies proxies = settings.trustedProxies();
-        routing.addFilter((chain, request, response) -> filter(proxies, chain, request, response));
+        boolean requireHttps = settings.https().requireHttps();
+        routing.addFilter((chain, request, response) -> filter(proxies, requireHttps, chain, request, response));
         registrar.accept(routes);
         routing.any((request, response) -> {
             Set<String> allowed = routes.allowedMethods(request);
@@ -130,11 +181,22 @@ public final class HttpServer implements AutoCloseable {
         // Raw [ and ] in query strings are what browsers and most clients send (filter[name]=Ada), but Helidon's
         // prologue validation refuses them with a bare 400; Silo checks the query itself (filter) and names the
         // parameter instead. The path is still validated by Helidon.
-        ConnectionGuard guard = new ConnectionGuard(limits, Http1Config.builder().validatePrologue(false), proxies);
+        ConnectionGuard guard = new ConnectionGuard(limits, Http1Config.builder()
+                .validatePrologue(false)
+                .maxPrologueLength(MAX_REQUEST_LINE_BYTES)
+                .maxHeadersSize(MAX_HEADER_BYTES), proxies);
+        // Read (and checked: a key that is not the certificate's) before the listener opens: a bad file fails the start.
+        Optional<CertificateReloader.Versions> loadedVersions = settings.https().certificateFile()
+                .map(file -> CertificateReloader.versions(file, settings.https().keyFile().orElseThrow()));
+        Optional<ServerCertificate> certificate = settings.https().certificateFile()
+                .map(file -> ServerCertificate.load(file, settings.https().keyFile().orElseThrow()));
         AtomicBoolean closing = new AtomicBoolean();
         WebServer server;
         try {
-            server = WebServer.builder()
+            boolean servesTls = certificate.isPresent();
+            WebServerConfig.Builder builder = WebServer.builder();
+            certificate.ifPresent(served -> builder.tls(served.tls()));
+            server = builder
                     .host(settings.host())
                     .port(settings.port())
                     .maxPayloadSize(MAX_PAYLOAD_BYTES)
@@ -155,7 +217,8 @@ public final class HttpServer implements AutoCloseable {
                     .idleConnectionPeriod(Duration.ofMillis(Math.max(100, Math.min(5000, limits.idleTimeout().toMillis() / 4))))
                     .directHandlers(handlers -> {
                         for (DirectHandler.EventType type : DirectHandler.EventType.values()) {
-                            handlers.addHandler(type, HttpServer::direct);
+                            handlers.addHandler(type, (request, event, status, headers, message) ->
+                                    direct(servesTls, request, event, status, headers, message));
                         }
                     })
                     .routing(routing)
@@ -174,9 +237,18 @@ public final class HttpServer implements AutoCloseable {
         log.info("HTTP limits: {} connections, {} per client address, request head within {} s, idle keep-alive {} s",
                 limits.maxConnections(), limits.maxConnectionsPerAddress(), limits.headerTimeout().toSeconds(),
                 limits.idleTimeout().toSeconds());
+        Optional<CertificateReloader> reloader = Optional.empty();
+        if (certificate.isPresent()) {
+            Path certificateFile = settings.https().certificateFile().orElseThrow();
+            log.info("HTTPS (TLS 1.3 and 1.2) with the certificate in {}: {}, valid until {}; a renewed file is picked up "
+                    + "within {} s", certificateFile, certificate.get().subject(), certificate.get().notAfter(),
+                    settings.https().reloadPeriod().multipliedBy(2).toMillis() / 1000.0);
+            reloader = Optional.of(CertificateReloader.start(certificateFile, settings.https().keyFile().orElseThrow(),
+                    loadedVersions.orElseThrow(), server, settings.https().reloadPeriod()));
+        }
         ListenerWatchdog watchdog = new ListenerWatchdog(settings.host(), server.port(), settings.watchdogPeriod(),
                 closing::get, settings.onListenerLost());
-        return new HttpServer(server, guard, watchdog, closing);
+        return new HttpServer(server, guard, watchdog, closing, reloader, certificate.isPresent());
     }
 
     /** The listener could not be opened (the port is in use, or binding it is not permitted). */
@@ -235,6 +307,7 @@ public final class HttpServer implements AutoCloseable {
     @Override
     public void close() {
         closing.set(true);
+        reloader.ifPresent(CertificateReloader::close);
         watchdog.close();
         server.stop();
         guard.close();
@@ -250,7 +323,8 @@ public final class HttpServer implements AutoCloseable {
         return Map.copyOf(headers);
     }
 
-    private static void filter(TrustedProxies proxies, FilterChain chain, RoutingRequest request, RoutingResponse response) {
+    private static void filter(TrustedProxies proxies, boolean requireHttps, FilterChain chain, RoutingRequest request,
+                               RoutingResponse response) {
         long started = System.nanoTime();
         InetAddress peer = request.remotePeer().address() instanceof InetSocketAddress socket && socket.getAddress() != null
                 ? socket.getAddress() : InetAddress.getLoopbackAddress();
@@ -264,7 +338,14 @@ public final class HttpServer implements AutoCloseable {
         response.header(RequestIds.HEADER, requestId);
         SECURITY_HEADERS.forEach(response::header);
         try {
+            boolean overHttps = request.isSecure() || client.scheme().filter("https"::equalsIgnoreCase).isPresent();
+            if (overHttps) {
+                response.header(STRICT_TRANSPORT_SECURITY, HSTS);
+            }
             checkHeaders(request);
+            if (!overHttps && requireHttps && !PLAIN_HTTP_PATHS.contains(request.path().path()) && PlainHttp.refuse(request, response)) {
+                return;
+            }
             QueryStrings.check(request.prologue().query().rawValue());
             chain.proceed();
         } catch (Throwable error) {
@@ -287,6 +368,10 @@ public final class HttpServer implements AutoCloseable {
      * field is defined as one).
      */
     private static void checkHeaders(ServerRequest request) {
+        if (request.headers().size() > MAX_HEADER_COUNT) {
+            throw new HeadersTooLarge("the request has " + request.headers().size() + " header fields; at most "
+                    + MAX_HEADER_COUNT + " are accepted");
+        }
         if (request.headers().all(HeaderNames.AUTHORIZATION, List::of).size() > 1) {
             throw new BadRequest("duplicate-header", "the request has more than one Authorization header; send exactly one",
                     Map.of("header", "Authorization"));
@@ -349,7 +434,8 @@ public final class HttpServer implements AutoCloseable {
      * Answers what Helidon refuses before routing (bad framing, a body over the limit, a URI or header block too
      * long, HTTP/1.0): the same problem body, request id, security headers and {@code api} line as a routed request.
      */
-    private static DirectHandler.TransportResponse direct(DirectHandler.TransportRequest request, DirectHandler.EventType type,
+    private static DirectHandler.TransportResponse direct(boolean servesTls, DirectHandler.TransportRequest request,
+                                                          DirectHandler.EventType type,
                                                           Status status, io.helidon.http.ServerResponseHeaders headers,
                                                           String message) {
         long started = System.nanoTime();
@@ -398,6 +484,11 @@ public final class HttpServer implements AutoCloseable {
                 .header(HeaderNames.CONTENT_TYPE, ProblemRenderer.CONTENT_TYPE)
                 .header(HeaderNames.create(RequestIds.HEADER), requestId);
         SECURITY_HEADERS.forEach((header, value) -> response.header(HeaderNames.create(header), value));
+        if (servesTls) {
+            // Every connection of a TLS listener is TLS. (Behind a proxy the forwarded scheme is not known here:
+            // these answers come before any header was read into a request.)
+            response.header(STRICT_TRANSPORT_SECURITY, HSTS);
+        }
         return response
                 .entity(ProblemRenderer.body(status.code(), Problem.TYPE_BASE + name, ProblemRenderer.title(status.code()),
                         detail, null, requestId, Map.of()))

@@ -14,7 +14,8 @@ import static java.util.Objects.requireNonNull;
  */
 public abstract sealed class Problem extends RuntimeException
         permits BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PreconditionFailed,
-                PayloadTooLarge, UnsupportedMediaType, PreconditionRequired, TooManyRequests, Unavailable {
+                PayloadTooLarge, UnsupportedMediaType, PreconditionRequired, TooManyRequests, Unavailable,
+                HeadersTooLarge {
     /** Prefix of every problem type URI; the suffix is part of the API contract. */
     public static final String TYPE_BASE = "https://silo.dev/problems/";
 
