@@ -482,7 +482,18 @@ public final class Bench {
                 if (probe.status() == 404 || probe.status() == 409) {
                     throw new NotYet("no physical backups on this Silo");
                 }
-                tenantCounts.put(label, countTenants(key));
+                // The levels: at least 10 tenants, then at least 300 (quick: 20); row 5 may have made more.
+                int atLeast = label.equals("few") ? 10 : options.quick() ? 20 : 300;
+                int count = countTenants(key);
+                if (count < atLeast) {
+                    progress.accept("row 8 (" + label + "): creating " + (atLeast - count) + " tenants");
+                    for (int i = count; i < atLeast; i++) {
+                        api.expect("POST", "/admin/tenants", Map.of("slug", "bench-fill-" + UUID.randomUUID().toString()
+                                .substring(0, 8)), key);
+                    }
+                    count = atLeast;
+                }
+                tenantCounts.put(label, count);
                 progress.accept("row 8 (" + label + "): base backup, then restore tenant " + slug + " with "
                         + tenantCounts.get(label) + " tenants on the server");
                 long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
