@@ -51,7 +51,7 @@ final class HttpsSetup {
 
     /** The settings with {@code self-signed} resolved to files in the data directory (generated on first use). */
     static HttpsConfig resolve(SiloConfig config) {
-        HttpsConfig https = config.tuning().https();
+        HttpsConfig https = config.tuning().https().withPublicUrl(config.publicUrl());
         if (!https.selfSigned()) {
             return https;
         }

@@ -139,6 +139,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
         private final ConnectionContext context;
         private final ServerConnection delegate;
         private final InetAddress address;
+        private final InetAddress peer;
         /** {@code System.nanoTime()} by which the current request head must be complete; 0 when none is awaited. */
         private volatile long headDeadline;
         /** True between the first byte of a request and the end of its head. */
@@ -149,6 +150,7 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
             this.context = context;
             this.delegate = delegate;
             InetAddress peer = context.remotePeer().address() instanceof InetSocketAddress inet ? inet.getAddress() : null;
+            this.peer = peer;
             // A trusted proxy carries many clients' connections: the per-address cap would cap them all together.
             this.address = peer != null && proxies.trusts(peer) ? null : peer;
         }
@@ -269,6 +271,12 @@ final class ConnectionGuard implements ServerConnectionSelector, AutoCloseable {
     static String currentClient() {
         Guarded connection = CURRENT.get();
         return connection == null || connection.address == null ? "" : connection.address.getHostAddress();
+    }
+
+    /** The TCP peer of the connection the current thread serves (a trusted proxy included), if known. */
+    static java.util.Optional<InetAddress> currentPeer() {
+        Guarded connection = CURRENT.get();
+        return connection == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(connection.peer);
     }
 
     /**

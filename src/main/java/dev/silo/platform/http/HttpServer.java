@@ -158,8 +158,8 @@ public final class HttpServer implements AutoCloseable {
         HttpRouting.Builder routing = HttpRouting.builder();
         Routes routes = new Routes(routing);
         TrustedProxies proxies = settings.trustedProxies();
-        boolean requireHttps = settings.https().requireHttps();
-        routing.addFilter((chain, request, response) -> filter(proxies, requireHttps, chain, request, response));
+        HttpsConfig https = settings.https();
+        routing.addFilter((chain, request, response) -> filter(proxies, https, chain, request, response));
         registrar.accept(routes);
         routing.any((request, response) -> {
             Set<String> allowed = routes.allowedMethods(request);
@@ -218,9 +218,12 @@ public final class HttpServer implements AutoCloseable {
                     .directHandlers(handlers -> {
                         for (DirectHandler.EventType type : DirectHandler.EventType.values()) {
                             handlers.addHandler(type, (request, event, status, headers, message) ->
-                                    direct(servesTls, request, event, status, headers, message));
+                                    direct(servesTls, proxies, request, event, status, headers, message));
                         }
                     })
+                    // Helidon passes its parser's message to the direct handlers only with this on; Silo reads it
+                    // to tell an oversized header block (431) from other malformed heads, and never echoes it.
+                    .errorHandling(errors -> errors.includeEntity(true))
                     .routing(routing)
                     .build()
                     .start();
@@ -323,7 +326,7 @@ public final class HttpServer implements AutoCloseable {
         return Map.copyOf(headers);
     }
 
-    private static void filter(TrustedProxies proxies, boolean requireHttps, FilterChain chain, RoutingRequest request,
+    private static void filter(TrustedProxies proxies, HttpsConfig https, FilterChain chain, RoutingRequest request,
                                RoutingResponse response) {
         long started = System.nanoTime();
         InetAddress peer = request.remotePeer().address() instanceof InetSocketAddress socket && socket.getAddress() != null
@@ -343,7 +346,8 @@ public final class HttpServer implements AutoCloseable {
                 response.header(STRICT_TRANSPORT_SECURITY, HSTS);
             }
             checkHeaders(request);
-            if (!overHttps && requireHttps && !PLAIN_HTTP_PATHS.contains(request.path().path()) && PlainHttp.refuse(request, response)) {
+            if (!overHttps && https.requireHttps() && !PLAIN_HTTP_PATHS.contains(request.path().path())
+                    && PlainHttp.refuse(request, response, https.redirectHost())) {
                 return;
             }
             QueryStrings.check(request.prologue().query().rawValue());
@@ -434,12 +438,17 @@ public final class HttpServer implements AutoCloseable {
      * Answers what Helidon refuses before routing (bad framing, a body over the limit, a URI or header block too
      * long, HTTP/1.0): the same problem body, request id, security headers and {@code api} line as a routed request.
      */
-    private static DirectHandler.TransportResponse direct(boolean servesTls, DirectHandler.TransportRequest request,
+    private static DirectHandler.TransportResponse direct(boolean servesTls, TrustedProxies proxies,
+                                                          DirectHandler.TransportRequest request,
                                                           DirectHandler.EventType type,
-                                                          Status status, io.helidon.http.ServerResponseHeaders headers,
+                                                          Status reported, io.helidon.http.ServerResponseHeaders headers,
                                                           String message) {
         long started = System.nanoTime();
         String requestId = RequestIds.generate();
+        // Helidon's parser reports a header block over maxHeadersSize as a plain 400; RFC 6585 has the status that
+        // tells the client what to shorten.
+        Status status = reported.code() == 400 && message != null && message.contains(HEADER_SIZE_EXCEEDED)
+                ? Status.create(431, "Request Header Fields Too Large") : reported;
         String name = switch (status.code()) {
             case 413 -> "payload-too-large";
             case 414 -> "uri-too-long";
@@ -453,6 +462,7 @@ public final class HttpServer implements AutoCloseable {
         String detail = switch (status.code()) {
             case 413 -> "the request body is larger than " + MAX_PAYLOAD_BYTES + " bytes";
             case 414 -> "the request line is too long; shorten the URI";
+            case 431 -> "the request header block is larger than " + MAX_HEADER_BYTES + " bytes; send fewer or shorter header fields";
             case 505 -> "Silo speaks HTTP/1.1; this request was "
                     + (request.protocolVersion() == null || request.protocolVersion().isBlank() ? "of another version"
                     : request.protocolVersion()) + ": send HTTP/1.1 (health checkers included)";
@@ -463,7 +473,18 @@ public final class HttpServer implements AutoCloseable {
                     : "the request is not valid HTTP/1.1: check the request line, the header syntax and the header sizes";
         };
         String method = request.method() == null || request.method().isBlank() ? "-" : request.method();
-        String client = ConnectionGuard.currentClient();
+        // When Helidon had read the header block (a body over the limit, bad framing), a trusted proxy's forwarded
+        // client and scheme are known as for a routed request; before that, only the TCP peer is.
+        Optional<TrustedProxies.Client> forwarded = ConnectionGuard.currentPeer().map(peer -> {
+            io.helidon.http.ServerRequestHeaders read = request.headers();
+            if (read == null) {
+                return proxies.resolve(peer, List.of(), List.of(), List.of());
+            }
+            return proxies.resolve(peer, read.all(X_FORWARDED_FOR, List::of), read.all(FORWARDED, List::of),
+                    read.all(X_FORWARDED_PROTO, List::of));
+        });
+        String client = forwarded.map(resolved -> resolved.address().getHostAddress()).orElseGet(ConnectionGuard::currentClient);
+        boolean overHttps = servesTls || forwarded.flatMap(TrustedProxies.Client::scheme).filter("https"::equals).isPresent();
         MDC.put(RequestIds.MDC_KEY, requestId);
         if (type == DirectHandler.EventType.INTERNAL_ERROR) {
             // Nearly always a client that closed the connection inside the request head; ClientDisconnects decides
@@ -484,9 +505,9 @@ public final class HttpServer implements AutoCloseable {
                 .header(HeaderNames.CONTENT_TYPE, ProblemRenderer.CONTENT_TYPE)
                 .header(HeaderNames.create(RequestIds.HEADER), requestId);
         SECURITY_HEADERS.forEach((header, value) -> response.header(HeaderNames.create(header), value));
-        if (servesTls) {
-            // Every connection of a TLS listener is TLS. (Behind a proxy the forwarded scheme is not known here:
-            // these answers come before any header was read into a request.)
+        if (overHttps) {
+            // Every connection of a TLS listener is TLS; behind a trusted proxy, its X-Forwarded-Proto when the
+            // header block was read (an answer to a block too large to read goes without: nothing says https).
             response.header(STRICT_TRANSPORT_SECURITY, HSTS);
         }
         return response
@@ -497,6 +518,8 @@ public final class HttpServer implements AutoCloseable {
 
     /** Key in the request context: the client went away mid-request, and its one log line is already written. */
     private static final String DISCONNECTED_KEY = "silo.disconnected";
+    /** What Helidon's header parser says when the block is over {@code maxHeadersSize} (Http1HeadersParser). */
+    private static final String HEADER_SIZE_EXCEEDED = "Header size exceeded";
     private static final String CLIENT_KEY = "silo.client";
     private static final io.helidon.http.HeaderName X_FORWARDED_FOR = HeaderNames.create("X-Forwarded-For");
     private static final io.helidon.http.HeaderName X_FORWARDED_PROTO = HeaderNames.create("X-Forwarded-Proto");

@@ -28,15 +28,16 @@ final class PlainHttp {
      * @return true when the response was sent (the redirect)
      * @throws Forbidden {@code https-required}
      */
-    static boolean refuse(ServerRequest request, ServerResponse response) {
+    static boolean refuse(ServerRequest request, ServerResponse response, java.util.Optional<String> publicHost) {
         Method method = request.prologue().method();
         if (request.headers().contains(HeaderNames.AUTHORIZATION)) {
             throw new Forbidden("https-required", "this request carries credentials over plain HTTP and is refused; send it "
                     + "to the https:// URL (and treat the token it carried as exposed)", Map.of("scheme", "http"));
         }
-        String host = request.headers().first(HeaderNames.HOST).orElse("");
+        // SILO_PUBLIC_URL's host when it is https; else the Host the client sent (behind a proxy, the public name; a
+        // forged Host only redirects its sender).
+        String host = publicHost.orElseGet(() -> request.headers().first(HeaderNames.HOST).orElse(""));
         if ((method.equals(Method.GET) || method.equals(Method.HEAD)) && HOST.matcher(host).matches()) {
-            // The Host the client sent: behind a proxy that is the public name. A forged Host only redirects its sender.
             String query = request.prologue().query().rawValue();
             String location = "https://" + host + request.path().rawPath() + (query.isEmpty() ? "" : "?" + query);
             response.status(Status.PERMANENT_REDIRECT_308);

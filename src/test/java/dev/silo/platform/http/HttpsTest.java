@@ -245,6 +245,33 @@ class HttpsTest {
                 .headers().firstValue("Strict-Transport-Security")).hasValue(HttpServer.HSTS);
         assertThat(get(client, viaProxy, Map.of("X-Forwarded-Proto", "http", "X-Forwarded-For", "203.0.113.5"))
                 .headers().firstValue("Strict-Transport-Security")).isEmpty();
+
+        // Answers Helidon gives before routing (here a body over the limit) carry HSTS behind the proxy too.
+        String tooLarge = "POST /ping HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.5\r\n"
+                + "Content-Type: application/json\r\nContent-Length: " + (HttpServer.MAX_PAYLOAD_BYTES + 1) + "\r\nConnection: close\r\n\r\n{}";
+        assertThat(rawExchange(proxied.port(), tooLarge)).startsWith("HTTP/1.1 413")
+                .containsIgnoringCase("Strict-Transport-Security: " + HttpServer.HSTS);
+        assertThat(rawExchange(direct.port(), tooLarge)).startsWith("HTTP/1.1 413")
+                .doesNotContainIgnoringCase("Strict-Transport-Security");
+    }
+
+    private static String rawExchange(int port, String head) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            StringBuilder head0 = new StringBuilder();
+            InputStream in = socket.getInputStream();
+            // The status line and headers: the server may close before the body it never read was sent.
+            int b;
+            while ((b = in.read()) >= 0) {
+                head0.append((char) b);
+                if (head0.length() >= 4 && head0.substring(head0.length() - 4).equals("\r\n\r\n")) {
+                    break;
+                }
+            }
+            return head0.toString();
+        }
     }
 
     @Test
@@ -277,6 +304,22 @@ class HttpsTest {
 
         // Health checks of the platform come over plain HTTP.
         assertThat(get(client, URI.create(base + "/health/live"), Map.of()).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void withAnHttpsPublicUrlPlainReadsAreRedirectedToItsHostWhateverHostTheClientSent() throws Exception {
+        HttpServer server = start(HttpsConfig.none().withRequireHttps(true)
+                .withPublicUrl(java.util.Optional.of(URI.create("https://api.example.com:8443"))), TrustedProxies.parse("127.0.0.1/32"));
+        HttpClient client = plainClient();
+        var read = get(client, URI.create("http://127.0.0.1:" + server.port() + "/ping?page=2"), Map.of());
+        assertThat(read.statusCode()).isEqualTo(308);
+        assertThat(read.headers().firstValue("Location")).hasValue("https://api.example.com:8443/ping?page=2");
+
+        // An http public URL names no https host: the request's own Host is used.
+        HttpServer plainPublic = start(HttpsConfig.none().withRequireHttps(true)
+                .withPublicUrl(java.util.Optional.of(URI.create("http://api.example.com"))), TrustedProxies.parse("127.0.0.1/32"));
+        assertThat(get(client, URI.create("http://127.0.0.1:" + plainPublic.port() + "/ping"), Map.of()).headers()
+                .firstValue("Location")).hasValue("https://127.0.0.1:" + plainPublic.port() + "/ping");
     }
 
     @Test
