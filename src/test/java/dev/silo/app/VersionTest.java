@@ -26,6 +26,26 @@ class VersionTest {
     }
 
     @Test
+    void theSbomListsWhatTheJarShipsWithVersionsAndNoTestLibraries() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int code = Main.run(new String[] {"version", "--sbom"}, Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+        assertThat(code).isZero();
+        var bom = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.toByteArray());
+        assertThat(bom.path("bomFormat").asText()).isEqualTo("CycloneDX");
+        assertThat(bom.path("metadata").path("component").path("name").asText()).isEqualTo("silo");
+        Map<String, String> versions = new java.util.HashMap<>();
+        bom.path("components").forEach(component -> versions.put(component.path("group").asText() + ":"
+                + component.path("name").asText(), component.path("version").asText()));
+        assertThat(versions.get("io.helidon.webserver:helidon-webserver")).matches("\\d+\\.\\d+\\.\\d+.*");
+        assertThat(versions.get("org.postgresql:postgresql")).matches("\\d+\\.\\d+\\.\\d+.*");
+        assertThat(versions.get("com.google.crypto.tink:tink")).matches("\\d+\\.\\d+\\.\\d+.*");
+        // The pgjdbc the tests run with is the one listed (the SBOM is the build's, not a stale file).
+        assertThat(versions.get("org.postgresql:postgresql")).isEqualTo(org.postgresql.util.DriverInfo.DRIVER_VERSION);
+        assertThat(versions.keySet()).noneMatch(name -> name.startsWith("org.junit") || name.contains("s3proxy")
+                || name.startsWith("org.assertj"));
+    }
+
+    @Test
     void latestCatalogVersionMatchesTheNewestMigration() throws Exception {
         Pattern name = Pattern.compile("V(\\d+)__.*\\.sql");
         int newest = 0;
