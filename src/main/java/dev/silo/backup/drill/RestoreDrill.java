@@ -198,9 +198,9 @@ public final class RestoreDrill {
     }
 
     /**
-     * What a drill of {@code backup} needs where it restores: its plaintext size, twice the WAL from its start
-     * ({@code wal}, the store's WAL bytes of its timeline from the backup's segment), and a margin of a tenth of that,
-     * at least {@link #MIN_MARGIN_BYTES}.
+     * What a drill needs where it restores: the base backup's plaintext size ({@code backupBytes}), twice the WAL it
+     * replays ({@code walBytes}: the store's whole segments of its timeline from the backup's segment on, and the
+     * partial one padded to a segment), and a margin of a tenth of that, at least {@link #MIN_MARGIN_BYTES}.
      */
     static long requiredSpace(long backupBytes, long walBytes) {
         long copy = backupBytes + 2 * walBytes;
