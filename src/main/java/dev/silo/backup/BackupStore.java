@@ -2,6 +2,7 @@ package dev.silo.backup;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -38,13 +39,23 @@ public interface BackupStore extends AutoCloseable {
     @Override
     default void close() throws IOException {}
 
-    /** One object of a listing. */
-    record StoredObject(String name, long size) {
+    /**
+     * One object of a listing.
+     *
+     * @param storedAt when the object was written, as the store keeps it (a file's modification time, S3's
+     *                 {@code LastModified}); empty when the store does not say
+     */
+    record StoredObject(String name, long size, Optional<Instant> storedAt) {
         public StoredObject {
             checkName(name);
             if (size < 0) {
                 throw new IllegalArgumentException("size must not be negative, got " + size);
             }
+            java.util.Objects.requireNonNull(storedAt, "storedAt is null");
+        }
+
+        public StoredObject(String name, long size) {
+            this(name, size, Optional.empty());
         }
     }
 

@@ -99,7 +99,9 @@ public final class FileBackupStore implements BackupStore {
                 String name = root.relativize(file).toString().replace(file.getFileSystem().getSeparator(), "/");
                 if (name.startsWith(prefix) && BackupStore.NAME.matcher(name).matches()) {
                     try {
-                        objects.add(new StoredObject(name, Files.size(file)));
+                        var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+                        objects.add(new StoredObject(name, attributes.size(),
+                                java.util.Optional.of(attributes.lastModifiedTime().toInstant())));
                     } catch (NoSuchFileException deletedMeanwhile) {
                         // deleted between the walk and the size: not listed
                     }

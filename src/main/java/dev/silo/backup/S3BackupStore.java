@@ -166,7 +166,7 @@ public final class S3BackupStore implements BackupStore {
                     .prefix(keyPrefix + prefix).maxKeys(listPageSize).build()).contents()) {
                 String name = object.key().substring(keyPrefix.length());
                 if (BackupStore.NAME.matcher(name).matches()) {
-                    objects.add(new StoredObject(name, object.size()));
+                    objects.add(new StoredObject(name, object.size(), Optional.ofNullable(object.lastModified())));
                 }
             }
         } catch (SdkException e) {

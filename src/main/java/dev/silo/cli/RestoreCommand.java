@@ -37,7 +37,9 @@ import java.util.concurrent.Callable;
                 + "silo serve --data-dir NEW_DIR (with the same SILO_MASTER_KEY).",
                 "The master key comes from SILO_MASTER_KEY or SILO_MASTER_KEY_FILE, as for silo serve. The restored copy "
                 + "writes its backups under a new prefix, <--from>/restored-<time>, never into the store it came from.",
-                "Progress on stderr; the summary on stdout. On any failure NEW_DIR is removed and the exit status is 1."})
+                "Progress on stderr; the summary on stdout. On any failure NEW_DIR is removed and the exit status is 1; "
+                + "it is 2 when --to-time is after the end of the WAL in the store (checked before anything is restored "
+                + "when the store says when its newest WAL was stored)."})
 public final class RestoreCommand implements Callable<Integer> {
     private static final DateTimeFormatter PREFIX_TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
     private final Map<String, String> env;
@@ -96,7 +98,8 @@ public final class RestoreCommand implements Callable<Integer> {
             return 1;
         } catch (RestoreException e) {
             err.println("silo: " + e.getMessage() + (Files.exists(newDir) ? "" : " (" + newDir + " removed)"));
-            return 1;
+            // A target the store cannot reach is a usage error, like a bad option.
+            return e instanceof RestoreException.TargetAfterWal ? 2 : 1;
         }
         try {
             recovered.stop();

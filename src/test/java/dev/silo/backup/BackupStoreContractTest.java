@@ -99,6 +99,10 @@ abstract class BackupStoreContractTest {
         assertThat(store.list("")).extracting(BackupStore.StoredObject::name)
                 .containsExactly("base/b1/manifest.json", "empty", "wal/000000010000000000000001", "wal/000000010000000000000002");
         assertThat(store.list("wal/")).allSatisfy(object -> assertThat(object.size()).isPositive());
+        // When each object was stored (a restore refuses a --to-time after the newest WAL object): not in the future.
+        java.time.Instant listedAt = java.time.Instant.now().plusSeconds(5);
+        assertThat(store.list("")).allSatisfy(object -> assertThat(object.storedAt()).hasValueSatisfying(
+                storedAt -> assertThat(storedAt).isBefore(listedAt)));
         assertThat(store.list("nothing/")).isEmpty();
         store.delete("wal/000000010000000000000002");
         store.delete("wal/000000010000000000000002"); // absent: not an error

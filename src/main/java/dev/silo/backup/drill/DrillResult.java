@@ -14,6 +14,9 @@ import static java.util.Objects.requireNonNull;
  * @param id            the drill id ({@code yyyyMMdd'T'HHmmss'Z'} of its start)
  * @param passed        whether every page read and every audit chain of the copy is a prefix of the live one
  * @param reason        why it failed (the first problems found, one sentence each); null when it passed
+ * @param failure       the kind of failure, a stable type: {@code drill-insufficient-space} (refused before restoring:
+ *                      the scratch location has too little free space), {@code drill-restore-failed},
+ *                      {@code drill-check-failed}; null when it passed
  * @param startedAt     when it started
  * @param durationMillis how long it took, restore included
  * @param backupId      the base backup restored; null when none could be chosen
@@ -23,7 +26,7 @@ import static java.util.Objects.requireNonNull;
  * @param bytesRead     {@code pagesRead} times the block size
  * @param databases     what was read and compared, per database
  */
-public record DrillResult(String id, boolean passed, String reason, Instant startedAt, long durationMillis, String backupId,
+public record DrillResult(String id, boolean passed, String reason, String failure, Instant startedAt, long durationMillis, String backupId,
                           String recoveredLsn, Instant recoveredTime, long pagesRead, long bytesRead,
                           List<DatabaseCheck> databases) {
     public DrillResult {
@@ -73,6 +76,7 @@ public record DrillResult(String id, boolean passed, String reason, Instant star
         view.put("id", id);
         view.put("outcome", outcome());
         view.put("reason", reason);
+        view.put("failure", failure);
         view.put("started_at", startedAt.toString());
         view.put("duration_ms", durationMillis);
         view.put("backup_id", backupId);

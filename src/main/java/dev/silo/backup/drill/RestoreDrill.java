@@ -2,12 +2,15 @@ package dev.silo.backup.drill;
 
 import dev.silo.backup.BackupStore;
 import dev.silo.backup.base.BaseBackupManifest;
+import dev.silo.backup.base.BaseBackups;
 import dev.silo.backup.restore.RestoreEngine;
 import dev.silo.backup.restore.RestoreException;
+import dev.silo.backup.wal.WalSegments;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.crypto.Envelope;
 
 import java.io.IOException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -43,12 +46,43 @@ import static java.util.Objects.requireNonNull;
  * compared (rows written or deleted since the recovery point are expected). The scratch directory is removed
  * whatever happens.
  *
+ * <p>Before restoring anything the drill compares the usable space where it restores with what the copy needs (the
+ * base backup's plaintext size from its manifest, twice the WAL it replays — spooled, then copied into
+ * {@code pg_wal} — and a margin, {@link #requiredSpace}); when the space is short it refuses and that is its
+ * outcome ({@value #INSUFFICIENT_SPACE}), rather than filling the disk the live server writes to.
+ *
  * <p>Never throws for a failed drill: the failure is the result. Runs on the calling thread, which must be a
  * platform thread (the restore decrypts and decompresses the whole backup).
  */
 public final class RestoreDrill {
     /** Problems named in the result before the rest are only counted: a reason stays readable. */
     private static final int MAX_PROBLEMS = 10;
+    /** The failure type of a drill refused for lack of disk space (its {@link DrillResult#failure()}). */
+    public static final String INSUFFICIENT_SPACE = "drill-insufficient-space";
+    /** The failure type of a drill whose restore failed. */
+    public static final String RESTORE_FAILED = "drill-restore-failed";
+    /** The failure type of a drill that restored a copy and found a problem in it. */
+    public static final String CHECK_FAILED = "drill-check-failed";
+    /** The least margin above the copy's own size: the server's logs, the checkpoint's new WAL, the catalog's growth. */
+    static final long MIN_MARGIN_BYTES = 256L * 1024 * 1024;
+
+    /** How many bytes a new file under a path may take ({@link FileStore#getUsableSpace}); replaceable in tests. */
+    @FunctionalInterface
+    public interface FreeSpace {
+        /** The usable space of the file store holding {@code path}, or its nearest existing parent. */
+        long usableBytes(Path path) throws IOException;
+
+        FreeSpace FILE_STORE = path -> {
+            Path existing = path.toAbsolutePath();
+            while (existing != null && !Files.exists(existing)) {
+                existing = existing.getParent();
+            }
+            if (existing == null) {
+                throw new IOException("no existing parent of " + path);
+            }
+            return Files.getFileStore(existing).getUsableSpace();
+        };
+    }
 
     private final BackupStore store;
     private final Envelope envelope;
@@ -56,6 +90,7 @@ public final class RestoreDrill {
     private final Function<String, DatabaseUrl> liveAdmin;
     private final String catalogDatabase;
     private final Clock clock;
+    private final FreeSpace freeSpace;
 
     /**
      * @param store           the (encrypted) backup store
@@ -66,6 +101,13 @@ public final class RestoreDrill {
      */
     public RestoreDrill(BackupStore store, Envelope envelope, Path scratch, Function<String, DatabaseUrl> liveAdmin,
                         String catalogDatabase, Clock clock) {
+        this(store, envelope, scratch, liveAdmin, catalogDatabase, clock, FreeSpace.FILE_STORE);
+    }
+
+    /** As above, measuring the scratch location's free space with {@code freeSpace}. */
+    public RestoreDrill(BackupStore store, Envelope envelope, Path scratch, Function<String, DatabaseUrl> liveAdmin,
+                        String catalogDatabase, Clock clock, FreeSpace freeSpace) {
+        this.freeSpace = requireNonNull(freeSpace, "freeSpace is null");
         this.store = requireNonNull(store, "store is null");
         this.envelope = requireNonNull(envelope, "envelope is null");
         this.scratch = requireNonNull(scratch, "scratch is null");
@@ -87,8 +129,14 @@ public final class RestoreDrill {
         Instant recoveredTime = null;
         long pages = 0;
         long blockSize = 8192;
+        String failure = null;
         try {
             removeLeftovers(progress);
+            Optional<String> shortOfSpace = checkSpace(progress);
+            if (shortOfSpace.isPresent()) {
+                return finish(id, started, startNanos, List.of(shortOfSpace.get()), INSUFFICIENT_SPACE, null, null, null, 0,
+                        blockSize, checks, progress);
+            }
             try (RestoreEngine.Recovered recovered = RestoreEngine.start(new RestoreEngine.Request(store, envelope, dir,
                     Optional.empty(), Optional.empty(), 0, progress))) {
                 BaseBackupManifest backup = recovered.backup();
@@ -120,11 +168,22 @@ public final class RestoreDrill {
             }
         } catch (RestoreException e) {
             problems.addFirst("the restore failed: " + e.getMessage());
-        } catch (SQLException | RuntimeException e) {
+            failure = RESTORE_FAILED;
+        } catch (SQLException | IOException | RuntimeException e) {
             problems.add("the drill stopped: " + e.getMessage());
         } finally {
             deleteQuietly(dir);
         }
+        if (!problems.isEmpty() && failure == null) {
+            failure = CHECK_FAILED;
+        }
+        return finish(id, started, startNanos, problems, failure, backupId, recoveredLsn, recoveredTime, pages, blockSize,
+                checks, progress);
+    }
+
+    private DrillResult finish(String id, Instant started, long startNanos, List<String> problems, String failure,
+                               String backupId, String recoveredLsn, Instant recoveredTime, long pages, long blockSize,
+                               List<DrillResult.DatabaseCheck> checks, Consumer<String> progress) {
         String reason = null;
         if (!problems.isEmpty()) {
             List<String> shown = problems.subList(0, Math.min(problems.size(), MAX_PROBLEMS));
@@ -132,10 +191,55 @@ public final class RestoreDrill {
                     ? " (and " + (problems.size() - shown.size()) + " more)" : "");
         }
         long millis = Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
-        DrillResult result = new DrillResult(id, problems.isEmpty(), reason, started, millis, backupId, recoveredLsn,
+        DrillResult result = new DrillResult(id, problems.isEmpty(), reason, failure, started, millis, backupId, recoveredLsn,
                 recoveredTime, pages, pages * blockSize, checks);
         progress.accept("drill " + id + " " + result.outcome() + (reason == null ? "" : ": " + reason));
         return result;
+    }
+
+    /**
+     * What a drill needs where it restores: the base backup's plaintext size ({@code backupBytes}), twice the WAL it
+     * replays ({@code walBytes}: the store's whole segments of its timeline from the backup's segment on, and the
+     * partial one padded to a segment), and a margin of a tenth of that, at least {@link #MIN_MARGIN_BYTES}.
+     */
+    static long requiredSpace(long backupBytes, long walBytes) {
+        long copy = backupBytes + 2 * walBytes;
+        return copy + Math.max(MIN_MARGIN_BYTES, copy / 10);
+    }
+
+    /** Empty when the scratch location has room for the copy; else why not, in one sentence. */
+    private Optional<String> checkSpace(Consumer<String> progress) throws IOException {
+        List<BaseBackupManifest> backups = BaseBackups.list(store);
+        if (backups.isEmpty()) {
+            return Optional.empty(); // the restore says so, as the failure
+        }
+        BaseBackupManifest backup = backups.getLast();
+        long from = WalSegments.segmentStart(backup.startLsnValue());
+        WalSegments.Contents wal = WalSegments.read(store);
+        long walBytes = 0;
+        for (WalSegments.Segment segment : wal.complete()) {
+            if (segment.timeline() == backup.timeline() && Long.compareUnsigned(segment.startLsn(), from) >= 0) {
+                walBytes += WalSegments.SEGMENT_SIZE;
+            }
+        }
+        if (wal.partial().isPresent()) {
+            walBytes += WalSegments.SEGMENT_SIZE; // padded to a whole segment in the spool
+        }
+        long needed = requiredSpace(backup.bytes(), walBytes);
+        long usable = freeSpace.usableBytes(scratch);
+        progress.accept("the copy of base backup " + backup.id() + " needs " + mebibytes(needed) + " MiB in " + scratch
+                + "; " + mebibytes(usable) + " MiB are free");
+        if (usable >= needed) {
+            return Optional.empty();
+        }
+        return Optional.of("not enough disk space for the drill: restoring base backup " + backup.id() + " ("
+                + mebibytes(backup.bytes()) + " MiB) and " + mebibytes(walBytes) + " MiB of WAL into " + scratch + " needs "
+                + mebibytes(needed) + " MiB with the margin, but only " + mebibytes(usable) + " MiB are free there; "
+                + "free space or move the data directory's drill folder to a larger disk (nothing was restored)");
+    }
+
+    private static long mebibytes(long bytes) {
+        return (bytes + 1024 * 1024 - 1) / (1024 * 1024);
     }
 
     private DrillResult.DatabaseCheck checkDatabase(RestoreEngine.Recovered recovered, String database, String tenantId,

@@ -210,9 +210,12 @@ public final class RestoreEngine {
             throw new RestoreException("the backup store " + store.describe() + " holds no complete base backup");
         }
         BaseBackupManifest backup = choose(backups, request);
+        WalSegments.Contents wal = WalSegments.read(store);
+        if (request.toTime().isPresent()) {
+            checkTargetWithinWal(store, request.toTime().get());
+        }
         progress.accept("restoring base backup " + backup.id() + " (" + backup.objects().size() + " objects, "
                 + backup.bytes() + " bytes, " + backup.databases().size() + " databases, taken " + backup.stopTime() + ")");
-        WalSegments.Contents wal = WalSegments.read(store);
         Optional<String> missing = BaseBackups.firstMissingSegment(wal, backup.timeline(), backup.startLsnValue());
         if (missing.isPresent()) {
             throw new RestoreException("WAL segment " + missing.get() + " is missing from the backup store " + store.describe()
@@ -283,6 +286,20 @@ public final class RestoreEngine {
                 process.stop(postmaster);
             }
             throw e;
+        }
+    }
+
+    /**
+     * Refuses, before anything is restored, a target after the newest WAL object was put into the store: nothing
+     * committed after that is in the store, so recovery would replay all of it and stop short of the target. When
+     * the store does not say when it stored its WAL, PostgreSQL's recovery finds out instead ({@link #recoveryFailure}).
+     */
+    private static void checkTargetWithinWal(BackupStore store, Instant target) throws IOException {
+        Optional<Instant> newest = WalSegments.newestStoredAt(store);
+        if (newest.isPresent() && target.isAfter(newest.get())) {
+            throw new RestoreException.TargetAfterWal("--to-time " + target + " is after the end of the WAL in the backup store "
+                    + store.describe() + " (its newest WAL was stored at " + newest.get() + "): restore to latest instead "
+                    + "(omit --to-time), or choose a time at or before " + newest.get());
         }
     }
 
@@ -542,7 +559,11 @@ public final class RestoreEngine {
         }
     }
 
-    /** Why the recovery failed, from the server's own log (its FATAL line). */
+    /**
+     * Why the recovery failed, from the server's own log (its FATAL line).
+     *
+     * @throws RestoreException.TargetAfterWal when the recovery ended before reaching {@code --to-time}
+     */
     private static String recoveryFailure(Path cluster, Request request, String fallback) {
         List<String> fatal = new ArrayList<>();
         String lastTransaction = null;
@@ -562,10 +583,10 @@ public final class RestoreEngine {
             // the fallback says enough
         }
         if (fatal.stream().anyMatch(line -> line.contains("recovery ended before configured recovery target was reached"))) {
-            return "--to-time " + request.toTime().map(Instant::toString).orElse("?") + " is outside the restorable window: "
-                    + "the WAL in the store ends before it" + (lastTransaction == null ? ""
+            throw new RestoreException.TargetAfterWal("--to-time " + request.toTime().map(Instant::toString).orElse("?")
+                    + " is after the end of the WAL in the backup store" + (lastTransaction == null ? ""
                     : " (its last transaction committed at " + lastTransaction + ")")
-                    + "; choose an earlier time or omit --to-time";
+                    + ": restore to latest instead (omit --to-time), or choose an earlier time");
         }
         return fatal.isEmpty() ? fallback : fallback + ": " + fatal.getLast();
     }

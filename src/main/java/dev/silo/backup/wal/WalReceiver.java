@@ -70,6 +70,8 @@ public final class WalReceiver implements AutoCloseable {
     private Instant lastPartialPut = Instant.EPOCH;
     private int storedFilled;
     private boolean acknowledgePending;
+    /** Whether the current session got as far as streaming: its failure then starts the backoff over. */
+    private boolean streamed;
     private final Deque<FlushSample> unstored = new ArrayDeque<>();
 
     private record FlushSample(long lsn, Instant seenAt) {}
@@ -296,6 +298,11 @@ public final class WalReceiver implements AutoCloseable {
                 if (!running) {
                     break;
                 }
+                if (streamed) {
+                    // A session that streamed was a success: a PostgreSQL restart hours after a store outage waits
+                    // 0.5 s before reconnecting, not the longest backoff the outage reached.
+                    failures = 0;
+                }
                 failures++;
                 recordError(describe(e));
                 log.warn("WAL receiver: {}; retrying (attempt {})", describe(e), failures);
@@ -313,6 +320,7 @@ public final class WalReceiver implements AutoCloseable {
 
     /** One session: resume from the store's end, stream until stopped or something fails. */
     private void stream() throws Exception {
+        streamed = false;
         try (Connection sql = sqlConnection(); Connection replication = replicationConnection()) {
             ensureSlot(sql);
             checkSegmentSize(sql);
@@ -328,6 +336,7 @@ public final class WalReceiver implements AutoCloseable {
                 log.info("WAL receiver streaming timeline {} from {} into {}", timeline, WalSegments.format(start), store.describe());
                 acknowledge(stream);
                 updateStatus(true, null);
+                streamed = true;
                 Instant lastLag = Instant.EPOCH;
                 while (running) {
                     ByteBuffer message = stream.readPending();

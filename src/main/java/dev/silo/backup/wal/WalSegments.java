@@ -175,6 +175,27 @@ public final class WalSegments {
         return Optional.of(new Partial(first.timeline(), first.segmentStart(), java.util.Arrays.copyOf(buffer, size)));
     }
 
+    /**
+     * When the newest WAL object (a whole segment or a piece) was put into the store: no WAL the store holds was
+     * written by the server after that, so no commit in it is newer (up to the clocks of the server and the store).
+     * Empty when the store holds no WAL or does not say when one of its WAL objects was stored.
+     */
+    public static Optional<java.time.Instant> newestStoredAt(BackupStore store) throws IOException {
+        java.time.Instant newest = null;
+        for (BackupStore.StoredObject object : store.list(PREFIX)) {
+            if (parse(object).isEmpty() && parsePiece(object).isEmpty()) {
+                continue;
+            }
+            if (object.storedAt().isEmpty()) {
+                return Optional.empty();
+            }
+            if (newest == null || object.storedAt().get().isAfter(newest)) {
+                newest = object.storedAt().get();
+            }
+        }
+        return Optional.ofNullable(newest);
+    }
+
     /** The names of every partial-segment object (pieces) of the segment holding {@code segmentStart}, stale or not. */
     static List<String> pieceObjects(BackupStore store, long segmentStart) throws IOException {
         List<String> names = new ArrayList<>();

@@ -231,6 +231,50 @@ class RestoreDrillTest {
         assertScratchRemoved();
     }
 
+    @Test
+    @Order(4)
+    void aDrillWithTooLittleFreeSpaceIsRefusedBeforeRestoringAndRecordedAsFailed() throws Exception {
+        BaseBackupManifest newest = dev.silo.backup.base.BaseBackups.list(silo.baseBackups().orElseThrow().store()).getLast();
+        List<Path> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        // The disk holds less than the backup itself: a real probe of a smaller disk, not a mock.
+        RestoreDrill.FreeSpace smallDisk = path -> {
+            asked.add(path);
+            return newest.bytes() / 2;
+        };
+        var server = silo.embedded().orElseThrow();
+        DrillResult result;
+        try (RestoreDrills drills = new RestoreDrills(() -> server.adminUrl(Silo.CATALOG_DATABASE), silo.catalog(),
+                silo.core().audit(), new RestoreDrill(silo.baseBackups().orElseThrow().store(), silo.core().envelope(),
+                dataDir.resolve("drill"), server::adminUrl, Silo.CATALOG_DATABASE, silo.core().clock(), smallDisk), silo.core().clock())) {
+            result = drills.runNow(Actor.SYSTEM, line -> {});
+        }
+        assertThat(asked).containsExactly(dataDir.resolve("drill"));
+        assertThat(result.passed()).isFalse();
+        assertThat(result.failure()).isEqualTo(RestoreDrill.INSUFFICIENT_SPACE);
+        assertThat(result.reason()).contains("not enough disk space").contains(newest.id()).contains("nothing was restored");
+        assertThat(result.databases()).isEmpty();
+        assertThat(result.pagesRead()).isZero();
+        assertScratchRemoved();
+        try (Connection connection = silo.catalog().getConnection()) {
+            assertThat(RestoreDrills.readLast(connection)).get().satisfies(last -> {
+                assertThat(last.get("outcome")).isEqualTo("failed");
+                assertThat(last.get("failure")).isEqualTo(RestoreDrill.INSUFFICIENT_SPACE);
+                assertThat(String.valueOf(last.get("reason"))).contains("not enough disk space");
+            });
+        }
+        // What silo backups verify prints is the same view.
+        assertThat(result.view()).containsEntry("failure", RestoreDrill.INSUFFICIENT_SPACE).containsEntry("outcome", "failed");
+    }
+
+    @Test
+    void theSpaceADrillNeedsIsTheBackupTwiceItsWalAndAMargin() {
+        long mebibyte = 1024 * 1024;
+        assertThat(RestoreDrill.requiredSpace(100 * mebibyte, 16 * mebibyte))
+                .isEqualTo(132 * mebibyte + RestoreDrill.MIN_MARGIN_BYTES);
+        long large = 10_000 * mebibyte;
+        assertThat(RestoreDrill.requiredSpace(large, 0)).isEqualTo(large + large / 10);
+    }
+
     static String lastDrillId() throws Exception {
         try (Connection connection = silo.catalog().getConnection()) {
             return RestoreDrills.readLast(connection).map(last -> String.valueOf(last.get("id"))).orElse("");

@@ -194,6 +194,40 @@ class RestoreTest {
         assertThat(target).doesNotExist();
     }
 
+    @Test
+    void aTargetAfterTheEndOfTheWalInTheStoreIsRefusedBeforeAnyWorkWithExitCode2() throws Exception {
+        Path scratch = TestingSilo.newDataDir("restore-after-wal");
+        // A copy of the store, frozen: its objects were all stored before the target (copies take the time of the copy).
+        Path frozen = copyStore(scratch.resolve("frozen"));
+        Instant newest = WalSegments.newestStoredAt(new dev.silo.backup.FileBackupStore(frozen)).orElseThrow();
+        Thread.sleep(50);
+        Instant target = Instant.now();
+        assertThat(target).isAfter(newest);
+        Path newDir = scratch.resolve("new");
+        Run refused = cli(Map.of("SILO_MASTER_KEY", MASTER_KEY), "restore", "--from", frozen.toUri().toString(),
+                "--to-time", target.toString(), "--data-dir", newDir.toString());
+        assertThat(refused.code()).as(refused.err()).isEqualTo(2);
+        assertThat(refused.err()).contains("--to-time " + target + " is after the end of the WAL")
+                .contains("newest WAL was stored at " + newest).contains("restore to latest instead")
+                .doesNotContain("restoring base backup");
+        assertThat(refused.err().lines().filter(line -> line.startsWith("silo:"))).hasSize(1);
+        assertThat(newDir).doesNotExist();
+
+        // The store says its WAL is newer than the target (clocks apart, say), yet no commit reaches it: PostgreSQL's
+        // recovery finds out, and the answer is the same usage error, in one line, with nothing left behind.
+        try (Stream<Path> wal = Files.list(frozen.resolve("wal"))) {
+            for (Path file : wal.toList()) {
+                Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.from(target.plus(Duration.ofHours(1))));
+            }
+        }
+        Run recovered = cli(Map.of("SILO_MASTER_KEY", MASTER_KEY), "restore", "--from", frozen.toUri().toString(),
+                "--to-time", target.toString(), "--data-dir", newDir.toString());
+        assertThat(recovered.code()).as(recovered.err()).isEqualTo(2);
+        assertThat(recovered.err()).contains("is after the end of the WAL in the backup store")
+                .contains("restore to latest instead");
+        assertThat(newDir).doesNotExist();
+    }
+
     private static Path copyStore(Path target) throws Exception {
         Path source = storeRoot();
         try (Stream<Path> files = Files.walk(source)) {
