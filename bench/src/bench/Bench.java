@@ -54,6 +54,13 @@ public final class Bench {
         this.options = requireNonNull(options, "options is null");
     }
 
+    /** The load rows that run before row 10's second sample, for its name. */
+    private String loadRowsRan() {
+        java.util.List<String> ran = java.util.stream.Stream.of("1", "2", "3", "4", "5", "6", "7", "8", "9")
+                .filter(options::wants).toList();
+        return ran.isEmpty() ? "none ran" : (ran.size() == 1 ? "row " : "rows ") + String.join(", ", ran);
+    }
+
     int run() throws Exception {
         Instant started = Instant.now();
         header.put("date", DateTimeFormatter.ISO_INSTANT.format(started.truncatedTo(ChronoUnit.SECONDS)));
@@ -73,6 +80,11 @@ public final class Bench {
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             silo.start();
+            MemoryRows memory = new MemoryRows(harness);
+            if (options.wants("10")) {
+                Thread.sleep(2000); // let the JVM settle after "ready"
+                memory.sampleIdle(silo);
+            }
             try (Postgres postgres = Postgres.connect(silo)) {
                 header.put("PostgreSQL", postgres.version() + " (embedded, TLS only, fsync on)");
                 header.put("load", "HTTP: closed-loop driver in bench/src/bench/Load.java (virtual threads, one keep-alive "
@@ -100,6 +112,15 @@ public final class Bench {
                     if (options.wants("8")) {
                         restores.measure("many");
                         harness.rows().addAll(restores.rows());
+                    }
+                    if (options.wants("9")) {
+                        new LatencyRows(harness).measure(api, features);
+                    }
+                    if (options.wants("10")) {
+                        memory.addRows(silo, loadRowsRan());
+                    }
+                    if (options.wants("11")) {
+                        new StartRows(harness).measure();
                     }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");

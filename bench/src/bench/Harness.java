@@ -50,16 +50,21 @@ final class Harness {
 
     /** Runs a Silo-side measurement when all its features are there; "not available yet" otherwise. */
     Measured siloRow(String label, Features features, List<Feature> needs, Callable<Measured> work) {
+        return unavailable(features, needs).orElseGet(() -> attempt(label, work));
+    }
+
+    /** Why rows that need {@code needs} cannot run ("not available yet", or a failed probe); empty when they can. */
+    Optional<Measured> unavailable(Features features, List<Feature> needs) {
         for (Feature feature : needs) {
             if (features.failed(feature)) {
-                return Measured.error("the probe of " + feature.description + " failed");
+                return Optional.of(Measured.error("the probe of " + feature.description + " failed"));
             }
             Optional<String> missing = features.missing(feature);
             if (missing.isPresent()) {
-                return Measured.notYet(missing.get());
+                return Optional.of(Measured.notYet(missing.get()));
             }
         }
-        return attempt(label, work);
+        return Optional.empty();
     }
 
     Measured attempt(String label, Callable<Measured> work) {

@@ -67,14 +67,31 @@ final class Machine {
         }
     }
 
+    /** The JVM options ./silo passes (before SILO_JAVA_OPTS). */
+    static List<String> siloJvmOptions() {
+        List<String> options = new ArrayList<>();
+        options.add("-XX:MaxRAMPercentage=50");
+        if (Runtime.version().feature() >= 23) {
+            // Tink's protobuf runtime uses sun.misc.Unsafe (as ./silo does).
+            options.add("--sun-misc-unsafe-memory-access=allow");
+        }
+        return options;
+    }
+
+    /** The machine's RAM in bytes (MemTotal), or 0 if unknown. */
+    static long totalMemory() {
+        try {
+            return Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("MemTotal:"))
+                    .map(l -> Long.parseLong(l.replaceAll("\\D", "")) * 1024).findFirst().orElse(0L);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
     static List<String> javaCommand(Path jar, String... args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-XX:MaxRAMPercentage=50");
-        if (Runtime.version().feature() >= 23) {
-            // Tink's protobuf runtime uses sun.misc.Unsafe (as ./silo does).
-            command.add("--sun-misc-unsafe-memory-access=allow");
-        }
+        command.addAll(siloJvmOptions());
         String extra = System.getenv("SILO_BENCH_JVM_OPTS");
         if (extra != null && !extra.isBlank()) {
             // For profiling Silo under the benchmark, e.g. -XX:StartFlightRecording=...

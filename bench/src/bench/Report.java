@@ -26,7 +26,8 @@ final class Report {
                     .append(cell(row.silo())).append(" | ").append(cell(row.raw())).append(" | ")
                     .append(row.ratio()).append(" | ").append(cell(row.notes())).append(" |\n");
         }
-        out.append("\nRatio: Silo ÷ raw for throughputs, raw p50 ÷ Silo p50 for provisioning; 1.00 = at the raw limit. ")
+        out.append("\nRatio: Silo ÷ raw for throughputs, raw p50 ÷ Silo p50 for provisioning; 1.00 = at the raw limit; ")
+                .append("rows 9-11 say theirs (p50 ÷ reference p50, RSS ÷ goal, time ÷ goal). ")
                 .append("CPU notes are cores used during the measured window (client = this harness's JVM, ")
                 .append("tool = pgbench, silo = Silo's JVM, pg = the embedded PostgreSQL, other = everything else on the machine: "
                 + "when it is high, the machine was busy and the figures are low).\n");

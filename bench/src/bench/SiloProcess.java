@@ -22,6 +22,10 @@ final class SiloProcess {
     private static final Pattern PG_READY = Pattern.compile("Embedded PostgreSQL ready on 127\\.0\\.0\\.1:(\\d+)");
     private static final Pattern OPERATOR_KEY = Pattern.compile("silo_op_[A-Za-z0-9_\\-]{16,}");
 
+    /** Settings of the caller's environment that would point Silo elsewhere: removed for every Silo the bench runs. */
+    static final List<String> CALLER_SETTINGS = List.of("SILO_DATABASE_URL", "DATABASE_URL", "SILO_MASTER_KEY",
+            "SILO_MASTER_KEY_FILE", "SILO_PORT", "PORT", "SILO_DATA_DIR", "SILO_PUBLIC_URL", "SILO_OPERATOR_KEY");
+
     private final Options options;
     private final Path dataDir;
     private final Path log;
@@ -30,6 +34,7 @@ final class SiloProcess {
     private volatile int postgresPort;
     private volatile String superuserPassword;
     private volatile boolean stopped;
+    private volatile long launchedAt;
 
     private final String name;
     private final Map<String, String> extraEnv;
@@ -54,8 +59,7 @@ final class SiloProcess {
                 .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
         Map<String, String> env = builder.environment();
         // A fresh embedded installation, whatever the caller's environment says.
-        for (String name : List.of("SILO_DATABASE_URL", "DATABASE_URL", "SILO_MASTER_KEY", "SILO_MASTER_KEY_FILE",
-                "SILO_PORT", "PORT", "SILO_DATA_DIR", "SILO_PUBLIC_URL", "SILO_OPERATOR_KEY")) {
+        for (String name : CALLER_SETTINGS) {
             env.remove(name);
         }
         env.put("SILO_HOST", "127.0.0.1");
@@ -72,9 +76,11 @@ final class SiloProcess {
         if (!extraEnv.containsKey("SILO_REDIS_URL")) {
             env.remove("SILO_REDIS_URL");
         }
+        boolean fresh = !Files.exists(dataDir);
         long started = System.nanoTime();
-        System.err.println("bench: starting Silo on a fresh data directory " + dataDir);
+        System.err.println("bench: starting Silo on " + (fresh ? "a fresh" : "its existing") + " data directory " + dataDir);
         process = builder.start();
+        launchedAt = started;
         Files.writeString(options.work().resolve(name.isEmpty() ? "silo.pid" : "silo-" + name + ".pid"),
                 Long.toString(process.pid()));
         long deadline = started + TimeUnit.SECONDS.toNanos(180);
@@ -103,6 +109,11 @@ final class SiloProcess {
         throw new Fatal("Silo was not ready within 180 s; its log ends with:\n" + tail(Files.readString(log), 15));
     }
 
+    /** {@link System#nanoTime()} just before the JVM was launched. */
+    long launchedAt() {
+        return launchedAt;
+    }
+
     boolean started() {
         return process != null;
     }
@@ -117,6 +128,10 @@ final class SiloProcess {
 
     long pid() {
         return process.pid();
+    }
+
+    Path dataDir() {
+        return dataDir;
     }
 
     Path caCertificate() {
