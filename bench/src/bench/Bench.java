@@ -122,6 +122,9 @@ public final class Bench {
                     if (options.wants("11")) {
                         new StartRows(harness).measure();
                     }
+                    if (options.wants("12")) {
+                        new BackupRows(harness).measure(api, features);
+                    }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");
                 } finally {
