@@ -60,6 +60,7 @@ final class BackupRows {
         String key = features.operatorKey();
         String[] tenant = new String[2]; // slug, database
         int records = options.quick() ? 2_000 : 50_000;
+        // attempt answers null when the setup succeeded, the error (already recorded) when it did not
         Measured setup = harness.attempt("row 12 setup: a tenant of " + records + " records of ~1 KB", () -> {
             prepare(api, features, key, records, tenant);
             return null;

@@ -34,13 +34,14 @@ final class LatencyRows {
     private record Prepared(BenchTenant sizes, List<String> sizedIds, List<String> smallIds, BenchTenant export) {}
 
     void measure(Api api, Features features) {
-        Optional<Measured> unavailable = features == null ? Optional.empty()
-                : harness.unavailable(features, List.of(Feature.TENANTS, Feature.TENANT_ADMINS, Feature.LOGIN, Feature.RECORDS));
+        Optional<Measured> unavailable = harness.unavailable(features,
+                List.of(Feature.TENANTS, Feature.TENANT_ADMINS, Feature.LOGIN, Feature.RECORDS));
         if (unavailable.isPresent()) {
             harness.add(harness.row("9", "latency at 1 connection by response size", unavailable.get(), unavailable.get()));
             return;
         }
         Prepared[] prepared = new Prepared[1];
+        // attempt answers null when the setup succeeded, the error (already recorded) when it did not
         Measured setup = harness.attempt("row 9 setup: records of ~1, 8 and 64 KB, 50 small ones, a tenant to export", () -> {
             prepared[0] = prepare(api, features);
             return null;
