@@ -67,10 +67,27 @@ final class Machine {
         }
     }
 
-    /** The JVM options ./silo passes (before SILO_JAVA_OPTS). */
-    static List<String> siloJvmOptions() {
+    /**
+     * The JVM options ./silo passes (before SILO_JAVA_OPTS): the repository's {@code jvm.options} (next to the
+     * jar's {@code target/}), then what ./silo adds by JDK version. Read, not copied, so the memory rows measure
+     * the defaults users get.
+     */
+    static List<String> siloJvmOptions(Path jar) {
         List<String> options = new ArrayList<>();
-        options.add("-XX:MaxRAMPercentage=50");
+        Path file = jar.toAbsolutePath().getParent().getParent().resolve("jvm.options");
+        try {
+            for (String line : Files.readAllLines(file)) {
+                String option = line.strip();
+                if (!option.isEmpty() && !option.startsWith("#")) {
+                    options.add(option);
+                }
+            }
+        } catch (IOException e) {
+            throw new Fatal("cannot read " + file + " (the JVM options ./silo uses): " + e.getMessage());
+        }
+        if (Runtime.version().feature() >= 22) {
+            options.add("-XX:TrimNativeHeapInterval=10000");
+        }
         if (Runtime.version().feature() >= 23) {
             // Tink's protobuf runtime uses sun.misc.Unsafe (as ./silo does).
             options.add("--sun-misc-unsafe-memory-access=allow");
@@ -91,7 +108,7 @@ final class Machine {
     static List<String> javaCommand(Path jar, String... args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(siloJvmOptions());
+        command.addAll(siloJvmOptions(jar));
         String extra = System.getenv("SILO_BENCH_JVM_OPTS");
         if (extra != null && !extra.isBlank()) {
             // For profiling Silo under the benchmark, e.g. -XX:StartFlightRecording=...

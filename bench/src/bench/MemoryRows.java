@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 
 /**
  * Row 10 (issue 15, goal 3): the memory of the main Silo, started with the JVM options {@code ./silo} uses
- * ({@code -XX:MaxRAMPercentage=50}, see {@link Machine#javaCommand}): the JVM's resident set (VmRSS) right after
+ * (the repository's {@code jvm.options}, see {@link Machine#javaCommand}): the JVM's resident set (VmRSS) right after
  * start and after the load rows that ran before this one, against the goal of 300 MiB (a 512 MB dyno with
  * headroom); beside it the embedded PostgreSQL's proportional set (Pss from {@code /proc/PID/smaps_rollup}, summed
  * over the postmaster and its children, so shared buffers mapped by every backend are counted once).
@@ -57,7 +57,7 @@ final class MemoryRows {
     private Row row(String name, Sample sample) {
         String ratio = sample.error() == null ? String.format(Locale.ROOT, "%.2f", (double) sample.siloRss() / GOAL_BYTES) : "—";
         return new Row("10", name, sample.silo(), "PostgreSQL: " + sample.postgres(), ratio,
-                "ratio: Silo RSS ÷ 300 MiB; " + sample.heap() + "; Silo runs with " + String.join(" ", Machine.siloJvmOptions())
+                "ratio: Silo RSS ÷ 300 MiB; " + sample.heap() + "; Silo runs with " + String.join(" ", Machine.siloJvmOptions(harness.options().jar()))
                         + " like ./silo (machine RAM " + mib(Machine.totalMemory()) + ")");
     }
 

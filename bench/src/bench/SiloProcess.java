@@ -63,6 +63,7 @@ final class SiloProcess {
             env.remove(name);
         }
         env.put("SILO_HOST", "127.0.0.1");
+        env.putIfAbsent("MALLOC_ARENA_MAX", "2"); // as ./silo and the Procfile set it
         env.put("SILO_LOG_FORMAT", "json");
         env.put("SILO_BCRYPT_COST", Integer.toString(options.bcryptCost()));
         env.putAll(extraEnv);
