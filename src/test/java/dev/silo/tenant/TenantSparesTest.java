@@ -14,7 +14,10 @@ import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationVersion;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -53,6 +56,7 @@ import static org.awaitility.Awaitility.await;
  * orphan, and spares are never tenants. Its own node ({@code SILO_TENANT_SPARES=2}); tests that need the pool to stand
  * still hold the spares lock, as another node making spares would.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class TenantSparesTest {
     private static final String PASSWORD = "correct horse battery staple";
     private static final Duration PATIENCE = Duration.ofSeconds(90);
@@ -320,6 +324,36 @@ class TenantSparesTest {
             assertWorks(tenant);
         }
         awaitReady(2);
+    }
+
+    /** Last: it restarts the node, with no spares kept. */
+    @Test
+    @Order(Integer.MAX_VALUE)
+    void aRestartDropsASpareWhoseMakingWasInterruptedAndZeroKeepsNone() throws Exception {
+        awaitReady(2);
+        Tenant tenant = silo.tenants().create(slug("kept"), null, Optional.empty(), Actor.SYSTEM);
+        UUID placement = silo.core().placements().choose(Optional.of(Placements.EMBEDDED)).id();
+        UUID crashed = UUID.randomUUID();
+        try (AutoCloseable still = holdPoolStill()) {
+            handMade(crashed, placement, "creating", null, Instant.now());
+        }
+        java.nio.file.Path dataDir = silo.config().dataDir();
+        silo.close();
+        silo = TestingSilo.startNew(dataDir, Map.of("SILO_TENANT_SPARES", "0"));
+        spares = silo.spares().orElseThrow();
+        anonymous = new TestingHttp(silo.baseUri());
+        operator = anonymous.withBearer(TestingSilo.operatorKey(silo));
+
+        await().atMost(PATIENCE).until(() -> spares.list().isEmpty());
+        assertThat(exists("SELECT 1 FROM pg_database WHERE datname = ?", Tenant.databaseNameFor(crashed))).isFalse();
+        assertThat(exists("SELECT 1 FROM pg_roles WHERE rolname = ?", Tenant.databaseNameFor(crashed))).isFalse();
+        assertNoOrphans();
+        assertThat(anonymous.get("/t/" + tenant.slug() + "/health").status()).isEqualTo(200);
+        // With no spare, a create provisions as usual.
+        Tenant provisioned = createOverHttp(slug("usual"));
+        assertThat(provisioned.status()).isEqualTo(TenantStatus.ACTIVE);
+        assertThat(spares.list()).isEmpty();
+        assertNoOrphans();
     }
 
     /** A spare row and, as a pass makes them, its role and database; migrated up to {@code schema} (none: not at all). */
