@@ -52,7 +52,8 @@ import static java.util.Objects.requireNonNull;
  * tenant schema (a newer build started) is migrated before it may be taken, or dropped if that fails.
  *
  * <p>The pass runs on a platform thread of its own: at start (which repairs what a crash left), after a spare was
- * taken or any tenant changed (a catalog event), and every minute. {@code SILO_TENANT_SPARES=0} keeps none: the
+ * taken or any tenant changed (a catalog event; once creates have paused for half a second, at most 5 s later), and
+ * every minute. {@code SILO_TENANT_SPARES=0} keeps none: the
  * start's pass drops any that are left.
  *
  * <p>Why the role password is made with the spare and not when it is taken: setting it then would cost a connection
@@ -68,6 +69,8 @@ public final class TenantSpares implements AutoCloseable {
     public static final int LOCK_SPACE = 7215015;
     public static final int LOCK_KEY = 1;
     private static final Duration PERIOD = Duration.ofSeconds(60);
+    private static final Duration QUIET = Duration.ofMillis(500);
+    private static final Duration MAX_DEFERRAL = Duration.ofSeconds(5);
 
     /** A spare as its catalog row holds it. */
     public record Spare(UUID id, UUID placementId, String state, String databaseName, String roleName,
@@ -145,11 +148,24 @@ public final class TenantSpares implements AutoCloseable {
                 return; // the start's pass dropped what was left; nothing more to keep
             }
             try {
-                wake.tryAcquire(PERIOD.toMillis(), TimeUnit.MILLISECONDS);
+                if (wake.tryAcquire(PERIOD.toMillis(), TimeUnit.MILLISECONDS)) {
+                    awaitQuiet();
+                }
                 wake.drainPermits();
             } catch (InterruptedException e) {
                 return;
             }
+        }
+    }
+
+    /**
+     * Waits until no create has taken a spare for {@link #QUIET} (at most {@link #MAX_DEFERRAL}): making a spare
+     * writes a database's worth of WAL and runs a migration, which a burst of creates would otherwise wait behind.
+     */
+    private void awaitQuiet() throws InterruptedException {
+        long deadline = System.nanoTime() + MAX_DEFERRAL.toNanos();
+        while (System.nanoTime() < deadline && wake.tryAcquire(QUIET.toMillis(), TimeUnit.MILLISECONDS)) {
+            wake.drainPermits();
         }
     }
 
