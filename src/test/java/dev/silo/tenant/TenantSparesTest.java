@@ -118,6 +118,23 @@ class TenantSparesTest {
         return silo.tenants().get(slug);
     }
 
+    /** Through another node's operator API, naming the placement (a node without the embedded server chooses among external ones). */
+    private static Tenant createOverHttp(TestingHttp node, String slug) {
+        var response = node.post("/admin/tenants", "{\"slug\":\"" + slug + "\",\"placement\":\"" + Placements.EMBEDDED + "\"}");
+        assertThat(response.status()).as(response.body()).isEqualTo(201);
+        return silo.tenants().get(slug);
+    }
+
+    /** A second node on this node's catalog: what another dyno behind the same router is. */
+    private static Silo secondNode() throws java.io.IOException {
+        var catalog = silo.catalogUrl();
+        String url = "postgres://" + catalog.user() + ":" + catalog.password() + "@localhost:" + catalog.port() + "/"
+                + catalog.database() + "?sslmode=verify-full&sslrootcert=" + catalog.parameters().get("sslrootcert");
+        String masterKey = java.nio.file.Files.readString(silo.config().dataDir().resolve("master.key")).strip();
+        return TestingSilo.startNew(TestingSilo.newDataDir("spares-b"), Map.of("SILO_DATABASE_URL", url,
+                "SILO_MASTER_KEY", masterKey, "SILO_TENANT_SPARES", "2"));
+    }
+
     /** The tenant serves: its first admin logs in and writes a record that reads back. */
     private static void assertWorks(Tenant tenant) {
         assertThat(anonymous.get("/t/" + tenant.slug() + "/health").status()).isEqualTo(200);
@@ -216,12 +233,14 @@ class TenantSparesTest {
     }
 
     @Test
-    void concurrentCreatesNeverShareASpareAndFallBackWhenThePoolIsEmpty() throws Exception {
+    void concurrentCreatesOnTwoNodesNeverShareASpareAndFallBackWhenThePoolIsEmpty() throws Exception {
         awaitReady(2);
         int creates = 8;
         List<Tenant> tenants = new ArrayList<>();
         Set<UUID> sparesBefore;
-        try (AutoCloseable still = holdPoolStill()) {
+        try (Silo other = secondNode(); AutoCloseable still = holdPoolStill()) {
+            assertThat(other.spares()).as("only a node with the embedded server makes spares").isEmpty();
+            TestingHttp otherOperator = new TestingHttp(other.baseUri()).withBearer(TestingSilo.operatorKey(silo));
             sparesBefore = readyIds();
             ExecutorService threads = Executors.newFixedThreadPool(creates);
             try {
@@ -229,13 +248,14 @@ class TenantSparesTest {
                 List<CompletableFuture<Tenant>> results = new ArrayList<>();
                 for (int i = 0; i < creates; i++) {
                     String slug = slug("burst" + i);
+                    boolean here = i % 2 == 0; // half on each node
                     results.add(CompletableFuture.supplyAsync(() -> {
                         try {
                             go.await();
                         } catch (InterruptedException e) {
                             throw new IllegalStateException(e);
                         }
-                        return createOverHttp(slug);
+                        return here ? createOverHttp(slug) : createOverHttp(otherOperator, slug);
                     }, threads));
                 }
                 go.countDown();
