@@ -52,6 +52,7 @@ import dev.silo.tenant.Tenant;
 import dev.silo.tenant.TenantDirectory;
 import dev.silo.tenant.TenantRoutes;
 import dev.silo.tenant.TenantService;
+import dev.silo.tenant.TenantSpares;
 import dev.silo.tenant.TenantStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -105,6 +106,7 @@ public final class Silo implements AutoCloseable {
     private final Optional<RestoreDrills> drills;
     private final CountDownLatch closed = new CountDownLatch(1);
     private LogicalBackups logicalBackups;
+    private Optional<TenantSpares> spares = Optional.empty();
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -156,6 +158,12 @@ public final class Silo implements AutoCloseable {
                     core.tenantDatabases().evict(UUID.fromString(payload.split(":", 3)[1]));
                 }
             });
+            Optional<TenantSpares> spares = core.embedded().map(server -> spares(core, clock));
+            spares.ifPresent(pool -> events.subscribe(payload -> {
+                if (payload.startsWith("tenant:")) {
+                    pool.requestRefill(); // a create on any node, or a command, may have taken a spare
+                }
+            }));
             events.start();
 
             ScheduledExecutorService jobs = Executors.newSingleThreadScheduledExecutor(
@@ -256,6 +264,8 @@ public final class Silo implements AutoCloseable {
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
                     baseBackups, drills);
             silo.logicalBackups = logicalBackups;
+            silo.spares = spares;
+            spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());
@@ -391,6 +401,23 @@ public final class Silo implements AutoCloseable {
         } catch (IOException e) {
             return java.util.Map.of("error", "cannot list the backup store: " + e.getMessage());
         }
+    }
+
+    /**
+     * Spare tenant databases on the embedded server ({@code SILO_TENANT_SPARES}, issue 15.7): made here, taken by
+     * creates on any node. Registered before the HTTP server, so it stops after it.
+     */
+    private static TenantSpares spares(SiloCore core, Clock clock) {
+        TenantSpares spares = new TenantSpares(core.catalog(), core.placements(), core.envelope(), core.catalog(), clock,
+                core.config().tuning().tenantSpares());
+        core.onClose(spares);
+        core.tenants().onSpareTaken(spares::requestRefill);
+        return spares;
+    }
+
+    /** This node's spare tenant databases: present where it runs the embedded server. */
+    public Optional<TenantSpares> spares() {
+        return spares;
     }
 
     /** Catalog snapshots and tenant backups. */

@@ -95,6 +95,8 @@ public final class TenantService {
     private final CatalogEvents events;
     private final DataSource provisioningLocks;
     private volatile FailureInjector failures = NO_FAILURES;
+    private volatile Runnable beforeSpareCommit = () -> {};
+    private volatile Runnable spareTaken = () -> {};
 
     /**
      * @param provisioningLocks catalog connections that hold provisioning locks, a pool apart from {@code catalog}
@@ -116,6 +118,16 @@ public final class TenantService {
     /** For tests: fail before chosen provisioning steps. */
     public void injectFailures(FailureInjector injector) {
         this.failures = requireNonNull(injector, "injector is null");
+    }
+
+    /** For tests: run (and throw from) inside the transaction that turns a spare into a tenant, before it commits. */
+    public void injectSpareAssignmentFailure(Runnable failure) {
+        this.beforeSpareCommit = requireNonNull(failure, "failure is null");
+    }
+
+    /** Told after a create took a spare, so that the node's {@link TenantSpares} makes another. */
+    public void onSpareTaken(Runnable listener) {
+        this.spareTaken = requireNonNull(listener, "listener is null");
     }
 
     public Settings settings() {
@@ -173,6 +185,10 @@ public final class TenantService {
         validateSlug(slug);
         String displayName = validateName(name == null || name.isBlank() ? slug : name);
         Placements.Placement placement = placements.choose(placementName);
+        Optional<Tenant> fromSpare = createFromSpare(slug, displayName, placement, actor);
+        if (fromSpare.isPresent()) {
+            return fromSpare.get();
+        }
         UUID id = UUID.randomUUID();
         Instant now = clock.instant();
         String password = randomPassword();
@@ -185,6 +201,54 @@ public final class TenantService {
             insertProvisioning(tenant, actor);
             return completeOrReport(tenant, actor);
         });
+    }
+
+    /**
+     * Turns a ready spare of the placement ({@link TenantSpares}) into the tenant, in one catalog transaction: the
+     * spare's row is deleted (taken with {@code SKIP LOCKED}, so concurrent creates on any node each get another
+     * spare or none), and the tenant's row, its first signing key and its audit entry are written, already active.
+     * Nothing outside the catalog changes: the spare's database, role and schema already carry the names of the id
+     * the tenant takes. So an assignment is never half done: a failure or a crash before the commit leaves the spare
+     * in the pool and no tenant. The role's password was made with the spare; the JWT secret and the data keyset are
+     * made here, so they exist only from the moment the tenant does. Empty when the placement has no ready spare at
+     * this build's schema version: the caller provisions as usual.
+     */
+    private Optional<Tenant> createFromSpare(String slug, String name, Placements.Placement placement, Actor actor) {
+        Optional<MigrationVersion> schema = TenantSpares.shippedSchemaVersion();
+        if (schema.isEmpty()) {
+            return Optional.empty();
+        }
+        KeysetHandle keyset = Envelope.newDataKeyset();
+        String secret = SigningKeys.newSecret(SigningKeys.DEFAULT_SECRET_LENGTH);
+        Optional<Tenant> created;
+        try {
+            created = Sql.inTransaction(catalog, connection -> {
+                Optional<TenantSpares.Spare> taken = TenantSpares.take(connection, placement.id(), schema.get());
+                if (taken.isEmpty()) {
+                    return Optional.<Tenant>empty();
+                }
+                TenantSpares.Spare spare = taken.get();
+                Instant now = clock.instant();
+                Tenant tenant = new Tenant(spare.id(), slug, name, TenantStatus.ACTIVE, placement.id(), spare.databaseName(),
+                        spare.roleName(), spare.credentialsWrapped(), false,
+                        envelope.wrapKeyset(keyset, "tenant/" + spare.id() + "/data-keyset"), now, now, null, null, null, null);
+                TenantRepository.insert(connection, tenant);
+                SigningKeys.insert(connection, envelope, tenant.id(), SigningKeys.newKid(), secret, now);
+                audit.append(connection, actor, "tenant.create", "tenant:" + slug, Map.of("tenant_id", tenant.id().toString(),
+                        "placement", placements.placementName(placement.id()), "spare", true));
+                beforeSpareCommit.run();
+                CatalogEvents.publish(connection, event(tenant));
+                return Optional.of(tenant);
+            });
+        } catch (Conflict e) {
+            throw new Conflict("slug-taken", "a tenant with slug '" + slug + "' already exists");
+        }
+        created.ifPresent(tenant -> {
+            events.local(event(tenant));
+            log.info("Created tenant {} from a spare database", tenant);
+            spareTaken.run();
+        });
+        return created;
     }
 
     /**
@@ -256,30 +320,14 @@ public final class TenantService {
             String password = envelope.unwrapString(tenant.credentialsWrapped(), tenant.credentialsContext());
             DatabaseUrl admin = placements.adminUrl(tenant.placementId(), null);
             try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
-                String role = Sql.identifier(tenant.roleName());
-                String database = Sql.identifier(tenant.databaseName());
-
                 failures.before(Step.ROLE, tenant);
-                if (!exists(connection, "SELECT 1 FROM pg_roles WHERE rolname = ?", tenant.roleName())) {
-                    execute(connection, "CREATE ROLE " + role + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                            + "NOBYPASSRLS CONNECTION LIMIT 32");
-                }
-                // The clear password never travels to the server: only its SCRAM verifier, computed here with few
-                // iterations because the password is 256 random bits (see ScramVerifier).
-                execute(connection, "ALTER ROLE " + role + " PASSWORD '"
-                        + ScramVerifier.of(password, ScramVerifier.TENANT_ITERATIONS) + "'");
-                if (!isSuperuser(connection)) {
-                    // PostgreSQL 16+: CREATE DATABASE ... OWNER needs membership in the owner role.
-                    execute(connection, "GRANT " + role + " TO CURRENT_USER");
-                }
+                createRole(connection, tenant.roleName(), password);
 
                 failures.before(Step.DATABASE, tenant);
-                if (!exists(connection, "SELECT 1 FROM pg_database WHERE datname = ?", tenant.databaseName())) {
-                    execute(connection, "CREATE DATABASE " + database + " OWNER " + role + " TEMPLATE template0 ENCODING 'UTF8'");
-                }
+                createDatabase(connection, tenant.roleName(), tenant.databaseName());
 
                 failures.before(Step.PRIVILEGES, tenant);
-                execute(connection, "REVOKE ALL ON DATABASE " + database + " FROM PUBLIC");
+                revokePublic(connection, tenant.databaseName());
             } catch (SQLException e) {
                 throw new IllegalStateException("SQLSTATE " + e.getSQLState() + ": " + e.getMessage(), e);
             }
@@ -309,8 +357,12 @@ public final class TenantService {
      * schema is at now, which after a successful migration is the newest this build ships.
      */
     public MigrationVersion migrate(Tenant tenant) {
-        DatabaseUrl url = placements.tenantUrl(tenant);
-        try (HikariDataSource dataSource = Pools.create("migrate-" + tenant.slug(), url, 2, 0, Duration.ofSeconds(10))) {
+        return migrate(placements.tenantUrl(tenant), tenant.slug());
+    }
+
+    /** Migrates the tenant schema at {@code url}, which logs in as the database's own role. */
+    static MigrationVersion migrate(DatabaseUrl url, String name) {
+        try (HikariDataSource dataSource = Pools.create("migrate-" + name, url, 2, 0, Duration.ofSeconds(10))) {
             Flyway flyway = Flyway.configure()
                     .dataSource(dataSource)
                     .locations("classpath:db/tenant")
@@ -607,8 +659,7 @@ public final class TenantService {
         }
         DatabaseUrl admin = placements.adminUrl(tenant.placementId(), null);
         try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
-            execute(connection, "DROP DATABASE IF EXISTS " + Sql.identifier(tenant.databaseName()) + " WITH (FORCE)");
-            execute(connection, "DROP ROLE IF EXISTS " + Sql.identifier(tenant.roleName()));
+            dropDatabaseAndRole(connection, tenant.databaseName(), tenant.roleName());
         } catch (SQLException e) {
             throw Sql.translate(e);
         }
@@ -811,10 +862,47 @@ public final class TenantService {
         return new NotFound("tenant-not-found", "no tenant with slug '" + slug + "'");
     }
 
-    private static String randomPassword() {
+    static String randomPassword() {
         byte[] bytes = new byte[32];
         RANDOM.nextBytes(bytes);
         return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    /**
+     * A LOGIN role without SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS, unless it exists, and its
+     * password set. The clear password never travels to the server: only its SCRAM verifier, computed here with few
+     * iterations because the password is 256 random bits (see ScramVerifier).
+     */
+    static void createRole(Connection admin, String roleName, String password) throws SQLException {
+        String role = Sql.identifier(roleName);
+        if (!exists(admin, "SELECT 1 FROM pg_roles WHERE rolname = ?", roleName)) {
+            execute(admin, "CREATE ROLE " + role + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                    + "NOBYPASSRLS CONNECTION LIMIT 32");
+        }
+        execute(admin, "ALTER ROLE " + role + " PASSWORD '" + ScramVerifier.of(password, ScramVerifier.TENANT_ITERATIONS) + "'");
+        if (!isSuperuser(admin)) {
+            // PostgreSQL 16+: CREATE DATABASE ... OWNER needs membership in the owner role.
+            execute(admin, "GRANT " + role + " TO CURRENT_USER");
+        }
+    }
+
+    /** The database owned by the role, unless it exists. */
+    static void createDatabase(Connection admin, String roleName, String databaseName) throws SQLException {
+        if (!exists(admin, "SELECT 1 FROM pg_database WHERE datname = ?", databaseName)) {
+            execute(admin, "CREATE DATABASE " + Sql.identifier(databaseName) + " OWNER " + Sql.identifier(roleName)
+                    + " TEMPLATE template0 ENCODING 'UTF8'");
+        }
+    }
+
+    /** Nobody but the owner (and the admin account) may connect. */
+    static void revokePublic(Connection admin, String databaseName) throws SQLException {
+        execute(admin, "REVOKE ALL ON DATABASE " + Sql.identifier(databaseName) + " FROM PUBLIC");
+    }
+
+    /** Drops the database (closing its sessions) and the role, each if it exists. */
+    static void dropDatabaseAndRole(Connection admin, String databaseName, String roleName) throws SQLException {
+        execute(admin, "DROP DATABASE IF EXISTS " + Sql.identifier(databaseName) + " WITH (FORCE)");
+        execute(admin, "DROP ROLE IF EXISTS " + Sql.identifier(roleName));
     }
 
     private static boolean exists(Connection connection, String sql, String parameter) throws SQLException {

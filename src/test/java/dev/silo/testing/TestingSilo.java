@@ -122,6 +122,9 @@ public final class TestingSilo {
         env.putIfAbsent("SILO_BASE_BACKUP_HOURS", "0");
         // Restore drills likewise: a clock advanced by days must not start one (a whole restore) in the middle of a run.
         env.putIfAbsent("SILO_BACKUP_DRILL_DAYS", "0");
+        // Spare tenant databases only where a test asks for them (TenantSparesTest): the provisioning tests inject
+        // failures into the full path, and count databases.
+        env.putIfAbsent("SILO_TENANT_SPARES", "0");
         // Every test's requests come from 127.0.0.1: rate limits only where a test sets them (RateLimitTest).
         for (String limit : RATE_LIMIT_SETTINGS) {
             env.putIfAbsent(limit, "off");

@@ -153,6 +153,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      * @param https                 TLS on the port ({@code SILO_TLS_CERT_FILE} + {@code SILO_TLS_KEY_FILE}, or
      *                              {@code SILO_TLS=self-signed}; {@code SILO_TLS_RELOAD_SECONDS} 5) and
      *                              {@code SILO_REQUIRE_HTTPS} (on where {@code DYNO} is set, else off)
+     * @param tenantSpares          spare tenant databases kept ready on the embedded server so that a create takes one
+     *                              instead of provisioning ({@code SILO_TENANT_SPARES}, 2; 0 keeps none)
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -161,7 +163,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
                          boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits,
-                         HttpsConfig https) {
+                         HttpsConfig https, int tenantSpares) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -193,7 +195,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_TENANT_BACKUP_HOURS", 24, 1, 24 * 366),
                     intSetting(env, "SILO_BACKUP_CONCURRENCY", 2, 1, 64),
                     rateLimits(env),
-                    https(env));
+                    https(env),
+                    intSetting(env, "SILO_TENANT_SPARES", 2, 0, 50));
         }
 
         /**
