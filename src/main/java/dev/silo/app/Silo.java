@@ -169,7 +169,9 @@ public final class Silo implements AutoCloseable {
             ScheduledExecutorService jobs = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().daemon().name("silo-jobs").factory());
             jobs.scheduleWithFixedDelay(() -> runJobs(core), 30, 60, TimeUnit.SECONDS);
-            core.onClose(jobs::shutdownNow);
+            // Closed before PostgreSQL stops: a round still running (a catalog snapshot, a drill check) is waited for,
+            // so its connection is not cut under it (a broken-connection warning with a stack trace at every stop).
+            core.onClose(() -> shutdownAndWait(jobs, "the node's job scheduler"));
             AuditCheckpointJob auditCheckpoints = AuditCheckpointJob.start(core);
             core.onClose(auditCheckpoints);
             Optional<WalReceiver> walReceiver = startWalReceiver(core);
@@ -365,6 +367,18 @@ public final class Silo implements AutoCloseable {
             }, Duration.ofMinutes(1));
         }
         return drills;
+    }
+
+    /** Stops {@code executor} (interrupting its tasks) and waits up to 30 s for a running one to end. */
+    static void shutdownAndWait(java.util.concurrent.ExecutorService executor, String what) {
+        executor.shutdownNow();
+        try {
+            if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
+                log.warn("Stopping with {} still running after 30 s", what);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**

@@ -58,6 +58,8 @@ public final class LogicalBackups implements AutoCloseable {
     private final ThreadPoolExecutor downloads;
     private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
 
+    private volatile boolean closing;
+
     public LogicalBackups(DataSource catalog, TenantService tenants, CatalogSnapshots catalogSnapshots, TenantBackups tenantBackups,
                           Clock clock, Duration interval, int concurrency) {
         this.catalog = requireNonNull(catalog, "catalog is null");
@@ -97,7 +99,11 @@ public final class LogicalBackups implements AutoCloseable {
                 advisory(connection, "SELECT pg_advisory_unlock(?)", ROUND_LOCK);
             }
         } catch (IOException | SQLException | RuntimeException e) {
-            log.warn("Logical backup round failed: {}", e.toString());
+            if (closing) {
+                log.debug("Logical backup round ended by the stop: {}", e.toString());
+            } else {
+                log.warn("Logical backup round failed: {}", e.toString());
+            }
         }
     }
 
@@ -179,9 +185,23 @@ public final class LogicalBackups implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops taking backups; one still running is interrupted and waited for (at most 30 s for both pools), so the
+     * database it reads is not stopped under it.
+     */
     @Override
     public void close() {
+        closing = true;
         backups.shutdownNow();
         downloads.shutdownNow();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            if (!backups.awaitTermination(30, TimeUnit.SECONDS)
+                    || !downloads.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                log.warn("Stopping with a tenant backup or download still running after 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
