@@ -82,8 +82,10 @@ class DatabaseOutageTest {
 
             List<Outcome> all = List.copyOf(outcomes);
             assertThat(all).noneMatch(outcome -> outcome.status() >= 500 && outcome.status() != 503);
+            // 503s name the outage; a request whose wait for a connection ended while the new server's pool was
+            // still filling (a loaded machine) is answered busy instead: both retryable, both with Retry-After.
             assertThat(all).filteredOn(outcome -> outcome.status() == 503).allSatisfy(outcome -> {
-                assertThat(outcome.type()).as(outcome.body()).isEqualTo(UNAVAILABLE);
+                assertThat(outcome.type()).as(outcome.body()).isIn(UNAVAILABLE, "https://silo.dev/problems/busy");
                 assertThat(outcome.retryAfter()).isNotNull();
             });
             assertThat(all).allMatch(outcome -> outcome.status() == 201 || outcome.status() == 503);
