@@ -2,7 +2,7 @@ package dev.silo.app;
 
 import dev.silo.audit.Actor;
 import dev.silo.tenant.Tenant;
-import dev.silo.tenant.TenantAudit;
+import dev.silo.audit.TenantAudit;
 import dev.silo.testing.TestingHttp;
 import dev.silo.testing.TestingSilo;
 import org.junit.jupiter.api.Test;
