@@ -92,7 +92,25 @@ final class Machine {
             // Tink's protobuf runtime uses sun.misc.Unsafe (as ./silo does).
             options.add("--sun-misc-unsafe-memory-access=allow");
         }
+        if (Runtime.version().feature() >= 19) {
+            // As `./silo serve`: the class data sharing archive next to the jar, used when it matches the jar. Only a
+            // start that asks for it (StartRows, once per jar) writes it: a short command would archive a few classes.
+            options.add("-XX:SharedArchiveFile=" + classArchive(jar));
+            if (createClassArchive) {
+                options.add("-XX:+AutoCreateSharedArchive");
+            }
+            options.add("-Xlog:cds=off");
+            options.add("-Xlog:cds+dynamic=off");
+        }
         return options;
+    }
+
+    /** While true, the Silo JVMs launched write {@link #classArchive} when they exit, if it is missing or stale. */
+    static volatile boolean createClassArchive;
+
+    /** target/silo.jsa, where ./silo keeps the class data sharing archive of {@code serve}. */
+    static Path classArchive(Path jar) {
+        return jar.toAbsolutePath().resolveSibling("silo.jsa");
     }
 
     /** The machine's RAM in bytes (MemTotal), or 0 if unknown. */

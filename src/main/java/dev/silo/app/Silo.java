@@ -148,7 +148,6 @@ public final class Silo implements AutoCloseable {
             Optional<OperatorService.CreatedOperator> bootstrap = bootstrapOperator(core);
 
             repairInterruptedProvisioning(core, Duration.ZERO);
-            TenantSchemas.bringUpToDate(core);
 
             TenantDirectory directory = new TenantDirectory(core.tenants());
             CatalogEvents events = core.events();
@@ -268,6 +267,8 @@ public final class Silo implements AutoCloseable {
             silo.logicalBackups = logicalBackups;
             silo.spares = spares;
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
+            // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
+            TenantSchemas.startChecks(core);
             log.info("Silo {} ({}) ready at {} in {} ms; data directory {}; {}", build.version(), build.commitLabel(),
                     silo.baseUri(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.dataDir(),
                     config.embedded() ? "embedded PostgreSQL" : "external catalog " + core.catalogUrl());

@@ -2,89 +2,82 @@ package dev.silo.app;
 
 import dev.silo.tenant.Tenant;
 import dev.silo.tenant.TenantStatus;
-import org.flywaydb.core.api.MigrationVersion;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** At start, every active tenant's schema brought up to this build's migrations. */
+import static java.util.Objects.requireNonNull;
+
+/**
+ * After start, in the background, every active tenant's schema brought up to this build's migrations (tenants
+ * created before a release are not re-migrated at provisioning). The node is ready before this ends: a request to
+ * a tenant not checked yet checks that tenant first ({@link dev.silo.tenant.TenantService#ensureCurrentSchema}, the
+ * same per-tenant guard), so no tenant is served on an old schema and start does not grow with the tenants.
+ */
 final class TenantSchemas {
     private static final Logger log = LoggerFactory.getLogger(TenantSchemas.class);
 
-    private TenantSchemas() {}
-
-    /** Tenant schemas checked at once at start: each check holds one tenant connection. */
+    /** Tenant schemas checked at once: each check holds one tenant connection (platform threads, off the carriers). */
     private static final int SCHEMA_CHECKS_AT_ONCE = 4;
 
+    /** For tests: runs on the background thread before any tenant is checked (a test holds the checks back with it). */
+    static volatile Runnable beforeChecks = () -> {};
+
+    private TenantSchemas() {}
+
     /**
-     * Brings every active tenant's schema up to the migrations this build ships (tenants created before a release
-     * are not re-migrated at provisioning). A full Flyway run costs hundreds of milliseconds per tenant, so only the
-     * first tenant gets one (which tells the newest version this build ships); the others are checked by reading
-     * their migration history, a few at once, and migrated only when behind. A tenant that fails is logged and
-     * skipped: it must not keep the others down; the records service retries the migration when it meets a
-     * missing table.
+     * Starts the background checks and returns at once; closing the node stops them. Each tenant is checked by
+     * reading its migration history (one query) and migrated only when behind. A tenant that fails is logged and
+     * skipped: it must not keep the others down; its next request retries the check.
      */
-    static void bringUpToDate(SiloCore core) {
-        var active = core.tenants().list(false).stream().filter(t -> t.status() == TenantStatus.ACTIVE).toList();
-        if (active.isEmpty()) {
-            return;
-        }
-        long started = System.nanoTime();
-        AtomicInteger failed = new AtomicInteger();
-        AtomicInteger migrated = new AtomicInteger();
-        Optional<MigrationVersion> newest = Optional.empty();
-        int next = 0;
-        while (newest.isEmpty() && next < active.size()) {
-            Tenant tenant = active.get(next++);
-            try {
-                newest = Optional.of(core.tenants().migrate(tenant));
-                migrated.incrementAndGet();
-            } catch (RuntimeException e) {
-                failed.incrementAndGet();
-                log.warn("Cannot migrate the schema of tenant {}; continuing with the others: {}", tenant, e.toString());
-            }
-        }
-        if (newest.isPresent()) {
-            MigrationVersion latest = newest.get();
-            ExecutorService checks = Executors.newFixedThreadPool(SCHEMA_CHECKS_AT_ONCE,
-                    Thread.ofPlatform().daemon().name("silo-schema-check-", 0).factory());
-            try {
-                List<Future<?>> results = new ArrayList<>();
-                for (Tenant tenant : active.subList(next, active.size())) {
-                    results.add(checks.submit(() -> {
-                        try {
-                            if (core.tenants().appliedSchemaVersion(tenant).compareTo(latest) < 0) {
-                                core.tenants().migrate(tenant);
-                                migrated.incrementAndGet();
-                            }
-                        } catch (RuntimeException e) {
-                            failed.incrementAndGet();
-                            log.warn("Cannot migrate the schema of tenant {}; continuing with the others: {}", tenant, e.toString());
+    static void startChecks(SiloCore core) {
+        requireNonNull(core, "core is null");
+        ExecutorService checks = Executors.newFixedThreadPool(SCHEMA_CHECKS_AT_ONCE,
+                Thread.ofPlatform().daemon().name("silo-schema-check-", 0).factory());
+        Thread coordinator = Thread.ofPlatform().daemon().name("silo-schema-checks").unstarted(() -> checkAll(core, checks));
+        core.onClose(() -> {
+            coordinator.interrupt();
+            checks.shutdownNow();
+        });
+        coordinator.start();
+    }
+
+    private static void checkAll(SiloCore core, ExecutorService checks) {
+        try {
+            beforeChecks.run();
+            long started = System.nanoTime();
+            List<Tenant> active = core.tenants().list(false).stream().filter(t -> t.status() == TenantStatus.ACTIVE).toList();
+            AtomicInteger failed = new AtomicInteger();
+            AtomicInteger migrated = new AtomicInteger();
+            for (Tenant tenant : active) {
+                checks.execute(() -> {
+                    try {
+                        if (core.tenants().ensureCurrentSchema(tenant)) {
+                            migrated.incrementAndGet();
                         }
-                    }));
-                }
-                for (Future<?> result : results) {
-                    result.get();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new StartupException("interrupted while checking tenant schemas");
-            } catch (ExecutionException e) {
-                throw new IllegalStateException(e.getCause());
-            } finally {
-                checks.shutdownNow();
+                    } catch (RuntimeException e) {
+                        failed.incrementAndGet();
+                        log.warn("Cannot migrate the schema of tenant {}; continuing with the others: {}", tenant, e.toString());
+                    }
+                });
             }
+            checks.shutdown();
+            if (checks.awaitTermination(1, TimeUnit.DAYS) && !active.isEmpty()) {
+                log.info("Checked the schema of {} active tenant(s) in the background in {} ms ({} migrated, {} failed)",
+                        active.size(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), migrated.get(), failed.get());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the node is closing
+        } catch (RuntimeException e) {
+            log.warn("Cannot check the tenant schemas in the background (each tenant is checked at its first request): {}",
+                    e.toString());
+        } finally {
+            checks.shutdownNow();
         }
-        log.info("Checked the schema of {} active tenant(s) in {} ms ({} Flyway run(s), {} failed)", active.size(),
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), migrated.get(), failed.get());
     }
 }

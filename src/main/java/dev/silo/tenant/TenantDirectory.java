@@ -67,6 +67,9 @@ public final class TenantDirectory {
                     throw new Unavailable("tenant-restoring", "tenant '" + slug + "' is being restored to an earlier point "
                             + "in time; try again in a few seconds", Duration.ofSeconds(5));
                 }
+                // Start does not wait for tenant schemas: a tenant not yet checked on this node is checked (and
+                // migrated if behind) here, once, before anything reads or writes it.
+                tenants.ensureCurrentSchema(tenant.tenant());
                 yield tenant;
             }
             case SUSPENDED -> throw new Forbidden("tenant-suspended", "tenant '" + slug + "' is suspended");

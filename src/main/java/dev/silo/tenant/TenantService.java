@@ -97,6 +97,11 @@ public final class TenantService {
     private volatile FailureInjector failures = NO_FAILURES;
     private volatile Runnable beforeSpareCommit = () -> {};
     private volatile Runnable spareTaken = () -> {};
+    /** Tenants whose schema this node has seen at this build's version (checked, migrated or provisioned). */
+    private final java.util.Set<UUID> currentSchemas = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** One lock per tenant whose schema is being checked: a tenant is checked once however many requests arrive. */
+    private final java.util.concurrent.ConcurrentHashMap<UUID, java.util.concurrent.locks.ReentrantLock> schemaChecks =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * @param provisioningLocks catalog connections that hold provisioning locks, a pool apart from {@code catalog}
@@ -357,7 +362,51 @@ public final class TenantService {
      * schema is at now, which after a successful migration is the newest this build ships.
      */
     public MigrationVersion migrate(Tenant tenant) {
-        return migrate(placements.tenantUrl(tenant), tenant.slug());
+        MigrationVersion version = migrate(placements.tenantUrl(tenant), tenant.slug());
+        currentSchemas.add(tenant.id());
+        return version;
+    }
+
+    /**
+     * Makes sure the tenant's schema is at this build's migrations before it is used: the first call for a tenant
+     * on this node reads its migration history (one query) and runs Flyway only if the schema is behind; every
+     * later call is a look-up in memory. Concurrent first calls for one tenant wait for one check (a lock per
+     * tenant; a {@link java.util.concurrent.locks.ReentrantLock}, so a waiting virtual thread does not pin its
+     * carrier). Requests call it through {@link TenantDirectory#requireServing}; the start's background checks
+     * ({@code TenantSchemas}) through the same guard, so the two never migrate a tenant twice. A failed check
+     * answers 503 and is retried by the next call.
+     *
+     * @return whether Flyway ran
+     */
+    public boolean ensureCurrentSchema(Tenant tenant) {
+        if (currentSchemas.contains(tenant.id())) {
+            return false;
+        }
+        java.util.concurrent.locks.ReentrantLock lock = schemaChecks.computeIfAbsent(tenant.id(),
+                id -> new java.util.concurrent.locks.ReentrantLock());
+        lock.lock();
+        try {
+            if (currentSchemas.contains(tenant.id())) {
+                return false;
+            }
+            Optional<MigrationVersion> shipped = TenantSpares.shippedSchemaVersion();
+            if (shipped.isPresent() && appliedSchemaVersion(tenant).compareTo(shipped.get()) >= 0) {
+                currentSchemas.add(tenant.id());
+                return false;
+            }
+            migrate(tenant);
+            log.info("Migrated the schema of tenant {} to this build's version before using it", tenant.slug());
+            return true;
+        } catch (RuntimeException e) {
+            if (e instanceof dev.silo.platform.problem.Problem) {
+                throw e;
+            }
+            log.warn("Cannot bring the schema of tenant {} up to date: {}", tenant.slug(), e.toString());
+            throw new Unavailable("tenant-schema-unavailable", "tenant '" + tenant.slug() + "' cannot be served yet; "
+                    + "try again in a few seconds", Duration.ofSeconds(5));
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Migrates the tenant schema at {@code url}, which logs in as the database's own role. */
