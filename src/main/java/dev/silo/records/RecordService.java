@@ -3,6 +3,8 @@ package dev.silo.records;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.Caller;
 import dev.silo.platform.cpu.BulkWork;
@@ -27,6 +29,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -44,8 +47,9 @@ import static java.util.Objects.requireNonNull;
  * Collections and records of one tenant, in the tenant's own database, always as the tenant's role (claims C12,
  * C15, C24, C25). Collections are rows, never tables: no name from a request reaches SQL text.
  *
- * <p>Concurrency: every record write reads its collection {@code FOR SHARE} and a schema change locks it
- * {@code FOR UPDATE}, so no record slips in under the old schema while the new one is checked. Updates and
+ * <p>Concurrency: every record write reads its collection {@code FOR SHARE} (a create in the same statement as its
+ * insert, see {@link #create}) and a schema change locks it {@code FOR UPDATE}, so no record slips in under the old
+ * schema while the new one is checked. Updates and
  * deletes are conditional on the version the client read ({@code WHERE version = ...}), so concurrent writers
  * never lose an update: the second one gets a 412 and rereads.
  */
@@ -56,6 +60,8 @@ public final class RecordService {
     private static final int FETCH_SIZE = 256;
     private static final String UNDEFINED_TABLE = "42P01";
     private static final String UNDEFINED_FUNCTION = "42883";
+    /** Reads of a collection one create makes at most, when its schema keeps changing under it. */
+    private static final int CREATE_ATTEMPTS = 5;
 
     private static final String RECORD_COLUMNS =
             "id, collection, version, data::text, created_at, created_by, updated_at, updated_by";
@@ -68,6 +74,14 @@ public final class RecordService {
     private final Clock clock;
     private final Consumer<Tenant> migrate;
     private final BulkWork bulk;
+    /**
+     * Collections as last read, for creates; never trusted: every create checks the schema in the same statement.
+     * Invalidated here when this instance changes or deletes a collection.
+     */
+    private final Cache<CollectionKey, ReadCollection> collections = Caffeine.newBuilder()
+            .maximumSize(10_000)
+            .expireAfterAccess(Duration.ofMinutes(10))
+            .build();
 
     /**
      * @param migrate migrates a tenant's schema; called when a tenant database predates the records tables
@@ -94,6 +108,14 @@ public final class RecordService {
         requireAdmin(caller);
         checkCollectionName(name);
         Instant now = now();
+        try {
+            return storeCollection(caller, name, schema, now);
+        } finally {
+            collections.invalidate(new CollectionKey(caller.tenant().id(), name));
+        }
+    }
+
+    private PutResult storeCollection(Caller caller, String name, Optional<Schema> schema, Instant now) {
         return transaction(caller.tenant(), connection -> {
             try (PreparedStatement insert = connection.prepareStatement("""
                     INSERT INTO collections (name, schema, created_at, created_by, updated_at, updated_by)
@@ -200,6 +222,14 @@ public final class RecordService {
     void deleteCollection(Caller caller, String name, boolean force) {
         requireAdmin(caller);
         checkCollectionName(name);
+        try {
+            removeCollection(caller, name, force);
+        } finally {
+            collections.invalidate(new CollectionKey(caller.tenant().id(), name));
+        }
+    }
+
+    private void removeCollection(Caller caller, String name, boolean force) {
         transaction(caller.tenant(), connection -> {
             requireCollection(connection, name, "FOR UPDATE");
             long count;
@@ -225,28 +255,90 @@ public final class RecordService {
 
     // ---- records
 
+    /**
+     * Creates a record in one statement, one round trip in auto-commit: the data is validated and sealed in Java
+     * under the collection's schema as last read (cached per tenant and collection), and the {@code INSERT ...
+     * SELECT} inserts only if the collection still has exactly that schema, reading it {@code FOR SHARE}. A
+     * concurrent schema change or deletion holds the row {@code FOR UPDATE}, so the insert waits for it and then
+     * rechecks the condition against the committed row (READ COMMITTED re-evaluation): a record never slips in under
+     * a schema that is no longer the collection's. When the condition fails (the cache was stale, or the schema
+     * changed meanwhile), the collection is read again and the record validated again.
+     */
     StoredRecord create(Caller caller, String collectionName, ObjectNode data) {
         checkCollectionName(collectionName);
         RecordValues.checkStorable(data);
         Instant now = now();
         UUID id = RecordIds.v7(now);
-        return transaction(caller.tenant(), connection -> {
-            RecordCollection collection = requireCollection(connection, collectionName, "FOR SHARE");
-            collection.schema().ifPresent(schema -> schema.validate(data));
-            try (PreparedStatement insert = connection.prepareStatement("""
-                    INSERT INTO records (id, collection, version, data, created_at, created_by, updated_at, updated_by)
-                    VALUES (?, ?, 1, ?::jsonb, ?, ?, ?, ?)
-                    """)) {
-                insert.setObject(1, id);
-                insert.setString(2, collectionName);
-                insert.setString(3, RecordValues.write(seal(caller.tenant(), collection, id, data)));
-                insert.setTimestamp(4, Timestamp.from(now));
-                insert.setObject(5, caller.userId());
-                insert.setTimestamp(6, Timestamp.from(now));
-                insert.setObject(7, caller.userId());
-                insert.executeUpdate();
+        CollectionKey key = new CollectionKey(caller.tenant().id(), collectionName);
+        ReadCollection read = collections.getIfPresent(key);
+        for (int attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
+            boolean fresh = read == null;
+            if (fresh) {
+                read = readCollection(caller.tenant(), collectionName);
+                collections.put(key, read);
             }
-            return new StoredRecord(id, collectionName, 1, data, now, caller.userId(), now, caller.userId());
+            RecordCollection collection = read.collection();
+            try {
+                collection.schema().ifPresent(schema -> schema.validate(data));
+            } catch (BadRequest | Conflict e) {
+                if (fresh) {
+                    throw e;
+                }
+                // validated against a cached schema that may be out of date: read it again before refusing
+                collections.invalidate(key);
+                read = null;
+                continue;
+            }
+            String stored = RecordValues.write(seal(caller.tenant(), collection, id, data));
+            String schemaText = read.schemaText();
+            boolean inserted = withRetry(caller.tenant(), false, connection -> {
+                try (PreparedStatement insert = connection.prepareStatement("""
+                        INSERT INTO records (id, collection, version, data, created_at, created_by, updated_at, updated_by)
+                        SELECT ?, c.name, 1, ?::jsonb, ?, ?, ?, ?
+                        FROM collections c
+                        WHERE c.name = ? AND c.schema IS NOT DISTINCT FROM ?::jsonb
+                        FOR SHARE OF c
+                        """)) {
+                    insert.setObject(1, id);
+                    insert.setString(2, stored);
+                    insert.setTimestamp(3, Timestamp.from(now));
+                    insert.setObject(4, caller.userId());
+                    insert.setTimestamp(5, Timestamp.from(now));
+                    insert.setObject(6, caller.userId());
+                    insert.setString(7, collectionName);
+                    insert.setString(8, schemaText);
+                    return insert.executeUpdate() == 1;
+                }
+            });
+            if (inserted) {
+                return new StoredRecord(id, collectionName, 1, data, now, caller.userId(), now, caller.userId());
+            }
+            // deleted, or its schema changed since it was read: read it again (a 404 if it is gone)
+            collections.invalidate(key);
+            read = null;
+        }
+        throw new Conflict("collection-changing", "the schema of collection '" + collectionName + "' changed "
+                + CREATE_ATTEMPTS + " times while this record was being created; retry", Map.of("collection", collectionName));
+    }
+
+    /** A collection as read, with its schema's stored text, the version a create checks it against. */
+    private record ReadCollection(RecordCollection collection, String schemaText) {}
+
+    private record CollectionKey(UUID tenantId, String name) {}
+
+    private ReadCollection readCollection(Tenant tenant, String name) {
+        return withRetry(tenant, false, connection -> {
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT name, schema::text, created_at, updated_at FROM collections WHERE name = ?")) {
+                select.setString(1, name);
+                try (ResultSet rs = select.executeQuery()) {
+                    if (!rs.next()) {
+                        throw new NotFound("collection-not-found", "no collection '" + name + "' in this tenant",
+                                Map.of("collection", name));
+                    }
+                    return new ReadCollection(readCollection(rs), rs.getString(2));
+                }
+            }
         });
     }
 

@@ -807,6 +807,85 @@ class RecordsTest {
         assertThat(last.json().get("data").get("count").asLong()).isEqualTo(successes.get());
     }
 
+    /** Changes a collection's schema behind Silo's back, as another Silo instance would (no cache of this one sees it). */
+    static void setSchemaDirectly(Tenant tenant, String collection, String schema) {
+        silo.core().tenantDatabases().inTransaction(tenant, connection -> {
+            try (PreparedStatement update = connection.prepareStatement(
+                    "UPDATE collections SET schema = ?::jsonb, updated_at = now() WHERE name = ?")) {
+                update.setString(1, schema);
+                update.setString(2, collection);
+                assertThat(update.executeUpdate()).isEqualTo(1);
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void aCreateIsValidatedAgainstTheSchemaInTheDatabaseNotAnOutdatedCopy() {
+        String notes = collection(acme, acmeAdmin, "notes", "{\"fields\": {\"n\": {\"type\": \"integer\", \"required\": true}}}");
+        String path = base(acme) + "/collections/" + notes + "/records";
+        create(acmeMember, acme, notes, "{\"n\": 1}");
+        setSchemaDirectly(acme, notes, "{\"fields\": {\"title\": {\"type\": \"string\", \"required\": true}}}");
+        // valid only under the new schema: accepted; valid only under the old one: refused
+        create(acmeMember, acme, notes, "{\"title\": \"new\"}");
+        assertProblem(acmeMember.post(path, "{\"n\": 2}"), 400, "schema-violation");
+        // and a collection deleted behind Silo's back is a 404, not a record without a collection
+        silo.core().tenantDatabases().inTransaction(acme, connection -> {
+            try (PreparedStatement delete = connection.prepareStatement("DELETE FROM collections WHERE name = ?")) {
+                delete.setString(1, notes);
+                delete.executeUpdate();
+            }
+            return null;
+        });
+        assertProblem(acmeMember.post(path, "{\"title\": \"gone\"}"), 404, "collection-not-found");
+    }
+
+    @Test
+    void aCreateWaitingOnASchemaChangeIsValidatedAgainstTheNewSchema() throws Exception {
+        String racing = collection(acme, acmeAdmin, "racing", "");
+        String path = base(acme) + "/collections/" + racing + "/records";
+        create(acmeMember, acme, racing, "{\"n\": 1}");
+        java.util.concurrent.atomic.AtomicReference<TestingHttp.Response> response = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread creator = silo.core().tenantDatabases().inTransaction(acme, connection -> {
+            // a schema change in progress, as PUT /collections/{name} makes one: the row locked FOR UPDATE and updated
+            try (PreparedStatement lock = connection.prepareStatement("SELECT name FROM collections WHERE name = ? FOR UPDATE")) {
+                lock.setString(1, racing);
+                lock.executeQuery().close();
+            }
+            try (PreparedStatement update = connection.prepareStatement("UPDATE collections SET schema = ?::jsonb WHERE name = ?")) {
+                update.setString(1, "{\"fields\": {\"n\": {\"type\": \"integer\", \"required\": true}}}");
+                update.setString(2, racing);
+                update.executeUpdate();
+            }
+            // a create that read the collection while it was still schemaless, and fails the new schema
+            Thread started = Thread.ofVirtual().start(() -> response.set(acmeMember.post(path, "{\"title\": \"no n\"}")));
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (!insertWaitsOnALock()) {
+                assertThat(System.nanoTime()).as("the create waits for the schema change").isLessThan(deadline);
+                java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(10));
+            }
+            return started;
+        });
+        creator.join(30_000);
+        assertProblem(response.get(), 400, "schema-violation");
+        var listing = acmeMember.get(path);
+        assertThat(listing.json().get("records")).hasSize(1);
+    }
+
+    static boolean insertWaitsOnALock() {
+        return silo.core().tenantDatabases().withConnection(acme, connection -> {
+            try (PreparedStatement select = connection.prepareStatement("""
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+                      AND query LIKE 'INSERT INTO records%'
+                    """);
+                 ResultSet rs = select.executeQuery()) {
+                rs.next();
+                return rs.getLong(1) > 0;
+            }
+        });
+    }
+
     static Set<String> ids(JsonNode records) {
         Set<String> ids = new HashSet<>();
         records.forEach(record -> ids.add(record.get("id").asText()));
