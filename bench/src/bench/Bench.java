@@ -125,6 +125,12 @@ public final class Bench {
                     if (options.wants("12")) {
                         new BackupRows(harness).measure(api, features);
                     }
+                    if (options.wants("13")) {
+                        new ProvisionRows(harness).measure();
+                    }
+                    if (options.wants("14")) {
+                        new ZipfRows(harness).measure(silo, postgres, api, features, sampler);
+                    }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");
                 } finally {

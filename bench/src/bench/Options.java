@@ -10,7 +10,7 @@ import java.util.stream.Stream;
 record Options(boolean quick, Path jar, Path work, Path outDir, Optional<Path> pgbench, String commandLine,
                Duration warmup, Duration measure, int connections, int bcryptCost, int provisionTenants,
                int rawProvisionDatabases, List<Integer> tenantLevels, int pgbenchScale, int pgbenchClients,
-               java.util.Set<String> rowIds) {
+               java.util.Set<String> rowIds, int fillerTenants, int zipfTenants) {
 
     /** Whether any of {@code ids} was asked for ({@code --rows}; all when not given). */
     boolean wants(String... ids) {
@@ -23,7 +23,7 @@ record Options(boolean quick, Path jar, Path work, Path outDir, Optional<Path> p
         Optional<Path> pgbench = Optional.empty();
         String commandLine = "bench/run";
         Double warmup = null, measure = null;
-        Integer connections = null, cost = null, provision = null, scale = null;
+        Integer connections = null, cost = null, provision = null, scale = null, filler = null, zipf = null;
         List<Integer> levels = null;
         java.util.Set<String> rowIds = java.util.Set.of();
         for (int i = 0; i < args.length; i++) {
@@ -46,6 +46,8 @@ record Options(boolean quick, Path jar, Path work, Path outDir, Optional<Path> p
                 case "--pgbench-scale" -> scale = Integer.parseInt(value(args, ++i, arg));
                 case "--tenants" -> levels = Stream.of(value(args, ++i, arg).split(","))
                         .map(String::strip).map(Integer::parseInt).toList();
+                case "--filler-tenants" -> filler = Integer.parseInt(value(args, ++i, arg));
+                case "--zipf-tenants" -> zipf = Integer.parseInt(value(args, ++i, arg));
                 case "--rows" -> rowIds = Stream.of(value(args, ++i, arg).split(",")).map(String::strip)
                         .collect(java.util.stream.Collectors.toUnmodifiableSet());
                 default -> throw new IllegalArgumentException("unknown option " + arg + " (see bench/run --help)");
@@ -72,7 +74,16 @@ record Options(boolean quick, Path jar, Path work, Path outDir, Optional<Path> p
                 tenantLevels,
                 scale != null ? scale : quick ? 1 : 10,
                 8,
-                rowIds);
+                rowIds,
+                positive(filler != null ? filler : quick ? 20 : 1000, "--filler-tenants"),
+                positive(zipf != null ? zipf : quick ? 20 : 1000, "--zipf-tenants"));
+    }
+
+    private static int positive(int n, String option) {
+        if (n < 1) {
+            throw new IllegalArgumentException(option + " takes a positive count");
+        }
+        return n;
     }
 
     private static String value(String[] args, int i, String option) {
