@@ -67,11 +67,24 @@ public final class WalReceiver implements AutoCloseable {
     private int filled;
     private int timeline;
     private long storedUpTo = -1;
+    /**
+     * Set when the watchdog suspended synchronous mode, with what the store held then: the receiver engages it again
+     * only once the store has taken WAL since (a small lag alone would re-engage it against a store still down, and
+     * commits would hang again every few seconds through the outage).
+     */
+    private volatile boolean suspendedForStore;
+    private volatile long storedAtSuspension;
     private Instant lastPartialPut = Instant.EPOCH;
     private int storedFilled;
     private boolean acknowledgePending;
-    /** Whether the current session got as far as streaming: its failure then starts the backoff over. */
+    /**
+     * Whether the current session stored WAL (a put succeeded): its failure then starts the backoff over. Streaming
+     * alone is not enough: with the store down every session streams, fails at its first put, and would reconnect
+     * twice a second through the whole outage.
+     */
     private boolean streamed;
+    /** When the current session started streaming; null before. A session that streamed a minute also counts. */
+    private Instant streamingSince;
     private final Deque<FlushSample> unstored = new ArrayDeque<>();
 
     private record FlushSample(long lsn, Instant seenAt) {}
@@ -172,6 +185,7 @@ public final class WalReceiver implements AutoCloseable {
             statement.execute("SELECT pg_reload_conf()");
         }
         synchronousEngaged = true;
+        suspendedForStore = false;
         noProgressSince = null;
         log.info("WAL receiver: synchronous mode on: commits now wait until the backup store holds their WAL");
         updateStatus(true, null);
@@ -179,6 +193,8 @@ public final class WalReceiver implements AutoCloseable {
 
     /** Back to asynchronous: waiting commits are released at once (the server drops its wait queue on reload). */
     private void disengageSynchronous(Connection sql) throws SQLException {
+        storedAtSuspension = storedUpTo;
+        suspendedForStore = true;
         try (Statement statement = sql.createStatement()) {
             statement.execute("ALTER SYSTEM RESET synchronous_standby_names");
             statement.execute("SELECT pg_reload_conf()");
@@ -298,8 +314,9 @@ public final class WalReceiver implements AutoCloseable {
                 if (!running) {
                     break;
                 }
-                if (streamed) {
-                    // A session that streamed was a success: a PostgreSQL restart hours after a store outage waits
+                if (streamed || (streamingSince != null
+                        && Duration.between(streamingSince, clock.instant()).compareTo(Duration.ofMinutes(1)) >= 0)) {
+                    // A session that stored WAL was a success: a PostgreSQL restart hours after a store outage waits
                     // 0.5 s before reconnecting, not the longest backoff the outage reached.
                     failures = 0;
                 }
@@ -321,6 +338,7 @@ public final class WalReceiver implements AutoCloseable {
     /** One session: resume from the store's end, stream until stopped or something fails. */
     private void stream() throws Exception {
         streamed = false;
+        streamingSince = null;
         try (Connection sql = sqlConnection(); Connection replication = replicationConnection()) {
             ensureSlot(sql);
             checkSegmentSize(sql);
@@ -336,7 +354,7 @@ public final class WalReceiver implements AutoCloseable {
                 log.info("WAL receiver streaming timeline {} from {} into {}", timeline, WalSegments.format(start), store.describe());
                 acknowledge(stream);
                 updateStatus(true, null);
-                streamed = true;
+                streamingSince = clock.instant();
                 Instant lastLag = Instant.EPOCH;
                 while (running) {
                     ByteBuffer message = stream.readPending();
@@ -361,7 +379,8 @@ public final class WalReceiver implements AutoCloseable {
                         lastLag = now;
                         Long lagBytes = status.lagBytes();
                         // Caught up to within one segment: the first waiting commit then waits for one put, not a backlog.
-                        if (synchronous.enabled() && !synchronousEngaged && lagBytes != null && lagBytes <= WalSegments.SEGMENT_SIZE) {
+                        if (synchronous.enabled() && !synchronousEngaged && lagBytes != null && lagBytes <= WalSegments.SEGMENT_SIZE
+                                && (!suspendedForStore || storedUpTo != storedAtSuspension)) {
                             engageSynchronous(sql);
                         }
                     }
@@ -462,6 +481,7 @@ public final class WalReceiver implements AutoCloseable {
             store.delete(piece);
         }
         storedUpTo = segmentStart + filled;
+        streamed = true;
         segmentStart += segment.length;
         filled = 0;
         storedFilled = 0;

@@ -79,6 +79,7 @@ class WalSynchronousTest {
             BackupStore store = openStore(dataDir, storeRoot);
             await().atMost(GUARD).until(() -> "on".equals(receiver.status().synchronous()));
 
+            int logsBefore = dev.silo.testing.TestingLogs.lines().size();
             Path aside = dataDir.resolve("backups").resolve("store-aside");
             Files.move(storeRoot, aside);
             Files.writeString(storeRoot, "not a folder");
@@ -91,8 +92,20 @@ class WalSynchronousTest {
             });
             // The commit waits while the receiver cannot store it, then returns once Silo suspends synchronous mode.
             write.get(GUARD.toSeconds(), TimeUnit.SECONDS);
-            assertThat(receiver.status().synchronous()).isEqualTo("suspended");
-            assertThat(receiver.status().lastError()).contains("synchronous mode suspended");
+            // The server releases the commit on the reload, a moment before the receiver's status says so.
+            await().atMost(GUARD).until(() -> "suspended".equals(receiver.status().synchronous()));
+            // And it stays suspended while the store is still down (it used to re-engage on the small lag alone).
+            for (int i = 0; i < 3; i++) {
+                try (Connection connection = connect(postgres); Statement statement = connection.createStatement()) {
+                    statement.execute("INSERT INTO outage_probe VALUES (" + (1000 + i) + ")");
+                }
+                Thread.sleep(1500); // longer than the receiver's lag interval (1 s): a re-engagement would show
+                assertThat(receiver.status().synchronous()).as("while the store is down").isEqualTo("suspended");
+            }
+            // The status's last error is the store's own again by now (each reconnect fails on it); the suspension
+            // is in the log, once.
+            assertThat(dev.silo.testing.TestingLogs.lines().subList(logsBefore, dev.silo.testing.TestingLogs.lines().size()))
+                    .filteredOn(line -> line.contains("synchronous mode suspended")).hasSize(1);
             try (Connection connection = connect(postgres); Statement statement = connection.createStatement()) {
                 assertThat(queryText(statement, "SHOW synchronous_standby_names")).isEmpty();
             }
