@@ -72,11 +72,6 @@ final class RequestGate {
         }
     }
 
-    /** Takes a permit only if one is free now and no one is waiting for it. */
-    boolean tryAcquire() {
-        return waiters.isEmpty() && takePermit();
-    }
-
     void release() {
         permits.incrementAndGet();
         drain();

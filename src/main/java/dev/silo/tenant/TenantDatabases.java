@@ -17,7 +17,6 @@ import java.sql.SQLFeatureNotSupportedException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.util.Comparator;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -37,11 +36,9 @@ import static java.util.Objects.requireNonNull;
  * <p>Thousands of tenants share one PostgreSQL, whose {@code max_connections} is small (each connection costs
  * the server 1-2 MB). So pools are created on first use, small ({@link Settings#maxPerTenant}), closed when idle,
  * and every physical connection to any tenant database holds one permit of a global budget
- * ({@link Settings#totalConnections}). When the budget is spent, permits are freed from other tenants, least
- * recently used first: first the surplus of pools holding more than one connection with one idle (each keeps one,
- * so that as many tenants as the budget allows stay connected: a tenant without a connection pays a new
- * PostgreSQL session, TLS handshake and login on its next request), then whole idle pools. If none can be freed
- * within {@link Settings#acquireTimeout} the request gets a 503 problem {@code busy} with {@code Retry-After}.
+ * ({@link Settings#totalConnections}). When the budget is spent, idle pools of other tenants are closed
+ * (least recently used first) to free permits; if none can be freed within {@link Settings#acquireTimeout}
+ * the request gets a 503 problem {@code busy} with {@code Retry-After}.
  *
  * <p>A database that cannot be reached is not a busy one: while the supervised server is known to be down
  * ({@link DatabaseAvailability}) requests of tenants placed on it get a 503 {@code database-unavailable} at once,
@@ -66,8 +63,6 @@ public final class TenantDatabases implements AutoCloseable {
     private static final long GATE_SWEEP_MILLIS = 25;
     /** How often a connection adder waiting for the budget looks again for idle pools to close. */
     private static final long BUDGET_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
-    /** How long shedding a surplus connection waits to borrow it (it was idle a moment ago). */
-    private static final long SHED_BORROW_MILLIS = 5;
 
     private final Settings settings;
     private final Function<Tenant, DatabaseUrl> locate;
@@ -78,8 +73,6 @@ public final class TenantDatabases implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong lastReclaimNanos = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
     private final ScheduledExecutorService sweeper;
     private final java.util.concurrent.ExecutorService closer;
-    /** HikariCP's housekeeping for every tenant pool: one thread, rather than one per pool. */
-    private final java.util.concurrent.ScheduledThreadPoolExecutor housekeeping;
     private final DatabaseAvailability availability;
 
     public TenantDatabases(Settings settings, Function<Tenant, DatabaseUrl> locate) {
@@ -96,9 +89,6 @@ public final class TenantDatabases implements AutoCloseable {
         // Platform threads: HikariCP's shutdown blocks inside synchronized code, which pins a virtual thread's
         // carrier on JDK 21 (a burst of closes could stall request handling there).
         this.closer = Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("tenant-pool-closer-", 0).factory());
-        this.housekeeping = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
-                Thread.ofPlatform().daemon().name("tenant-pool-housekeeping").factory());
-        housekeeping.setRemoveOnCancelPolicy(true);
         long period = Math.max(1000, settings.idleTimeout().toMillis() / 4);
         sweeper.scheduleWithFixedDelay(this::closeIdlePools, period, period, TimeUnit.MILLISECONDS);
         sweeper.scheduleWithFixedDelay(this::expireWaits, GATE_SWEEP_MILLIS, GATE_SWEEP_MILLIS, TimeUnit.MILLISECONDS);
@@ -123,13 +113,6 @@ public final class TenantDatabases implements AutoCloseable {
     /** Physical connections open to tenant databases right now. */
     public int openConnections() {
         return settings.totalConnections() - budget.availablePermits();
-    }
-
-    /** Physical connections the tenant's pool holds (0 without a pool). */
-    public int openConnections(Tenant tenant) {
-        TenantPool pool = pools.get(tenant.id());
-        var bean = pool == null ? null : pool.dataSource.getHikariPoolMXBean();
-        return bean == null ? 0 : bean.getTotalConnections();
     }
 
     public int openPools() {
@@ -187,48 +170,22 @@ public final class TenantDatabases implements AutoCloseable {
         }
     }
 
-    /**
-     * Frees permits for the tenant {@code requester}, as many as adders wait for the budget: first by closing one
-     * idle connection of each pool that holds more than one (least recently used first), then by closing whole
-     * idle pools. The closes run on the closer threads; the permits come back as connections close.
-     */
+    /** Frees permits by closing the least recently used idle pools of other tenants. */
     private void reclaim(UUID requester) {
         long now = System.nanoTime();
         long last = lastReclaimNanos.get();
         if (now - last < BUDGET_SLICE_NANOS / 2 || !lastReclaimNanos.compareAndSet(last, now)) {
             return; // another waiter just did it; the pools it closed are still handing their permits back
         }
-        int needed = Math.max(1, budget.getQueueLength());
-        List<TenantPool> surplus = pools.entrySet().stream()
-                .filter(e -> !e.getKey().equals(requester) && e.getValue().holdsSurplus())
-                .map(Map.Entry::getValue)
-                .sorted(Comparator.comparingLong(pool -> pool.lastUsedNanos))
-                .limit(needed)
-                .toList();
-        for (TenantPool pool : surplus) {
-            execute(pool::shedOne);
-        }
-        if (surplus.size() >= needed) {
-            return;
-        }
         pools.entrySet().stream()
-                .filter(e -> !e.getKey().equals(requester) && e.getValue().inUse.get() == 0 && e.getValue().holdsConnections()
-                        && !surplus.contains(e.getValue()))
+                .filter(e -> !e.getKey().equals(requester) && e.getValue().inUse.get() == 0 && e.getValue().holdsConnections())
                 .sorted(Comparator.comparingLong(e -> e.getValue().lastUsedNanos))
-                .limit(needed - surplus.size())
+                .limit(Math.max(1, budget.getQueueLength()))
                 .forEach(e -> {
                     if (pools.remove(e.getKey(), e.getValue())) {
                         e.getValue().retire();
                     }
                 });
-    }
-
-    private void execute(Runnable task) {
-        try {
-            closer.execute(task);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // closing down: nothing more to free
-        }
     }
 
     @Override
@@ -238,7 +195,6 @@ public final class TenantDatabases implements AutoCloseable {
         }
         sweeper.shutdownNow();
         closer.shutdown();
-        housekeeping.shutdown();
         try {
             closer.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
@@ -267,7 +223,6 @@ public final class TenantDatabases implements AutoCloseable {
             config.setMaxLifetime(Duration.ofMinutes(30).toMillis());
             config.setConnectionTimeout(Math.max(250, settings.acquireTimeout().toMillis()));
             config.setInitializationFailTimeout(-1);
-            config.setScheduledExecutor(housekeeping);
             this.dataSource = new HikariDataSource(config);
             allPools.add(this);
         }
@@ -275,35 +230,6 @@ public final class TenantDatabases implements AutoCloseable {
         boolean holdsConnections() {
             var bean = dataSource.getHikariPoolMXBean();
             return bean == null || bean.getTotalConnections() > 0;
-        }
-
-        /** More than one connection, one of them idle: one can go and the tenant stays connected. */
-        boolean holdsSurplus() {
-            var bean = dataSource.getHikariPoolMXBean();
-            return !retired.get() && bean != null && bean.getTotalConnections() > 1 && bean.getIdleConnections() > 0;
-        }
-
-        /**
-         * Closes one idle connection if the pool still holds more than one. It takes one of the tenant's request
-         * slots for the moment (so that the tenant's requests never find fewer connections than slots), borrows
-         * the idle connection and evicts it: HikariCP closes it when it comes back.
-         */
-        void shedOne() {
-            if (!slots.tryAcquire()) {
-                return; // every slot busy: the tenant is using its connections
-            }
-            try {
-                if (!holdsSurplus() || !(dataSource.getHikariPoolMXBean() instanceof com.zaxxer.hikari.pool.HikariPool pool)) {
-                    return;
-                }
-                try (Connection connection = pool.getConnection(SHED_BORROW_MILLIS)) {
-                    dataSource.evictConnection(connection);
-                } catch (SQLException e) {
-                    // taken meanwhile by the tenant's own requests: nothing to shed
-                }
-            } finally {
-                slots.release();
-            }
         }
 
         void acquireSlot(long deadlineNanos) {

@@ -116,36 +116,6 @@ class TenantPoolTest {
     }
 
     /**
-     * With the budget spent, a new tenant's connection comes from the surplus of a tenant holding several idle
-     * ones, not from closing that tenant's pool: every tenant stays connected (a tenant without a connection pays a
-     * new PostgreSQL session, TLS handshake and login on its next request). Closing whole pools first left two of
-     * the three tenants connected here.
-     */
-    @Test
-    void pastTheBudgetATenantsSurplusConnectionsGoBeforeAnyTenantIsDisconnected() throws Exception {
-        try (TenantDatabases databases = new TenantDatabases(new TenantDatabases.Settings(3, Duration.ofSeconds(60), 3,
-                Duration.ofSeconds(5)), silo.core().placements()::tenantUrl);
-             ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
-            CountDownLatch release = new CountDownLatch(1);
-            List<Future<Integer>> holders = hold(databases, tenants.get(6), 3, release, executor);
-            release.countDown();
-            for (Future<Integer> holder : holders) {
-                assertThat(holder.get(20, TimeUnit.SECONDS)).isEqualTo(1);
-            }
-            assertThat(databases.openConnections()).isEqualTo(3);
-            assertThat(select(databases, tenants.get(7))).isEqualTo(1);
-            assertThat(select(databases, tenants.get(8))).isEqualTo(1);
-            assertThat(databases.openPools()).isEqualTo(3);
-            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> databases.openConnections() <= 3);
-            for (int i = 6; i <= 8; i++) {
-                assertThat(databases.openConnections(tenants.get(i))).as("connections of tenant %d", i).isEqualTo(1);
-                assertThat(select(databases, tenants.get(i))).isEqualTo(1);
-            }
-            assertThat(databases.openConnections()).isLessThanOrEqualTo(3);
-        }
-    }
-
-    /**
      * More tenants in use at once than the budget has connections: every request needs an idle pool of another
      * tenant closed to free a permit. The node must keep serving (slowly: each request opens a connection), not
      * collapse into shedding everything while pool closes queue behind one another. The work is a fixed number of
