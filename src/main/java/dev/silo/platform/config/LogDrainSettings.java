@@ -120,6 +120,9 @@ public record LogDrainSettings(List<Drain> drains, Optional<Path> caFile, String
 
     static Drain parse(String item, int position) {
         String which = "drain " + position;
+        if (!item.contains("://")) {
+            throw new ConfigException(SETTING, which + " has no scheme; " + EXPECTED);
+        }
         URI uri;
         try {
             uri = new URI(item);

@@ -114,8 +114,8 @@ public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingE
         List<ILoggingEvent> batch = new ArrayList<>(BATCH_LINES);
         while (!(stopping && (queue.isEmpty() || System.nanoTime() - flushDeadline >= 0))) {
             if (!transport.connected()) {
-                if (stopping) {
-                    break; // no time to wait for a drain that is down
+                if (stopping && !healthy) {
+                    break; // no time to wait for a drain that is down (one not tried yet gets its try)
                 }
                 connectAttempts.incrementAndGet();
                 try {

@@ -32,6 +32,8 @@ final class SyslogConnection implements DrainTransport {
     private final Optional<SSLContext> tls;
     /** The TCP socket (under the TLS one): closing it ends a blocked write at once, TLS close_notify or not. */
     private volatile Socket socket;
+    /** The socket being connected: closing it ends a connect or handshake that hangs, at stop. */
+    private volatile Socket opening;
     private OutputStream out;
 
     SyslogConnection(LogDrainSettings.Drain drain, Optional<SSLContext> tls) {
@@ -47,6 +49,7 @@ final class SyslogConnection implements DrainTransport {
     @Override
     public void connect() throws IOException {
         Socket plain = new Socket();
+        opening = plain;
         try {
             plain.setSendBufferSize(SEND_BUFFER_BYTES);
             plain.setTcpNoDelay(false);
@@ -70,6 +73,8 @@ final class SyslogConnection implements DrainTransport {
         } catch (IOException | RuntimeException e) {
             plain.close();
             throw e;
+        } finally {
+            opening = null;
         }
     }
 
@@ -92,11 +97,13 @@ final class SyslogConnection implements DrainTransport {
     public void disconnect() {
         Socket current = socket;
         socket = null;
-        if (current != null) {
-            try {
-                current.close();
-            } catch (IOException e) {
-                // closing anyway
+        for (Socket open : new Socket[] {current, opening}) {
+            if (open != null) {
+                try {
+                    open.close();
+                } catch (IOException e) {
+                    // closing anyway
+                }
             }
         }
     }
