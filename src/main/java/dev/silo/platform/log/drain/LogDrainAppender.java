@@ -121,20 +121,8 @@ public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingE
                 try {
                     transport.connect();
                     connections.incrementAndGet();
-                    backoff = MIN_BACKOFF_MILLIS;
-                    healthy = true;
-                    if (!problem.isEmpty()) {
-                        log.info("Log drain {} is connected again", drain.display());
-                        problem = "";
-                    }
                 } catch (IOException | RuntimeException e) {
-                    String now = describe(e);
-                    if (!now.equals(problem)) {
-                        log.warn("Log drain {} cannot be reached: {}; retrying with a backoff up to {} s", drain.display(),
-                                now, MAX_BACKOFF_MILLIS / 1000);
-                    }
-                    problem = now;
-                    healthy = false;
+                    failed("cannot be reached", describe(e));
                     if (!pause(backoff)) {
                         break;
                     }
@@ -169,13 +157,21 @@ public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingE
             try {
                 transport.send(messages);
                 sent.addAndGet(messages.size());
-                healthy = true;
+                // Only a write that went through proves the drain works: a drain that accepts connections and
+                // breaks them keeps its backoff growing.
+                backoff = MIN_BACKOFF_MILLIS;
+                if (!healthy) {
+                    healthy = true;
+                    log.info("Log drain {} takes lines again", drain.display());
+                }
             } catch (IOException | RuntimeException e) {
                 dropped.addAndGet(messages.size());
                 transport.disconnect();
-                problem = describe(e);
-                healthy = false;
-                log.warn("Log drain {} failed: {}; {} lines lost, reconnecting", drain.display(), problem, messages.size());
+                failed("failed (" + messages.size() + " lines lost)", describe(e));
+                if (!pause(backoff)) {
+                    break;
+                }
+                backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
             } finally {
                 writingSince = 0;
             }
@@ -183,6 +179,19 @@ public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingE
         dropped.addAndGet(queue.size());
         queue.clear();
         transport.close();
+    }
+
+    /**
+     * Records a failure; only the first after a success is logged (the drops that follow are counted and reported
+     * once a minute by {@link LogDrains}), so a drain that is down or flapping does not flood the log.
+     */
+    private void failed(String what, String why) {
+        problem = why;
+        if (healthy) {
+            healthy = false;
+            log.warn("Log drain {} {}: {}; retrying with a backoff up to {} s", drain.display(), what, why,
+                    MAX_BACKOFF_MILLIS / 1000);
+        }
     }
 
     /** Sleeps for the backoff; false when stopping cut it short. */
@@ -222,20 +231,31 @@ public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingE
         stopping = true;
     }
 
-    /** Waits for the sender until {@code deadline}, then cuts the connection and ends it. */
-    void finishStop(long deadline) {
+    /** Waits for the sender until {@code deadline} (a {@code nanoTime}); whether it ended. */
+    boolean awaitSender(long deadline) {
         try {
             sender.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            if (sender.isAlive()) {
-                transport.disconnect();
-                sender.interrupt();
-                sender.join(500);
-            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return !sender.isAlive();
+    }
+
+    /** Past the flush time: cuts the connection (a write or connect that hangs returns) and stops the sender. */
+    void cut() {
+        if (sender.isAlive()) {
+            transport.disconnect();
+            sender.interrupt();
+        }
+    }
+
+    /** Marks the appender stopped once the sender has ended (or {@code deadline} passed). */
+    void finishStop(long deadline) {
+        awaitSender(deadline);
         super.stop();
-        encoder.stop();
+        if (!sender.isAlive()) {
+            encoder.stop();
+        }
     }
 
     @Override
@@ -245,6 +265,9 @@ public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingE
         }
         long deadline = System.nanoTime() + LogDrains.MAX_FLUSH.toNanos();
         beginStop(deadline);
-        finishStop(deadline);
+        if (!awaitSender(deadline)) {
+            cut();
+        }
+        finishStop(System.nanoTime() + LogDrains.CUT_WAIT.toNanos());
     }
 }

@@ -28,10 +28,13 @@ import static java.util.Objects.requireNonNull;
  * is ended (the connection is closed and opened again), and once per {@link #REPORT_EVERY report period} in which
  * lines were dropped, a {@code system} warning says how many, for which drain (by {@code scheme://host:port}, never
  * its credentials) and why. {@link #close()} detaches the drains and gives them {@link #MAX_FLUSH} together to send
- * what they hold.
+ * what they hold
+ * (then connections still busy are cut).
  */
 public final class LogDrains implements AutoCloseable {
     public static final Duration MAX_FLUSH = Duration.ofSeconds(2);
+    /** After {@link #MAX_FLUSH}, how long the senders get to end once their connections are cut. */
+    static final Duration CUT_WAIT = Duration.ofMillis(200);
     static final Duration WRITE_TIMEOUT = Duration.ofSeconds(30);
     static final Duration REPORT_EVERY = Duration.ofMinutes(1);
     private static final org.slf4j.Logger log = LoggerFactory.getLogger(LogDrains.class);
@@ -143,7 +146,10 @@ public final class LogDrains implements AutoCloseable {
         watch.ifPresent(ScheduledExecutorService::shutdownNow);
         long deadline = System.nanoTime() + MAX_FLUSH.toNanos();
         drains.forEach(drain -> drain.beginStop(deadline));
-        drains.forEach(drain -> drain.finishStop(deadline));
+        drains.forEach(drain -> drain.awaitSender(deadline));
+        drains.forEach(LogDrainAppender::cut);
+        long ended = System.nanoTime() + CUT_WAIT.toNanos();
+        drains.forEach(drain -> drain.finishStop(ended));
         for (LogDrainAppender drain : drains) {
             long unreported = drain.dropped() - reported.getOrDefault(drain, 0L);
             if (unreported > 0) {
