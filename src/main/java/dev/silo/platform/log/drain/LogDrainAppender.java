@@ -167,7 +167,7 @@ public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingE
             } catch (IOException | RuntimeException e) {
                 dropped.addAndGet(messages.size());
                 transport.disconnect();
-                failed("failed (" + messages.size() + " lines lost)", describe(e));
+                failed("failed, lost " + messages.size() + " line(s)", describe(e));
                 if (!pause(backoff)) {
                     break;
                 }

@@ -80,7 +80,9 @@ class LogDrainsTest {
         env.put("SILO_LOG_DRAINS_CA", material.caCertificate().toString());
         env.put("SILO_LOG_DRAINS_QUEUE", "500");
         env.put("SILO_HOSTNAME", "drain-test-node");
-        env.put("SILO_TENANT_SPARES", "1"); // its "made" line and a create from a spare are app lines
+        // The "made" line of spares and a create from a spare are app lines; three, so each test that creates a
+        // tenant takes a spare whatever the order the tests run in.
+        env.put("SILO_TENANT_SPARES", "3");
         silo = TestingSilo.startNew(TestingSilo.newDataDir("drains"), env);
         http = new TestingHttp(silo.baseUri());
     }
@@ -301,7 +303,7 @@ class LogDrainsTest {
         String last = uniqueRequestId();
         assertThat(getWithRequestId("/health/live", last).status()).isEqualTo(200);
         await().atMost(Duration.ofSeconds(30)).until(() -> tls.messages().stream().anyMatch(m -> m.contains(last)));
-        assertThat(drain("syslog+tls://localhost:" + tls.port()).dropped()).isZero();
+        await().atMost(Duration.ofSeconds(30)).until(() -> tcp.messages().stream().anyMatch(m -> m.contains(last)));
     }
 
     @Test
