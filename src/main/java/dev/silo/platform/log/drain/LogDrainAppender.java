@@ -28,7 +28,7 @@ import static java.util.Objects.requireNonNull;
  * for a drain that stops reading, the socket's fixed send buffer. {@link LogDrains} reports the drops once a minute
  * and ends a write that has made no progress for {@link LogDrains#WRITE_TIMEOUT}.
  */
-public final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
+final class LogDrainAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
     static final long MIN_BACKOFF_MILLIS = 500;
     static final long MAX_BACKOFF_MILLIS = 30_000;
     static final int BATCH_LINES = 500;

@@ -94,8 +94,13 @@ public final class LogDrains implements AutoCloseable {
         return drains;
     }
 
-    public List<LogDrainAppender> drains() {
+    List<LogDrainAppender> drains() {
         return drains;
+    }
+
+    /** Lines dropped since start, over all drains (for a metric: {@code 0} without drains). */
+    public long dropped() {
+        return drains.stream().mapToLong(LogDrainAppender::dropped).sum();
     }
 
     private synchronized void check() {
