@@ -44,6 +44,7 @@ import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
+import dev.silo.platform.log.drain.LogDrains;
 import dev.silo.platform.ratelimit.RateLimiter;
 import dev.silo.platform.ratelimit.SharedRedis;
 import dev.silo.records.RecordRoutes;
@@ -107,6 +108,7 @@ public final class Silo implements AutoCloseable {
     private final CountDownLatch closed = new CountDownLatch(1);
     private LogicalBackups logicalBackups;
     private Optional<TenantSpares> spares = Optional.empty();
+    private LogDrains logDrains;
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -141,7 +143,15 @@ public final class Silo implements AutoCloseable {
         }
         HttpsSetup.check(config.tuning());
         BuildInfo build = BuildInfo.load();
-        SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
+        // First, so the drains get the startup lines too; closed last, after "Silo stopped".
+        LogDrains logDrains = LogDrains.start(config.logDrains());
+        SiloCore core;
+        try {
+            core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
+        } catch (RuntimeException e) {
+            logDrains.close();
+            throw e;
+        }
         try {
             UUID installationId = ensureInstallation(core.catalog());
             recordNodeStart(core.catalog(), build);
@@ -266,6 +276,7 @@ public final class Silo implements AutoCloseable {
                     baseBackups, drills);
             silo.logicalBackups = logicalBackups;
             silo.spares = spares;
+            silo.logDrains = logDrains;
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
             TenantSchemas.startChecks(core);
@@ -275,6 +286,7 @@ public final class Silo implements AutoCloseable {
             return silo;
         } catch (RuntimeException e) {
             core.close();
+            logDrains.close();
             throw e;
         }
     }
@@ -641,6 +653,11 @@ public final class Silo implements AutoCloseable {
         return auditCheckpoints;
     }
 
+    /** The log drains of this node ({@code SILO_LOG_DRAINS}; none by default). */
+    public LogDrains logDrains() {
+        return logDrains;
+    }
+
     public TenantDirectory directory() {
         return directory;
     }
@@ -679,6 +696,7 @@ public final class Silo implements AutoCloseable {
         log.info("Silo stopping");
         core.close();
         log.info("Silo stopped");
+        logDrains.close();
         closed.countDown();
         if (interrupted) {
             Thread.currentThread().interrupt();

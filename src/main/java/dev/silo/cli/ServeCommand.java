@@ -21,6 +21,8 @@ import java.util.concurrent.Callable;
                 "  SILO_MASTER_KEY           32 random bytes in base64 (openssl rand -base64 32); or SILO_MASTER_KEY_FILE",
                 "  SILO_PUBLIC_URL           the URL clients use, such as https://api.example.com",
                 "  SILO_LOG_FORMAT           json (default) or text",
+                "  SILO_LOG_DRAINS           also ship the logs to syslog+tls://host:port, syslog://host:port or https://... (comma-separated);",
+                "                            SILO_LOG_DRAINS_CA a PEM file of a private CA",
                 "  SILO_SHUTDOWN_DRAIN_SECONDS  seconds readiness answers 503 before the listener closes on stop",
                 "  SILO_MAX_CONNECTIONS      open HTTP connections at most (4096); SILO_MAX_CONNECTIONS_PER_ADDRESS (256)",
                 "  SILO_HEADER_TIMEOUT_SECONDS  a request head must arrive within this (10); SILO_IDLE_TIMEOUT_SECONDS (60)",
