@@ -42,6 +42,7 @@ import dev.silo.platform.config.SiloConfig;
 import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.db.Sql;
+import dev.silo.platform.errors.ErrorReports;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
 import dev.silo.platform.ratelimit.RateLimiter;
@@ -143,6 +144,9 @@ public final class Silo implements AutoCloseable {
         BuildInfo build = BuildInfo.load();
         SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {
+            // First registered, so closed last: what fails while the node stops is still reported.
+            ErrorReports.install(config.errorReports(), build.commit().equals("unknown") ? build.version() : build.commit())
+                    .ifPresent(core::onClose);
             UUID installationId = ensureInstallation(core.catalog());
             recordNodeStart(core.catalog(), build);
             Optional<OperatorService.CreatedOperator> bootstrap = bootstrapOperator(core);

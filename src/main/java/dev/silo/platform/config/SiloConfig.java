@@ -28,10 +28,12 @@ import static java.util.Objects.requireNonNull;
  * @param publicUrl       the URL clients use to reach Silo; used as token issuer
  * @param logFormat       {@code json} (default) or {@code text}
  * @param backupUrl       where backups are stored ({@code SILO_BACKUP_URL}; default {@code <data dir>/backups/store})
+ * @param errorReports    where unexpected errors are reported ({@code ROLLBAR_ACCESS_TOKEN}, {@code SILO_ROLLBAR_ENDPOINT},
+ *                        {@code SILO_ENVIRONMENT}); see {@link ErrorReportsConfig}
  */
 public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseUrl> databaseUrl,
                          Optional<String> masterKey, Optional<URI> publicUrl, String logFormat, Tuning tuning,
-                         BackupUrl backupUrl) {
+                         BackupUrl backupUrl, ErrorReportsConfig errorReports) {
     public static final int DEFAULT_PORT = 8080;
 
     public SiloConfig {
@@ -43,6 +45,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         requireNonNull(logFormat, "logFormat is null");
         requireNonNull(tuning, "tuning is null");
         requireNonNull(backupUrl, "backupUrl is null");
+        requireNonNull(errorReports, "errorReports is null");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
@@ -100,7 +103,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
             throw new ConfigException("SILO_LOG_FORMAT", "expected json or text");
         }
         return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat, Tuning.from(env),
-                BackupUrl.resolve(env, dataDir));
+                BackupUrl.resolve(env, dataDir), ErrorReportsConfig.from(env));
     }
 
     /**
