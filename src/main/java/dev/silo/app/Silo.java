@@ -239,6 +239,8 @@ public final class Silo implements AutoCloseable {
             core.onClose(tenantRestoreRoutes);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
+            dev.silo.logs.LogTailRoutes logTailRoutes = new dev.silo.logs.LogTailRoutes(auth,
+                    dev.silo.platform.log.tail.LogTail.global());
             HttpServer http;
             try {
                 http = HttpServer.start(
@@ -258,6 +260,7 @@ public final class Silo implements AutoCloseable {
                             corsRoutes.register(routes);
                             tenantBackupRoutes.register(routes);
                             tenantRestoreRoutes.register(routes);
+                            logTailRoutes.register(routes);
                             extraRoutes.accept(routes);
                         });
             } catch (HttpServer.CannotListen e) {
@@ -266,6 +269,8 @@ public final class Silo implements AutoCloseable {
             }
             boundPort.set(http.port());
             core.onClose(http);
+            // After the server, so closed before it: tail streams end at once instead of holding the stop's grace period.
+            core.onClose(logTailRoutes);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
                     baseBackups, drills);
             silo.logicalBackups = logicalBackups;
