@@ -108,6 +108,7 @@ public final class Silo implements AutoCloseable {
     private final CountDownLatch closed = new CountDownLatch(1);
     private LogicalBackups logicalBackups;
     private Optional<TenantSpares> spares = Optional.empty();
+    private Optional<ErrorReports> errorReports = Optional.empty();
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -145,8 +146,9 @@ public final class Silo implements AutoCloseable {
         SiloCore core = SiloCore.open(config, clock, SiloCore.Mode.SERVER);
         try {
             // First registered, so closed last: what fails while the node stops is still reported.
-            ErrorReports.install(config.errorReports(), build.commit().equals("unknown") ? build.version() : build.commit())
-                    .ifPresent(core::onClose);
+            Optional<ErrorReports> errorReports = ErrorReports.install(config.errorReports(),
+                    build.commit().equals("unknown") ? build.version() : build.commit());
+            errorReports.ifPresent(core::onClose);
             UUID installationId = ensureInstallation(core.catalog());
             recordNodeStart(core.catalog(), build);
             Optional<OperatorService.CreatedOperator> bootstrap = bootstrapOperator(core);
@@ -275,6 +277,7 @@ public final class Silo implements AutoCloseable {
                     baseBackups, drills);
             silo.logicalBackups = logicalBackups;
             silo.spares = spares;
+            silo.errorReports = errorReports;
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
             TenantSchemas.startChecks(core);
@@ -437,6 +440,11 @@ public final class Silo implements AutoCloseable {
         core.onClose(spares);
         core.tenants().onSpareTaken(spares::requestRefill);
         return spares;
+    }
+
+    /** The Rollbar reporter, when {@code ROLLBAR_ACCESS_TOKEN} is set: its delivered, failed and dropped counts. */
+    public Optional<ErrorReports> errorReports() {
+        return errorReports;
     }
 
     /** This node's spare tenant databases: present where it runs the embedded server. */

@@ -172,6 +172,9 @@ class ErrorReportsTest {
         Received report = awaitReport(requestId);
         boom(http); // every report queued before this one has arrived: a second report of the failure would be here
         assertThat(reportsOf(requestId)).hasSize(1);
+        ErrorReports reporter = silo.errorReports().orElseThrow();
+        assertThat(reporter.delivered()).isGreaterThanOrEqualTo(2);
+        assertThat(reporter.dropped()).isZero();
 
         assertThat(report.token()).isEqualTo(ROLLBAR_TOKEN);
         JsonNode data = report.json().get("data");
@@ -222,6 +225,42 @@ class ErrorReportsTest {
         boom(http);
         for (var response : List.of(notFound, unauthorized, badJson)) {
             assertThat(reportsOf(response.json().get("request_id").asText())).isEmpty();
+        }
+    }
+
+    @Test
+    @Order(5)
+    void aRollbarThatNeverAnswersCostsDroppedReportsNotWaitingLoggers() throws Exception {
+        try (java.net.ServerSocket hanging = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            List<java.net.Socket> held = new CopyOnWriteArrayList<>();
+            Thread acceptor = Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) {
+                        held.add(hanging.accept()); // accepted, never read, never answered
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            ErrorReports reports = ErrorReports.install(ErrorReportsConfig.from(Map.of("ROLLBAR_ACCESS_TOKEN", ROLLBAR_TOKEN,
+                    "SILO_ROLLBAR_ENDPOINT", "http://127.0.0.1:" + hanging.getLocalPort() + "/api/1/item/")), "test").orElseThrow();
+            try {
+                org.slf4j.Logger logger = org.slf4j.LoggerFactory.getLogger("dev.silo.test.ErrorStorm");
+                int storm = ErrorReports.QUEUE_SIZE + 100;
+                for (int i = 0; i < storm; i++) {
+                    logger.error("storm {}", i); // returns whether or not the report fits: nothing here waits for Rollbar
+                }
+                // one report in the worker's hands at most, QUEUE_SIZE waiting, the rest dropped and counted
+                assertThat(reports.dropped()).isGreaterThanOrEqualTo(storm - ErrorReports.QUEUE_SIZE - 1);
+                assertThat(reports.delivered()).isZero();
+            } finally {
+                reports.close(Duration.ofMillis(100));
+                for (java.net.Socket socket : held) {
+                    socket.close();
+                }
+            }
+            hanging.close();
+            acceptor.join();
         }
     }
 
