@@ -54,6 +54,7 @@ public final class Main implements Runnable {
         commandLine.addSubcommand(new dev.silo.cli.AuditCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.BackupsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.RestoreCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.LogsCommand(env, out, err));
         commandLine.setOut(new PrintWriter(out, true));
         commandLine.setErr(new PrintWriter(err, true));
         commandLine.setExecutionExceptionHandler((exception, cmd, parseResult) -> {

@@ -42,6 +42,7 @@ import dev.silo.platform.config.SiloConfig;
 import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.db.Sql;
+import dev.silo.platform.errors.ErrorReports;
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.Routes;
 import dev.silo.platform.log.drain.LogDrains;
@@ -109,6 +110,7 @@ public final class Silo implements AutoCloseable {
     private LogicalBackups logicalBackups;
     private Optional<TenantSpares> spares = Optional.empty();
     private LogDrains logDrains;
+    private Optional<ErrorReports> errorReports = Optional.empty();
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -153,6 +155,10 @@ public final class Silo implements AutoCloseable {
             throw e;
         }
         try {
+            // First registered, so closed last: what fails while the node stops is still reported.
+            Optional<ErrorReports> errorReports = ErrorReports.install(config.errorReports(),
+                    build.commit().equals("unknown") ? build.version() : build.commit());
+            errorReports.ifPresent(core::onClose);
             UUID installationId = ensureInstallation(core.catalog());
             recordNodeStart(core.catalog(), build);
             Optional<OperatorService.CreatedOperator> bootstrap = bootstrapOperator(core);
@@ -245,6 +251,8 @@ public final class Silo implements AutoCloseable {
             core.onClose(tenantRestoreRoutes);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
+            dev.silo.logs.LogTailRoutes logTailRoutes = new dev.silo.logs.LogTailRoutes(auth,
+                    dev.silo.platform.log.tail.LogTail.global());
             HttpServer http;
             try {
                 http = HttpServer.start(
@@ -264,6 +272,7 @@ public final class Silo implements AutoCloseable {
                             corsRoutes.register(routes);
                             tenantBackupRoutes.register(routes);
                             tenantRestoreRoutes.register(routes);
+                            logTailRoutes.register(routes);
                             extraRoutes.accept(routes);
                         });
             } catch (HttpServer.CannotListen e) {
@@ -272,11 +281,14 @@ public final class Silo implements AutoCloseable {
             }
             boundPort.set(http.port());
             core.onClose(http);
+            // After the server, so closed before it: tail streams end at once instead of holding the stop's grace period.
+            core.onClose(logTailRoutes);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
                     baseBackups, drills);
             silo.logicalBackups = logicalBackups;
             silo.spares = spares;
             silo.logDrains = logDrains;
+            silo.errorReports = errorReports;
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
             TenantSchemas.startChecks(core);
@@ -440,6 +452,11 @@ public final class Silo implements AutoCloseable {
         core.onClose(spares);
         core.tenants().onSpareTaken(spares::requestRefill);
         return spares;
+    }
+
+    /** The Rollbar reporter, when {@code ROLLBAR_ACCESS_TOKEN} is set: its delivered, failed and dropped counts. */
+    public Optional<ErrorReports> errorReports() {
+        return errorReports;
     }
 
     /** This node's spare tenant databases: present where it runs the embedded server. */

@@ -2,6 +2,7 @@ package dev.silo.auth;
 
 import dev.silo.platform.http.HttpServer;
 import dev.silo.platform.http.RequestIds;
+import dev.silo.platform.http.RequestTenant;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.Forbidden;
 import dev.silo.tenant.TenantDirectory;
@@ -36,7 +37,9 @@ public final class TenantRequests {
     }
 
     public TenantDirectory.ResolvedTenant tenant(ServerRequest request) {
-        return directory.requireServing(request.path().pathParameters().get("tenant"));
+        TenantDirectory.ResolvedTenant resolved = directory.requireServing(request.path().pathParameters().get("tenant"));
+        RequestTenant.resolved(resolved.tenant().id(), resolved.tenant().slug());
+        return resolved;
     }
 
     /** The authenticated caller; a token in the query string is refused (it would end up in logs and histories). */

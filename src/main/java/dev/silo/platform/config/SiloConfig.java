@@ -29,10 +29,12 @@ import static java.util.Objects.requireNonNull;
  * @param logFormat       {@code json} (default) or {@code text}
  * @param backupUrl       where backups are stored ({@code SILO_BACKUP_URL}; default {@code <data dir>/backups/store})
  * @param logDrains       where the log streams are shipped besides stdout ({@code SILO_LOG_DRAINS}; none by default)
+ * @param errorReports    where unexpected errors are reported ({@code ROLLBAR_ACCESS_TOKEN}, {@code SILO_ROLLBAR_ENDPOINT},
+ *                        {@code SILO_ENVIRONMENT}); see {@link ErrorReportsConfig}
  */
 public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseUrl> databaseUrl,
                          Optional<String> masterKey, Optional<URI> publicUrl, String logFormat, Tuning tuning,
-                         BackupUrl backupUrl, LogDrainSettings logDrains) {
+                         BackupUrl backupUrl, LogDrainSettings logDrains, ErrorReportsConfig errorReports) {
     public static final int DEFAULT_PORT = 8080;
 
     public SiloConfig {
@@ -45,6 +47,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         requireNonNull(tuning, "tuning is null");
         requireNonNull(backupUrl, "backupUrl is null");
         requireNonNull(logDrains, "logDrains is null");
+        requireNonNull(errorReports, "errorReports is null");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
@@ -104,7 +107,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat, Tuning.from(env),
                 BackupUrl.resolve(env, dataDir),
                 LogDrainSettings.resolve(env, intSetting(env, "SILO_LOG_DRAINS_QUEUE", LogDrainSettings.DEFAULT_QUEUE_LINES,
-                        100, 1_000_000)));
+                        100, 1_000_000)),
+                ErrorReportsConfig.from(env));
     }
 
     /**

@@ -360,6 +360,7 @@ public final class HttpServer implements AutoCloseable {
                         client.address().getHostAddress());
             }
             MDC.remove(RequestIds.MDC_KEY);
+            RequestTenant.clear();
             if (request.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
                 ConnectionGuard.closeAfterThisRequest();
             }
@@ -421,7 +422,11 @@ public final class HttpServer implements AutoCloseable {
                 // nobody is listening any more
             }
         } else {
-            log.error("Unhandled error in {} {} (request {})", request.prologue().method().text(), instance, requestId, error);
+            // Once per 500: this line is what an error report (ErrorReports) is made of; the route template and the
+            // method as key-values, since the message's raw path never leaves in one.
+            log.atError().addKeyValue("route", Routes.routeOf(request)).addKeyValue("method", request.prologue().method().text())
+                    .setCause(error)
+                    .log("Unhandled error in {} {} (request {})", request.prologue().method().text(), instance, requestId);
             ProblemRenderer.renderInternalError(response, instance, requestId);
         }
     }
