@@ -131,6 +131,9 @@ public final class Bench {
                     if (options.wants("14")) {
                         new ZipfRows(harness).measure(silo, postgres, api, features, sampler);
                     }
+                    if (options.wants("15")) {
+                        new TelemetryRows(harness).measure();
+                    }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");
                 } finally {
