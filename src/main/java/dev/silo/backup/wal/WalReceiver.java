@@ -362,7 +362,9 @@ public final class WalReceiver implements AutoCloseable {
                         long end = stream.getLastReceiveLSN().asLong();
                         append(message, end - message.remaining());
                     } else {
-                        Thread.sleep(10);
+                        // pgjdbc offers no wait for the next message with a timeout; in synchronous mode every
+                        // commit waits for this loop, so it looks again after 1 ms instead of 10.
+                        Thread.sleep(synchronousEngaged ? 1 : 10);
                     }
                     Instant now = clock.instant();
                     // Synchronous: commits wait for this put, so make it as soon as nothing more is pending.
