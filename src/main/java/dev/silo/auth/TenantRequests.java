@@ -18,6 +18,21 @@ public final class TenantRequests {
     private final TenantDirectory directory;
     private final AuthService auth;
     private final AuthenticatedCheck afterAuthentication;
+    private volatile StaffGrantCheck staffGrants = (tenant, token, request) -> {
+        throw TokenService.invalidToken();
+    };
+
+    /** The prefix of a staff-access grant token ({@code dev.silo.staff}). */
+    public static final String STAFF_GRANT_PREFIX = "silo_ga_";
+
+    /**
+     * Authenticates a staff-access grant token on a data route and records the access (the staff package supplies
+     * it: grants live above this package).
+     */
+    @FunctionalInterface
+    public interface StaffGrantCheck {
+        Caller authenticate(TenantDirectory.ResolvedTenant tenant, String token, ServerRequest request);
+    }
 
     /** A check on every authenticated request before its handler reads the body (the per-user write rate limit). */
     @FunctionalInterface
@@ -35,6 +50,11 @@ public final class TenantRequests {
         this.afterAuthentication = requireNonNull(afterAuthentication, "afterAuthentication is null");
     }
 
+    /** Lets staff-access grants in on the routes that take {@link #dataCaller}. */
+    public void acceptStaffGrants(StaffGrantCheck check) {
+        this.staffGrants = requireNonNull(check, "check is null");
+    }
+
     public TenantDirectory.ResolvedTenant tenant(ServerRequest request) {
         return directory.requireServing(request.path().pathParameters().get("tenant"));
     }
@@ -45,9 +65,44 @@ public final class TenantRequests {
         if (request.query().contains("access_token")) {
             throw TokenService.invalidToken();
         }
-        Caller caller = auth.authenticate(tenant, request.headers().first(HeaderNames.AUTHORIZATION).orElse(null), context(request));
+        String authorization = request.headers().first(HeaderNames.AUTHORIZATION).orElse(null);
+        if (staffGrant(authorization) != null) {
+            // Default deny: a route lets a grant in only by asking for dataCaller (records and collections).
+            throw new Forbidden("staff-grant-not-allowed", "a staff access grant works only on this tenant's records and "
+                    + "collections routes; user administration, passwords, keys, sessions, export, backups and access "
+                    + "requests are the tenant's own");
+        }
+        Caller caller = auth.authenticate(tenant, authorization, context(request));
         afterAuthentication.check(request, caller);
         return caller;
+    }
+
+    /**
+     * The caller of a data route (collections and records): a user of the tenant, or an operator under a staff
+     * access grant of this tenant, which is checked (tenant, scope, expiry, revocation) and recorded in both audit
+     * logs before the handler runs.
+     */
+    public Caller dataCaller(ServerRequest request) {
+        String token = staffGrant(request.headers().first(HeaderNames.AUTHORIZATION).orElse(null));
+        if (token == null) {
+            return caller(request);
+        }
+        TenantDirectory.ResolvedTenant tenant = tenant(request);
+        if (request.query().contains("access_token")) {
+            throw TokenService.invalidToken();
+        }
+        Caller caller = staffGrants.authenticate(tenant, token, request);
+        afterAuthentication.check(request, caller);
+        return caller;
+    }
+
+    /** The grant token of a {@code Bearer silo_ga_...} header, or null for any other header. */
+    private static String staffGrant(String authorization) {
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return null;
+        }
+        String token = authorization.substring(7).strip();
+        return token.startsWith(STAFF_GRANT_PREFIX) ? token : null;
     }
 
     public Caller admin(ServerRequest request) {
