@@ -66,6 +66,7 @@ public final class TenantRequests {
             throw TokenService.invalidToken();
         }
         String authorization = request.headers().first(HeaderNames.AUTHORIZATION).orElse(null);
+        refuseOperatorKey(authorization);
         if (staffGrant(authorization) != null) {
             // Default deny: a route lets a grant in only by asking for dataCaller (records and collections).
             throw new Forbidden("staff-grant-not-allowed", "a staff access grant works only on this tenant's records and "
@@ -83,7 +84,9 @@ public final class TenantRequests {
      * logs before the handler runs.
      */
     public Caller dataCaller(ServerRequest request) {
-        String token = staffGrant(request.headers().first(HeaderNames.AUTHORIZATION).orElse(null));
+        String authorization = request.headers().first(HeaderNames.AUTHORIZATION).orElse(null);
+        refuseOperatorKey(authorization);
+        String token = staffGrant(authorization);
         if (token == null) {
             return caller(request);
         }
@@ -98,11 +101,24 @@ public final class TenantRequests {
 
     /** The grant token of a {@code Bearer silo_ga_...} header, or null for any other header. */
     private static String staffGrant(String authorization) {
+        String token = bearer(authorization);
+        return token != null && token.startsWith(STAFF_GRANT_PREFIX) ? token : null;
+    }
+
+    /** An operator key opens no tenant route: staff reach a tenant's data only with the tenant's approval. */
+    private static void refuseOperatorKey(String authorization) {
+        String token = bearer(authorization);
+        if (token != null && token.startsWith(dev.silo.operator.OperatorService.KEY_PREFIX)) {
+            throw new Forbidden("operator-key-refused", "an operator key opens no tenant route; request staff access "
+                    + "(POST /admin/tenants/{slug}/access-requests) and, once the tenant's admins approve, use the grant");
+        }
+    }
+
+    private static String bearer(String authorization) {
         if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
             return null;
         }
-        String token = authorization.substring(7).strip();
-        return token.startsWith(STAFF_GRANT_PREFIX) ? token : null;
+        return authorization.substring(7).strip();
     }
 
     public Caller admin(ServerRequest request) {

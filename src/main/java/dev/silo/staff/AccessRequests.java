@@ -52,6 +52,14 @@ final class AccessRequests {
         }
     }
 
+    /** The request {@code id} of whichever tenant. */
+    static Optional<AccessRequest> findAny(Connection connection, UUID id) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS + " WHERE r.id = ?")) {
+            select.setObject(1, id);
+            return one(select);
+        }
+    }
+
     /** The grant whose token hashes to {@code tokenHash}, of any tenant, locked: its use is counted. */
     static Optional<AccessRequest> findByToken(Connection connection, String tokenHash) throws SQLException {
         try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS + " WHERE r.token_hash = ? FOR UPDATE OF r")) {

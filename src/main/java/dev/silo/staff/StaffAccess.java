@@ -122,6 +122,13 @@ public final class StaffAccess {
         return Sql.withConnection(catalog, connection -> require(connection, tenant, id, false)).view(clock.instant());
     }
 
+    /** The slug of the tenant request {@code id} is for (the command line names requests by id alone). */
+    public String tenantOf(UUID id) {
+        return Sql.withConnection(catalog, connection -> AccessRequests.findAny(connection, id))
+                .map(AccessRequest::tenantSlug)
+                .orElseThrow(() -> new NotFound("access-request-not-found", "no access request " + id));
+    }
+
     /** The emergency path: a second operator, not the requester, approves an emergency request. */
     public Map<String, Object> approveEmergency(Tenant tenant, UUID id, String operatorName, Actor actor) {
         Instant now = clock.instant();
