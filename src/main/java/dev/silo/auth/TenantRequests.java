@@ -9,6 +9,7 @@ import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
 
 import java.net.InetAddress;
+import java.util.List;
 import java.util.UUID;
 
 import static java.util.Objects.requireNonNull;
@@ -32,6 +33,10 @@ public final class TenantRequests {
     @FunctionalInterface
     public interface StaffGrantCheck {
         Caller authenticate(TenantDirectory.ResolvedTenant tenant, String token, ServerRequest request);
+
+        /** Records which records a request made with a grant returned or created, before the answer is sent. */
+        default void recordResult(Caller caller, ServerRequest request, List<String> recordIds) {
+        }
     }
 
     /** A check on every authenticated request before its handler reads the body (the per-user write rate limit). */
@@ -97,6 +102,16 @@ public final class TenantRequests {
         Caller caller = staffGrants.authenticate(tenant, token, request);
         afterAuthentication.check(request, caller);
         return caller;
+    }
+
+    /**
+     * For a caller under a staff-access grant: records the ids of the records a listing returned or a create made, in
+     * both audit logs, before the handler answers (a failure to record fails the request). Nothing for a user.
+     */
+    public void staffResult(Caller caller, ServerRequest request, List<String> recordIds) {
+        if (caller.staff()) {
+            staffGrants.recordResult(caller, request, recordIds);
+        }
     }
 
     /** The grant token of a {@code Bearer silo_ga_...} header, or null for any other header. */

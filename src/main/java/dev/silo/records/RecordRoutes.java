@@ -79,6 +79,7 @@ public final class RecordRoutes {
         routes.post("/t/{tenant}/collections/{name}/records", (request, response) -> {
             Caller caller = requests.dataCaller(request);
             StoredRecord record = records.create(caller, name(request), RecordValues.parseObject(body(request)));
+            requests.staffResult(caller, request, List.of(record.id().toString()));
             response.header(HeaderNames.LOCATION, "/t/" + caller.tenant().slug() + "/collections/" + record.collection()
                     + "/records/" + record.id());
             send(response, Status.CREATED_201, record);
@@ -86,6 +87,7 @@ public final class RecordRoutes {
         routes.get("/t/{tenant}/collections/{name}/records", (request, response) -> {
             Caller caller = requests.dataCaller(request);
             RecordService.Page page = records.list(caller, name(request), query(request));
+            requests.staffResult(caller, request, page.records().stream().map(record -> record.id().toString()).toList());
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("records", page.records().stream().map(StoredRecord::view).toList());
             body.put("next_cursor", page.nextCursor());

@@ -40,7 +40,17 @@ public final class StaffAccessRoutes {
         this.requests = requireNonNull(requests, "requests is null");
         this.directory = requireNonNull(directory, "directory is null");
         this.operators = requireNonNull(operators, "operators is null");
-        requests.acceptStaffGrants((tenant, token, request) -> grants.authenticate(tenant.tenant(), token, use(request)));
+        requests.acceptStaffGrants(new TenantRequests.StaffGrantCheck() {
+            @Override
+            public Caller authenticate(TenantDirectory.ResolvedTenant tenant, String token, ServerRequest request) {
+                return grants.authenticate(tenant.tenant(), token, use(request));
+            }
+
+            @Override
+            public void recordResult(Caller caller, ServerRequest request, java.util.List<String> recordIds) {
+                grants.recordResult(caller, use(request), recordIds);
+            }
+        });
     }
 
     public void register(Routes routes) {

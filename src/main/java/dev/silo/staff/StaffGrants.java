@@ -104,6 +104,26 @@ public final class StaffGrants {
         return new Caller(tenant, grant.id(), Caller.STAFF, grant.id(), use.request(), staff, "operator:" + grant.operatorName());
     }
 
+    /**
+     * The records a use returned (a listing) or made (a create), as a second entry in both logs ({@code event}
+     * {@code records}), written before the answer leaves: the tenant learns not only which route staff called but
+     * which records they saw.
+     */
+    public void recordResult(Caller caller, Use use, List<String> recordIds) {
+        Sql.inTransaction(catalog, connection -> {
+            AccessRequest grant = AccessRequests.findAny(connection, caller.userId())
+                    .orElseThrow(() -> new IllegalStateException("grant " + caller.userId() + " vanished during its use"));
+            Actor actor = Actor.operator(grant.operatorName(), use.request().requestId(), use.request().clientAddress().getHostAddress());
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("method", use.method());
+            detail.put("route", use.route());
+            detail.put("collection", use.collection());
+            detail.put("record_ids", recordIds);
+            access.record(connection, caller.tenant(), actor, use.request().audit(actor.name()), grant, "records", detail);
+            return null;
+        });
+    }
+
     private static Problem refusal(AccessRequest grant, Tenant tenant, Use use, Instant now) {
         if (!grant.tenantId().equals(tenant.id())) {
             return new Forbidden("grant-other-tenant", "this staff access grant is for another tenant; it works only on its own "

@@ -441,10 +441,15 @@ class StaffAccessTest {
         assertThat(detail(accesses.get(0)).get("route").asText()).isEqualTo("/t/{tenant}/collections/{name}/records");
         assertThat(detail(accesses.get(1)).get("route").asText()).isEqualTo("/t/{tenant}/collections/{name}/records/{id}");
         assertThat(detail(accesses.get(1)).get("record_id").asText()).isEqualTo(fixture.recordId());
-        assertThat(entries).extracting(entry -> detail(entry).get("event").asText()).containsSubsequence("access", "access", "approve",
-                "request");
+        assertThat(entries).extracting(entry -> detail(entry).get("event").asText()).containsSubsequence("records", "access", "access",
+                "approve", "request");
+        // which records the listing returned, before it was answered
+        JsonNode listed = detail(entries.stream().filter(entry -> detail(entry).get("event").asText().equals("records")).findFirst()
+                .orElseThrow());
+        assertThat(listed.get("record_ids")).extracting(JsonNode::asText).containsExactly(fixture.recordId());
+        assertThat(listed.get("reason").asText()).isEqualTo("ticket 4711: customer reports missing notes");
         assertThat(platformActions(fixture, id)).containsExactly("staff-access.request", "staff-access.approve", "staff-access.token",
-                "staff-access.access", "staff-access.access");
+                "staff-access.access", "staff-access.access", "staff-access.records");
         var shown = fixture.admin().get(fixture.base() + "/access-requests/" + id);
         assertThat(shown.json().get("uses").asLong()).isEqualTo(2);
         assertThat(shown.json().has("token")).isFalse();
