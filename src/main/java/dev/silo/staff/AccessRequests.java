@@ -144,6 +144,16 @@ final class AccessRequests {
         }
     }
 
+    static boolean operatorActive(Connection connection, String operatorName) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement(
+                "SELECT 1 FROM operators WHERE name = ? AND revoked_at IS NULL")) {
+            select.setString(1, operatorName);
+            try (ResultSet rs = select.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     static Optional<String> operatorEmail(Connection connection, String operatorName) throws SQLException {
         try (PreparedStatement select = connection.prepareStatement(
                 "SELECT email FROM operators WHERE name = ? AND revoked_at IS NULL")) {

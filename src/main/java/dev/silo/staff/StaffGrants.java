@@ -78,6 +78,10 @@ public final class StaffGrants {
             AccessRequest grant = found.get();
             Actor actor = Actor.operator(grant.operatorName(), use.request().requestId(), use.request().clientAddress().getHostAddress());
             Problem refusal = refusal(grant, tenant, use, now);
+            if (refusal == null && !AccessRequests.operatorActive(connection, grant.operatorName())) {
+                refusal = new Forbidden("grant-operator-revoked", "the operator of this staff access grant ('"
+                        + grant.operatorName() + "') has been revoked, and their grants with them");
+            }
             Map<String, Object> detail = grant.auditDetail("access");
             detail.put("method", use.method());
             detail.put("route", use.route());

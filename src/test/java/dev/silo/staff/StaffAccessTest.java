@@ -406,6 +406,13 @@ class StaffAccessTest {
         assertThat(here.get(path).status()).isEqualTo(200);
         assertThat(there.get(path).status()).isEqualTo(200);
 
+        // an operator revoked on the platform loses their grants too
+        Operator leaver = operator("leaver");
+        TestingHttp leaverGrant = http.withBearer(approveAndPickUp(leaver, fixture, request(leaver, fixture, "read", 30)));
+        assertThat(leaverGrant.get(path).status()).isEqualTo(200);
+        silo.core().operators().revoke(leaver.name(), Actor.SYSTEM);
+        assertProblem(leaverGrant.get(path), 403, "grant-operator-revoked");
+
         var revoked = fixture.admin().delete(fixture.base() + "/access-requests/" + id);
         assertThat(revoked.status()).as(revoked.body()).isEqualTo(200);
         assertThat(revoked.json().get("status").asText()).isEqualTo("revoked");
