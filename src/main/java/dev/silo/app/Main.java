@@ -50,6 +50,7 @@ public final class Main implements Runnable {
         commandLine.addSubcommand(new dev.silo.cli.TenantsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.UsersCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.OperatorsCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.AccessCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.PlacementsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.AuditCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.BackupsCommand(env, out));

@@ -219,6 +219,12 @@ public final class Silo implements AutoCloseable {
             OperatorAuth auth = new OperatorAuth(core.operators());
             TenantRequests tenantRequests = new TenantRequests(directory, authService, rateLimits::checkUserWrite);
             AuthRoutes authRoutes = new AuthRoutes(tenantRequests, authService, core.users());
+            dev.silo.staff.StaffAccess staffAccess = new dev.silo.staff.StaffAccess(core.catalog(), core.tenantDatabases(), core.audit(),
+                    core.tenantAudit(), clock, tuning.emergencyAccess());
+            dev.silo.staff.StaffGrants staffGrants = new dev.silo.staff.StaffGrants(staffAccess, core.catalog(), core.tenants());
+            dev.silo.staff.StaffAccessRoutes staffRoutes = new dev.silo.staff.StaffAccessRoutes(staffAccess, staffGrants, tenantRequests,
+                    directory, auth);
+            jobs.scheduleWithFixedDelay(staffGrants::runExpiry, 20, 60, TimeUnit.SECONDS);
             UserRoutes userRoutes = new UserRoutes(tenantRequests, core.users(), directory, core.tenantDatabases(),
                     core.tenantAudit(), auth);
             RecordRoutes recordRoutes = new RecordRoutes(tenantRequests, new RecordService(core.tenantDatabases(),
@@ -269,6 +275,7 @@ public final class Silo implements AutoCloseable {
                             authRoutes.register(routes);
                             userRoutes.register(routes);
                             recordRoutes.register(routes);
+                            staffRoutes.register(routes);
                             corsRoutes.register(routes);
                             tenantBackupRoutes.register(routes);
                             tenantRestoreRoutes.register(routes);

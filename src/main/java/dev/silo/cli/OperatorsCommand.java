@@ -15,7 +15,8 @@ import java.util.concurrent.Callable;
 
 @Command(name = "operators", mixinStandardHelpOptions = true,
         description = "Operator API keys (Silo's staff and automation authenticate with keys, never passwords).",
-        subcommands = {OperatorsCommand.Create.class, OperatorsCommand.ListOperators.class, OperatorsCommand.Revoke.class})
+        subcommands = {OperatorsCommand.Create.class, OperatorsCommand.ListOperators.class, OperatorsCommand.Revoke.class,
+                OperatorsCommand.SetEmail.class})
 public final class OperatorsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -33,10 +34,18 @@ public final class OperatorsCommand {
         @Parameters(index = "0", paramLabel = "NAME")
         String name;
 
+        @picocli.CommandLine.Option(names = "--email", paramLabel = "EMAIL",
+                description = "the operator's e-mail (needed to request staff access; see silo operators set-email)")
+        String email;
+
         @Override
         public Integer call() {
+            String canonical = email == null ? null : dev.silo.user.UserService.normalizeEmail(email);
             try (SiloCore silo = core.open(env)) {
                 OperatorService.CreatedOperator created = silo.operators().create(name, Actor.cli());
+                if (canonical != null) {
+                    silo.operators().setEmail(name, canonical, Actor.cli());
+                }
                 if (core.json) {
                     Output.json(out, Map.of("name", name, "key", created.key()));
                 } else {
@@ -94,6 +103,34 @@ public final class OperatorsCommand {
                     Output.json(out, Map.of("name", name, "revoked", true));
                 } else {
                     out.println("operator '" + name + "' revoked");
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "set-email", mixinStandardHelpOptions = true,
+            description = "Record the e-mail the operator would have as a tenant user: a staff-access request of theirs "
+                    + "is never approved by a tenant account with that address. Needed before 'silo access request'.")
+    static final class SetEmail implements Callable<Integer> {
+        @Mixin
+        CoreOptions core;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Parameters(index = "1", paramLabel = "EMAIL")
+        String email;
+
+        @Override
+        public Integer call() {
+            String canonical = dev.silo.user.UserService.normalizeEmail(email);
+            try (SiloCore silo = core.open(env)) {
+                silo.operators().setEmail(name, canonical, Actor.cli());
+                if (core.json) {
+                    Output.json(out, Map.of("name", name, "email", canonical));
+                } else {
+                    out.println("Operator '" + name + "' has the e-mail " + canonical);
                 }
                 return 0;
             }

@@ -131,6 +131,27 @@ public final class OperatorService {
         });
     }
 
+    /**
+     * Records the e-mail address the operator would have as a user of a tenant (canonical form, see
+     * {@code UserService.normalizeEmail}), so that a staff-access request of theirs is never approved by an account
+     * with that address (issue 17). An operator needs one to request access.
+     */
+    public void setEmail(String name, String canonicalEmail, Actor actor) {
+        requireNonNull(canonicalEmail, "canonicalEmail is null");
+        Sql.inTransaction(catalog, connection -> {
+            try (PreparedStatement update = connection.prepareStatement(
+                    "UPDATE operators SET email = ? WHERE name = ? AND revoked_at IS NULL")) {
+                update.setString(1, canonicalEmail);
+                update.setString(2, name);
+                if (update.executeUpdate() == 0) {
+                    throw new NotFound("operator-not-found", "no active operator named '" + name + "'");
+                }
+            }
+            audit.append(connection, actor, "operator.set-email", "operator:" + name, Map.of("email", canonicalEmail));
+            return null;
+        });
+    }
+
     /** The active operator holding {@code key}, if any. Records when the key was last used (at most once a minute). */
     public Optional<Operator> authenticate(String key) {
         if (key == null || !key.startsWith(KEY_PREFIX) || key.length() > 100) {

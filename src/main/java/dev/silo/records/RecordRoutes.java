@@ -30,7 +30,11 @@ import java.util.regex.Pattern;
 
 import static java.util.Objects.requireNonNull;
 
-/** The Records API: collections (admins), records (members and admins), and the tenant's NDJSON export (admins). */
+/**
+ * The Records API: collections (admins), records (members and admins), and the tenant's NDJSON export (admins).
+ * The data routes take {@link TenantRequests#dataCaller}: an operator under a staff-access grant reads (and with a
+ * read-write grant writes) records, never manages collections or exports.
+ */
 public final class RecordRoutes {
     private static final Logger log = LoggerFactory.getLogger(RecordRoutes.class);
     private static final Pattern FILTER = Pattern.compile("filter\\[(.{1,256})]", Pattern.DOTALL);
@@ -48,7 +52,7 @@ public final class RecordRoutes {
 
     public void register(Routes routes) {
         routes.get("/t/{tenant}/collections", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             Json.ok(response, Map.of("collections", records.listCollections(caller).stream().map(RecordCollection::view).toList()));
         });
         routes.put("/t/{tenant}/collections/{name}", (request, response) -> {
@@ -59,7 +63,7 @@ public final class RecordRoutes {
             Json.send(response, result.created() ? Status.CREATED_201 : Status.OK_200, result.collection().view());
         });
         routes.get("/t/{tenant}/collections/{name}", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             Json.ok(response, records.getCollection(caller, name(request)).view());
         });
         routes.delete("/t/{tenant}/collections/{name}", (request, response) -> {
@@ -73,32 +77,34 @@ public final class RecordRoutes {
         });
 
         routes.post("/t/{tenant}/collections/{name}/records", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             StoredRecord record = records.create(caller, name(request), RecordValues.parseObject(body(request)));
+            requests.staffResult(caller, request, List.of(record.id().toString()));
             response.header(HeaderNames.LOCATION, "/t/" + caller.tenant().slug() + "/collections/" + record.collection()
                     + "/records/" + record.id());
             send(response, Status.CREATED_201, record);
         });
         routes.get("/t/{tenant}/collections/{name}/records", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             RecordService.Page page = records.list(caller, name(request), query(request));
+            requests.staffResult(caller, request, page.records().stream().map(record -> record.id().toString()).toList());
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("records", page.records().stream().map(StoredRecord::view).toList());
             body.put("next_cursor", page.nextCursor());
             Json.ok(response, body);
         });
         routes.get("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             send(response, Status.OK_200, records.get(caller, name(request), id(request)));
         });
         routes.put("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             List<Long> expected = ifMatch(request);
             ObjectNode data = RecordValues.parseObject(body(request));
             send(response, Status.OK_200, records.replace(caller, name(request), id(request), expected, data));
         });
         routes.patch("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             String contentType = request.headers().first(HeaderNames.CONTENT_TYPE).orElse("");
             if (!contentType.toLowerCase(Locale.ROOT).split(";", 2)[0].strip().equals(MERGE_PATCH)) {
                 throw new dev.silo.platform.problem.UnsupportedMediaType("PATCH takes a JSON Merge Patch (RFC 7396) with Content-Type "
@@ -109,7 +115,7 @@ public final class RecordRoutes {
             send(response, Status.OK_200, records.patch(caller, name(request), id(request), expected, patch));
         });
         routes.delete("/t/{tenant}/collections/{name}/records/{id}", (request, response) -> {
-            Caller caller = requests.caller(request);
+            Caller caller = requests.dataCaller(request);
             List<Long> expected = ifMatch(request);
             records.delete(caller, name(request), id(request), expected);
             response.status(Status.NO_CONTENT_204).send();

@@ -95,7 +95,8 @@ public final class Routes {
         return allowed;
     }
 
-    static String routeOf(ServerRequest request) {
+    /** The template of the route that matched the request, such as {@code /t/{tenant}/collections/{name}}. */
+    public static String routeOf(ServerRequest request) {
         return request.context().get(ROUTE_KEY, String.class).orElse("(unmatched)");
     }
 }
