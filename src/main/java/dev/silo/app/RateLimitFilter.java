@@ -14,6 +14,8 @@ import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -35,7 +37,7 @@ import static java.util.Objects.requireNonNull;
  * The rate limits (claim C8, README "Rate limits"), checked in a filter right after the edge filter resolved the
  * client address and before routing: no body read, no JSON parsed, no database touched for a request that is
  * over a limit. Every request takes a token from its client address's bucket; then, by path, one of: the
- * operator API's bucket per address ({@code /admin/...}), the unauthenticated routes' bucket per address
+ * operator API's bucket per address ({@code /admin/...} and {@code /metrics}), the unauthenticated routes' bucket per address
  * (login, refresh, password reset), or its tenant's bucket (every {@code /t/{tenant}/...} route, all users and
  * addresses together, the limit an operator set for the tenant or {@code SILO_RATE_LIMIT_TENANT}; read from the
  * tenant cache). Write routes also take a token from the user's bucket once the token is verified
@@ -49,17 +51,27 @@ final class RateLimitFilter implements Filter {
     private static final Pattern TENANT_PATH = Pattern.compile("^/t/([^/]+)(/.*)?$");
     private static final Set<String> UNAUTHENTICATED = Set.of("/auth/login", "/auth/refresh", "/auth/password-reset");
     private static final Set<Method> WRITES = Set.of(Method.POST, Method.PUT, Method.PATCH, Method.DELETE);
+    private static final List<String> POLICIES = List.of("ip", "admin", "auth", "tenant", "user");
 
     private final RateLimitConfig config;
     private final RateLimiter limiter;
     private final TenantDirectory directory;
     private final BiConsumer<ServerRequest, ServerResponse> beforeRefusal;
+    private final Map<String, Counter> refusals;
 
     /**
      * @param beforeRefusal adds what a refusal needs from filters that run after this one (the CORS fields)
+     * @param registry      where refusals are counted by policy ({@code silo_rate_limited_total})
      */
     RateLimitFilter(RateLimitConfig config, RateLimiter limiter, TenantDirectory directory,
-                    BiConsumer<ServerRequest, ServerResponse> beforeRefusal) {
+                    BiConsumer<ServerRequest, ServerResponse> beforeRefusal, MeterRegistry registry) {
+        requireNonNull(registry, "registry is null");
+        Map<String, Counter> counters = new java.util.HashMap<>();
+        for (String policy : POLICIES) {
+            counters.put(policy, Counter.builder("silo.rate.limited").tag("policy", policy)
+                    .description("requests refused 429 rate-limited, by the limit that refused them").register(registry));
+        }
+        this.refusals = Map.copyOf(counters);
         this.config = requireNonNull(config, "config is null");
         this.limiter = requireNonNull(limiter, "limiter is null");
         this.directory = requireNonNull(directory, "directory is null");
@@ -75,7 +87,8 @@ final class RateLimitFilter implements Filter {
         List<Checked> checked = new ArrayList<>(2);
         // In order, stopping at the first refusal: a request over its address's limit costs no tenant lookup.
         config.ip().ifPresent(limit -> take(checked, "ip", "ip:" + address, limit, request, response));
-        if (path.startsWith("/admin/") || path.equals("/admin")) {
+        // The metrics endpoint is an operator route too: a key guessed there costs the operator API's budget.
+        if (path.startsWith("/admin/") || path.equals("/admin") || path.equals("/metrics")) {
             config.admin().ifPresent(limit -> take(checked, "admin", "admin:" + address, limit, request, response));
         } else {
             Matcher tenant = TENANT_PATH.matcher(path);
@@ -99,6 +112,7 @@ final class RateLimitFilter implements Filter {
         headers.forEach(response::header);
         if (!taken.outcome().allowed()) {
             beforeRefusal.accept(request, response);
+            refusals.get(policy).increment();
             throw refused(taken, headers);
         }
     }
@@ -114,6 +128,7 @@ final class RateLimitFilter implements Filter {
         RateLimit limit = config.userWrite().get();
         Checked checked = check("user", "user:" + caller.tenant().id() + ":" + caller.userId(), limit);
         if (!checked.outcome().allowed()) {
+            refusals.get("user").increment();
             throw refused(checked, headers(List.of(checked)));
         }
     }

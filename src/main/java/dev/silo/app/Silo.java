@@ -25,6 +25,7 @@ import dev.silo.backup.logical.TenantBackupRoutes;
 import dev.silo.backup.logical.TenantBackups;
 import dev.silo.backup.logical.TenantRestoreRoutes;
 import dev.silo.backup.logical.TenantRestores;
+import dev.silo.auth.AuthMetrics;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
@@ -43,7 +44,12 @@ import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.errors.ErrorReports;
+import dev.silo.metrics.MetricsRoutes;
+import dev.silo.metrics.NodeMetrics;
+import dev.silo.platform.http.HttpMetrics;
 import dev.silo.platform.http.HttpServer;
+import dev.silo.platform.metrics.Metrics;
+import dev.silo.platform.metrics.MetricsListener;
 import dev.silo.platform.http.Routes;
 import dev.silo.platform.log.drain.LogDrains;
 import dev.silo.platform.ratelimit.RateLimiter;
@@ -111,6 +117,8 @@ public final class Silo implements AutoCloseable {
     private Optional<TenantSpares> spares = Optional.empty();
     private LogDrains logDrains;
     private Optional<ErrorReports> errorReports = Optional.empty();
+    private Metrics metrics;
+    private Optional<MetricsListener> metricsListener = Optional.empty();
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -198,22 +206,26 @@ public final class Silo implements AutoCloseable {
             jobs.scheduleWithFixedDelay(logicalBackups::runRound, 5, 60, TimeUnit.SECONDS);
 
             SiloConfig.Tuning tuning = config.tuning();
+            // Closed after the HTTP server (registered before it): a last scrape in flight still finds the registry.
+            Metrics metrics = new Metrics(tuning.metrics());
+            core.onClose(metrics);
+            AuthMetrics authMetrics = new AuthMetrics(metrics.registry(), metrics.tenantLabels());
             SessionCache sessions = new SessionCache();
             events.subscribe(sessions::onEvent);
             java.util.concurrent.atomic.AtomicInteger boundPort = new java.util.concurrent.atomic.AtomicInteger(config.port());
             Optional<SharedRedis> redis = tuning.rateLimits().redisUrl().map(SharedRedis::open);
             redis.ifPresent(shared -> core.onClose(shared::close));
             RateLimitFilter rateLimits = new RateLimitFilter(tuning.rateLimits(), new RateLimiter(redis), directory,
-                    new dev.silo.cors.CorsFilter(directory)::addToRefusal);
+                    new dev.silo.cors.CorsFilter(directory)::addToRefusal, metrics.registry());
             LoginThrottleConfig defaults = LoginThrottleConfig.defaults();
             LoginThrottle throttle = new LoginThrottle(new LoginThrottleConfig(tuning.loginMaxFailures(),
                     Math.max(defaults.ipFailures(), tuning.loginMaxFailures()), Duration.ofMinutes(tuning.loginWindowMinutes()),
                     defaults.baseLockout(), defaults.maxLockout(),
                     max(defaults.forgetAfter(), Duration.ofMinutes(tuning.loginWindowMinutes())), defaults.maxKeys()), clock, redis);
             AuthService authService = new AuthService(core.tenantDatabases(), core.catalog(), events, core.users(), core.hasher(),
-                    core.passwordPolicy(), core.hashingGate(), throttle, new TokenService(clock), sessions, core.tenantAudit(), clock,
-                    new AuthService.Settings(Duration.ofMinutes(tuning.accessTokenMinutes()), Duration.ofDays(tuning.refreshTokenDays())),
-                    () -> config.publicUrlOr(boundPort.get()));
+                    core.passwordPolicy(), core.hashingGate(), throttle, new TokenService(clock, authMetrics), sessions, core.tenantAudit(),
+                    clock, new AuthService.Settings(Duration.ofMinutes(tuning.accessTokenMinutes()), Duration.ofDays(tuning.refreshTokenDays())),
+                    () -> config.publicUrlOr(boundPort.get()), authMetrics);
 
             AtomicBoolean draining = new AtomicBoolean();
             OperatorAuth auth = new OperatorAuth(core.operators());
@@ -255,6 +267,7 @@ public final class Silo implements AutoCloseable {
             TenantRestoreRoutes tenantRestoreRoutes = new TenantRestoreRoutes(auth, tenantRestores(core, logicalBackups,
                     jobRecords, walReceiver.isPresent(), clock), jobRecords, core.tenants());
             core.onClose(tenantRestoreRoutes);
+            MetricsRoutes metricsRoutes = new MetricsRoutes(metrics, auth);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
             dev.silo.logs.LogTailRoutes logTailRoutes = new dev.silo.logs.LogTailRoutes(auth,
@@ -280,8 +293,9 @@ public final class Silo implements AutoCloseable {
                             tenantBackupRoutes.register(routes);
                             tenantRestoreRoutes.register(routes);
                             logTailRoutes.register(routes);
+                            metricsRoutes.register(routes);
                             extraRoutes.accept(routes);
-                        });
+                        }, new HttpMetrics(metrics.registry()));
             } catch (HttpServer.CannotListen e) {
                 throw new StartupException(cannotListen(config.host(), config.port())
                         .orElse("cannot listen on " + config.host() + ":" + config.port() + " (see the log above)"));
@@ -290,12 +304,17 @@ public final class Silo implements AutoCloseable {
             core.onClose(http);
             // After the server, so closed before it: tail streams end at once instead of holding the stop's grace period.
             core.onClose(logTailRoutes);
+            NodeMetrics.bind(metrics.registry(), new NodeMetrics.Parts(core.catalog(), core.tenantDatabases(), core.hashingGate(),
+                    core.bulkWork(), walReceiver, baseBackups, drills, clock));
+            Optional<MetricsListener> metricsListener = startMetricsListener(core, metrics);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
                     baseBackups, drills);
             silo.logicalBackups = logicalBackups;
             silo.spares = spares;
             silo.logDrains = logDrains;
             silo.errorReports = errorReports;
+            silo.metrics = metrics;
+            silo.metricsListener = metricsListener;
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
             TenantSchemas.startChecks(core);
@@ -307,6 +326,21 @@ public final class Silo implements AutoCloseable {
             core.close();
             logDrains.close();
             throw e;
+        }
+    }
+
+    /** {@code SILO_METRICS_PORT}: {@code /metrics} without authentication on 127.0.0.1 (README "Observability"). */
+    private static Optional<MetricsListener> startMetricsListener(SiloCore core, Metrics metrics) {
+        java.util.OptionalInt port = core.config().tuning().metrics().port();
+        if (port.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            MetricsListener listener = MetricsListener.start(port.getAsInt(), metrics);
+            core.onClose(listener);
+            return Optional.of(listener);
+        } catch (MetricsListener.CannotListen e) {
+            throw new StartupException(e.getMessage());
         }
     }
 
@@ -469,6 +503,16 @@ public final class Silo implements AutoCloseable {
     /** This node's spare tenant databases: present where it runs the embedded server. */
     public Optional<TenantSpares> spares() {
         return spares;
+    }
+
+    /** The node's meters, as {@code GET /metrics} serves them. */
+    public Metrics metrics() {
+        return metrics;
+    }
+
+    /** The port of the unauthenticated loopback metrics listener, when {@code SILO_METRICS_PORT} is set. */
+    public java.util.OptionalInt metricsPort() {
+        return metricsListener.map(listener -> java.util.OptionalInt.of(listener.port())).orElse(java.util.OptionalInt.empty());
     }
 
     /** Catalog snapshots and tenant backups. */

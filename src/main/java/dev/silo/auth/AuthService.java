@@ -4,7 +4,9 @@ import dev.silo.audit.TenantAudit;
 import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.Problem;
+import dev.silo.platform.problem.TooManyRequests;
 import dev.silo.platform.problem.Unauthorized;
+import dev.silo.platform.problem.Unavailable;
 import dev.silo.tenant.TenantDatabases;
 import dev.silo.tenant.TenantDirectory;
 import dev.silo.user.User;
@@ -72,10 +74,20 @@ public final class AuthService {
     private final Clock clock;
     private final Settings settings;
     private final Supplier<URI> publicUrl;
+    private final AuthMetrics metrics;
 
     public AuthService(TenantDatabases databases, DataSource catalog, CatalogEvents events, UserService users, PasswordHasher hasher,
                        PasswordPolicy policy, HashingGate gate, LoginThrottle throttle, TokenService tokens, SessionCache sessions,
                        TenantAudit audit, Clock clock, Settings settings, Supplier<URI> publicUrl) {
+        this(databases, catalog, events, users, hasher, policy, gate, throttle, tokens, sessions, audit, clock, settings, publicUrl,
+                AuthMetrics.none());
+    }
+
+    /** @param metrics where logins are counted by outcome and refused tokens by reason */
+    public AuthService(TenantDatabases databases, DataSource catalog, CatalogEvents events, UserService users, PasswordHasher hasher,
+                       PasswordPolicy policy, HashingGate gate, LoginThrottle throttle, TokenService tokens, SessionCache sessions,
+                       TenantAudit audit, Clock clock, Settings settings, Supplier<URI> publicUrl, AuthMetrics metrics) {
+        this.metrics = requireNonNull(metrics, "metrics is null");
         this.databases = requireNonNull(databases, "databases is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.events = requireNonNull(events, "events is null");
@@ -102,6 +114,7 @@ public final class AuthService {
     public TokenResponse login(TenantDirectory.ResolvedTenant resolved, String email, String password, RequestContext request) {
         var tenant = resolved.tenant();
         if (password == null) {
+            metrics.login(AuthMetrics.LoginOutcome.INVALID_REQUEST, tenant);
             throw new BadRequest("invalid-request", "fields 'email' and 'password' are required");
         }
         // A malformed e-mail (a control character, U+0000 included) cannot belong to any account, so a 400 saying
@@ -110,10 +123,16 @@ public final class AuthService {
         try {
             normalized = UserService.normalizeEmail(email);
         } catch (BadRequest e) {
+            metrics.login(AuthMetrics.LoginOutcome.INVALID_REQUEST, tenant);
             throw new BadRequest("invalid-request", "field 'email' must be an e-mail address (name@domain) and 'password' a string");
         }
         String tenantKey = tenant.id().toString();
-        throttle.check(tenantKey, normalized, request.clientAddress());
+        try {
+            throttle.check(tenantKey, normalized, request.clientAddress());
+        } catch (TooManyRequests e) {
+            metrics.login(AuthMetrics.LoginOutcome.THROTTLED, tenant);
+            throw e;
+        }
 
         // The hashing place is taken before anything else, so a storm is shed at once, before it waits for a
         // tenant connection; and no connection is held while bcrypt runs (read, release, hash, then write).
@@ -128,8 +147,15 @@ public final class AuthService {
             if (verified && !found.get().disabled() && hasher.needsRehash(found.get().passwordHash())) {
                 rehashed = Optional.of(hashing.run(() -> hasher.hash(password)));
             }
+        } catch (Unavailable e) {
+            if (HashingGate.BUSY.equals(e.type())) {
+                metrics.login(AuthMetrics.LoginOutcome.BUSY, tenant);
+            }
+            throw e;
         }
         if (!verified || found.get().disabled()) {
+            metrics.login(found.isEmpty() ? AuthMetrics.LoginOutcome.UNKNOWN_EMAIL
+                    : verified ? AuthMetrics.LoginOutcome.DISABLED : AuthMetrics.LoginOutcome.WRONG_PASSWORD, tenant);
             List<LoginThrottle.Lockout> lockouts = throttle.recordFailure(tenantKey, normalized, request.clientAddress());
             databases.inTransaction(tenant, connection -> {
                 Map<String, Object> detail = new LinkedHashMap<>();
@@ -146,13 +172,15 @@ public final class AuthService {
         throttle.recordSuccess(tenantKey, normalized);
         User user = found.get();
         Optional<String> newHash = rehashed;
-        return databases.inTransaction(tenant, connection -> {
+        TokenResponse tokens = databases.inTransaction(tenant, connection -> {
             newHash.ifPresent(hash -> updateHash(connection, user.id(), hash));
             TokenResponse response = newSession(connection, resolved, user, request);
             audit.append(connection, request.audit("user:" + user.id()), "login.success", user.id().toString(),
                     newHash.isPresent() ? Map.of("rehashed", true) : Map.of());
             return response;
         });
+        metrics.login(AuthMetrics.LoginOutcome.SUCCESS, tenant);
+        return tokens;
     }
 
     private TokenResponse newSession(Connection connection, TenantDirectory.ResolvedTenant resolved, User user, RequestContext request)
@@ -391,6 +419,7 @@ public final class AuthService {
      */
     public Caller authenticate(TenantDirectory.ResolvedTenant resolved, String authorization, RequestContext request) {
         if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            metrics.tokenFailed(AuthMetrics.TokenFailure.MISSING);
             throw new Unauthorized("unauthorized", "an access token is required: Authorization: Bearer <token>", "Bearer");
         }
         var tenant = resolved.tenant();
@@ -403,10 +432,12 @@ public final class AuthService {
             sessionId = UUID.fromString(token.sessionId());
             userId = UUID.fromString(token.userId());
         } catch (IllegalArgumentException e) {
+            metrics.tokenFailed(AuthMetrics.TokenFailure.CLAIMS);
             throw TokenService.invalidToken();
         }
         SessionCache.SessionState state = sessions.get(tenant.id(), sessionId, () -> loadSession(resolved, sessionId));
         if (!state.valid() || !state.userId().equals(userId)) {
+            metrics.tokenFailed(AuthMetrics.TokenFailure.SESSION_ENDED);
             throw TokenService.invalidToken();
         }
         return new Caller(tenant, userId, state.user().role(), sessionId, request, state.user());

@@ -35,6 +35,8 @@ import static java.util.Objects.requireNonNull;
  */
 public final class HashingGate implements AutoCloseable {
     public static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(1);
+    /** The problem type of a refusal. */
+    public static final String BUSY = "login-busy";
     /** Waiting places per hashing thread: at cost 12 a waiting login is answered within about a second. */
     public static final int DEFAULT_QUEUE_PER_THREAD = 4;
 
@@ -179,7 +181,7 @@ public final class HashingGate implements AutoCloseable {
     }
 
     private Unavailable busy() {
-        return new Unavailable("login-busy",
+        return new Unavailable(BUSY,
                 "too many logins are being checked right now; retry after the time in Retry-After", retryAfter);
     }
 }

@@ -89,9 +89,16 @@ public final class TokenService {
 
     private final Clock clock;
     private final Cache<KeyMaterial, KeyCrypto> macs;
+    private final AuthMetrics metrics;
 
     public TokenService(Clock clock) {
+        this(clock, AuthMetrics.none());
+    }
+
+    /** @param metrics where failed checks are counted by reason (never told to the client) */
+    public TokenService(Clock clock, AuthMetrics metrics) {
         this.clock = requireNonNull(clock, "clock is null");
+        this.metrics = requireNonNull(metrics, "metrics is null");
         this.macs = Caffeine.newBuilder().maximumSize(MAX_CACHED_KEYS).executor(Runnable::run).build();
     }
 
@@ -145,55 +152,55 @@ public final class TokenService {
     public AccessToken verify(String token, VerificationContext context) {
         requireNonNull(context, "context is null");
         if (token == null || token.length() > MAX_TOKEN_LENGTH || !isCompactJws(token)) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.MALFORMED);
         }
         SignedJWT jwt;
         try {
             jwt = SignedJWT.parse(token);
         } catch (ParseException | RuntimeException e) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.MALFORMED);
         }
         JWSHeader header = jwt.getHeader();
         if (!JWSAlgorithm.HS256.equals(header.getAlgorithm())
                 || !ALLOWED_HEADER_PARAMETERS.containsAll(header.getIncludedParams())
                 || header.getType() == null
                 || !"JWT".equalsIgnoreCase(header.getType().getType())) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.HEADER);
         }
         String kid = header.getKeyID();
         if (kid == null || !SigningKey.isWellFormedKid(kid)) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.HEADER);
         }
         // Outside the try blocks: a failing lookup (database down) is a 500, not a bad token.
         Optional<SigningKey> found = requireNonNull(context.keys().apply(kid), "key lookup returned null");
         Instant now = clock.instant();
         SigningKey key = found.filter(k -> k.kid().equals(kid) && !k.isRetiredAt(now))
-                .orElseThrow(TokenService::invalidToken);
+                .orElseThrow(() -> failed(AuthMetrics.TokenFailure.UNKNOWN_KEY));
         boolean signed;
         try {
             signed = jwt.verify(macFor(key).verifier());
         } catch (JOSEException | RuntimeException e) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.SIGNATURE);
         }
         if (!signed || !isCanonical(jwt.getSignature().toString())) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.SIGNATURE);
         }
         JWTClaimsSet claims;
         try {
             claims = jwt.getJWTClaimsSet();
         } catch (ParseException e) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.CLAIMS);
         }
         return acceptClaims(claims, context, kid, now);
     }
 
-    private static AccessToken acceptClaims(JWTClaimsSet claims, VerificationContext context, String kid, Instant now) {
+    private AccessToken acceptClaims(JWTClaimsSet claims, VerificationContext context, String kid, Instant now) {
         try {
             Date expiration = claims.getExpirationTime();
             Date notBefore = claims.getNotBeforeTime();
             Date issued = claims.getIssueTime();
             if (expiration == null || notBefore == null || issued == null) {
-                throw invalidToken();
+                throw failed(AuthMetrics.TokenFailure.CLAIMS);
             }
             Instant expiresAt = expiration.toInstant();
             Instant issuedAt = issued.toInstant();
@@ -201,14 +208,14 @@ public final class TokenService {
             if (!now.isBefore(expiresAt.plus(MAX_SKEW))
                     || latest.isBefore(notBefore.toInstant())
                     || latest.isBefore(issuedAt)) {
-                throw invalidToken();
+                throw failed(AuthMetrics.TokenFailure.EXPIRED);
             }
             List<String> audience = claims.getAudience();
             if (!context.issuer().equals(claims.getIssuer())
                     || audience == null
                     || !audience.contains(context.audience())
                     || !context.tenantId().equals(claims.getStringClaim("tid"))) {
-                throw invalidToken();
+                throw failed(AuthMetrics.TokenFailure.WRONG_TENANT);
             }
             String userId = requirePresent(claims.getSubject());
             String role = requirePresent(claims.getStringClaim("role"));
@@ -216,7 +223,7 @@ public final class TokenService {
             String jti = requirePresent(claims.getJWTID());
             return new AccessToken(userId, context.tenantId(), role, sessionId, issuedAt, expiresAt, jti, kid);
         } catch (ParseException e) {
-            throw invalidToken(); // a claim of the wrong JSON type
+            throw failed(AuthMetrics.TokenFailure.CLAIMS); // a claim of the wrong JSON type
         }
     }
 
@@ -230,11 +237,17 @@ public final class TokenService {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes).equals(signature);
     }
 
-    private static String requirePresent(String claim) {
+    private String requirePresent(String claim) {
         if (claim == null || claim.isEmpty()) {
-            throw invalidToken();
+            throw failed(AuthMetrics.TokenFailure.CLAIMS);
         }
         return claim;
+    }
+
+    /** Counts the reason, which only the metrics learn, and returns the one answer every client gets. */
+    private Unauthorized failed(AuthMetrics.TokenFailure reason) {
+        metrics.tokenFailed(reason);
+        return invalidToken();
     }
 
     private KeyCrypto macFor(SigningKey key) {

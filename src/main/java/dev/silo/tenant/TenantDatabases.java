@@ -119,6 +119,30 @@ public final class TenantDatabases implements AutoCloseable {
         return pools.size();
     }
 
+    /** The budget {@link #openConnections} never exceeds ({@code SILO_TENANT_CONNECTIONS}). */
+    public int connectionBudget() {
+        return settings.totalConnections();
+    }
+
+    /** Requests waiting now for a connection of their tenant (a snapshot, for metrics). */
+    public int waitingRequests() {
+        int waiting = 0;
+        for (TenantPool pool : allPools) {
+            waiting += pool.slots.waiting();
+        }
+        return waiting;
+    }
+
+    /** Open tenant connections that no request holds now (a snapshot, for metrics). */
+    public int idleConnections() {
+        int idle = 0;
+        for (TenantPool pool : allPools) {
+            var bean = pool.dataSource.getHikariPoolMXBean();
+            idle += bean == null ? 0 : bean.getIdleConnections();
+        }
+        return idle;
+    }
+
     private <T> T lease(Tenant tenant, Function<DataSource, T> work) {
         while (true) {
             TenantPool pool = pools.computeIfAbsent(tenant.id(), id -> new TenantPool(tenant));

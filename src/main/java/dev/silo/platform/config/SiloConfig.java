@@ -3,6 +3,7 @@ package dev.silo.platform.config;
 import dev.silo.platform.http.ConnectionLimits;
 import dev.silo.platform.http.HttpsConfig;
 import dev.silo.platform.http.TrustedProxies;
+import dev.silo.platform.metrics.MetricsConfig;
 import dev.silo.platform.ratelimit.RateLimitConfig;
 
 import java.net.URI;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 import static java.util.Objects.requireNonNull;
 
@@ -104,7 +106,13 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
         if (!logFormat.equals("json") && !logFormat.equals("text")) {
             throw new ConfigException("SILO_LOG_FORMAT", "expected json or text");
         }
-        return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat, Tuning.from(env),
+        Tuning tuning = Tuning.from(env);
+        OptionalInt metricsPort = tuning.metrics().port();
+        if (metricsPort.isPresent() && metricsPort.getAsInt() != 0 && metricsPort.getAsInt() == port) {
+            throw new ConfigException("SILO_METRICS_PORT", "must differ from the HTTP port " + port
+                    + " (it serves /metrics without authentication on 127.0.0.1)");
+        }
+        return new SiloConfig(port, host, dataDir, databaseUrl, masterKey, publicUrl, logFormat, tuning,
                 BackupUrl.resolve(env, dataDir),
                 LogDrainSettings.resolve(env, intSetting(env, "SILO_LOG_DRAINS_QUEUE", LogDrainSettings.DEFAULT_QUEUE_LINES,
                         100, 1_000_000)),
@@ -165,6 +173,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              instead of provisioning ({@code SILO_TENANT_SPARES}, 2; 0 keeps none)
      * @param emergencyAccess       whether operators may open an emergency staff-access request that two operators
      *                              approve without the customer ({@code SILO_EMERGENCY_ACCESS}, false)
+     * @param metrics               {@code SILO_METRICS_PORT} (none) and {@code SILO_METRICS_TENANT_LABELS} (false); see
+     *                              {@link MetricsConfig}
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -173,7 +183,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
                          boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits,
-                         HttpsConfig https, int tenantSpares, boolean emergencyAccess) {
+                         HttpsConfig https, int tenantSpares, boolean emergencyAccess, MetricsConfig metrics) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -207,7 +217,26 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     rateLimits(env),
                     https(env),
                     intSetting(env, "SILO_TENANT_SPARES", 2, 0, 50),
-                    trueFalseSetting(env, "SILO_EMERGENCY_ACCESS", false));
+                    trueFalseSetting(env, "SILO_EMERGENCY_ACCESS", false),
+                    metrics(env));
+        }
+
+        static MetricsConfig metrics(Map<String, String> env) {
+            String port = env.get("SILO_METRICS_PORT");
+            OptionalInt metricsPort = OptionalInt.empty();
+            if (port != null && !port.isBlank() && !port.strip().equalsIgnoreCase("off")) {
+                try {
+                    int parsed = Integer.parseInt(port.strip());
+                    if (parsed < 0 || parsed > 65535) {
+                        throw new NumberFormatException();
+                    }
+                    metricsPort = OptionalInt.of(parsed);
+                } catch (NumberFormatException e) {
+                    throw new ConfigException("SILO_METRICS_PORT", "expected a port number from 0 to 65535 (0 picks a free one) "
+                            + "or off, got '" + port + "'");
+                }
+            }
+            return new MetricsConfig(metricsPort, trueFalseSetting(env, "SILO_METRICS_TENANT_LABELS", false));
         }
 
         /**

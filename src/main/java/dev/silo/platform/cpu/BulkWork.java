@@ -85,6 +85,16 @@ public final class BulkWork implements AutoCloseable {
         }
     }
 
+    /** Pieces of work running now (a snapshot, for metrics). */
+    public int running() {
+        return executor.getActiveCount();
+    }
+
+    /** Pieces of work waiting for a thread now (a snapshot, for metrics). */
+    public int waiting() {
+        return executor.getQueue().size();
+    }
+
     private static <T> T runInline(Callable<T> work) {
         try {
             return work.call();

@@ -155,11 +155,17 @@ public final class HttpServer implements AutoCloseable {
     public static final Runnable EXIT_ON_LISTENER_LOST = () -> Runtime.getRuntime().halt(1);
 
     public static HttpServer start(Settings settings, Consumer<Routes> registrar) {
+        return start(settings, registrar, HttpMetrics.none());
+    }
+
+    /** Starts the server; every answer is also recorded in {@code metrics} (README "Observability"). */
+    public static HttpServer start(Settings settings, Consumer<Routes> registrar, HttpMetrics metrics) {
+        requireNonNull(metrics, "metrics is null");
         HttpRouting.Builder routing = HttpRouting.builder();
         Routes routes = new Routes(routing);
         TrustedProxies proxies = settings.trustedProxies();
         HttpsConfig https = settings.https();
-        routing.addFilter((chain, request, response) -> filter(proxies, https, chain, request, response));
+        routing.addFilter((chain, request, response) -> filter(proxies, https, metrics, chain, request, response));
         registrar.accept(routes);
         routing.any((request, response) -> {
             Set<String> allowed = routes.allowedMethods(request);
@@ -169,7 +175,7 @@ public final class HttpServer implements AutoCloseable {
             }
             throw new MethodNotAllowed(method, request.path().path(), allowed);
         });
-        routing.error(Throwable.class, (request, response, error) -> renderError(request, response, error));
+        routing.error(Throwable.class, (request, response, error) -> renderError(request, response, error, metrics));
 
         ClientDisconnects.install();
         long descriptorLimit = ConnectionLimits.descriptorLimit();
@@ -218,7 +224,7 @@ public final class HttpServer implements AutoCloseable {
                     .directHandlers(handlers -> {
                         for (DirectHandler.EventType type : DirectHandler.EventType.values()) {
                             handlers.addHandler(type, (request, event, status, headers, message) ->
-                                    direct(servesTls, proxies, request, event, status, headers, message));
+                                    direct(servesTls, proxies, metrics, request, event, status, headers, message));
                         }
                     })
                     // Helidon passes its parser's message to the direct handlers only with this on; Silo reads it
@@ -251,7 +257,9 @@ public final class HttpServer implements AutoCloseable {
         }
         ListenerWatchdog watchdog = new ListenerWatchdog(settings.host(), server.port(), settings.watchdogPeriod(),
                 closing::get, settings.onListenerLost());
-        return new HttpServer(server, guard, watchdog, closing, reloader, certificate.isPresent());
+        HttpServer started = new HttpServer(server, guard, watchdog, closing, reloader, certificate.isPresent());
+        metrics.bind(started);
+        return started;
     }
 
     /** The listener could not be opened (the port is in use, or binding it is not permitted). */
@@ -326,8 +334,8 @@ public final class HttpServer implements AutoCloseable {
         return Map.copyOf(headers);
     }
 
-    private static void filter(TrustedProxies proxies, HttpsConfig https, FilterChain chain, RoutingRequest request,
-                               RoutingResponse response) {
+    private static void filter(TrustedProxies proxies, HttpsConfig https, HttpMetrics metrics, FilterChain chain,
+                               RoutingRequest request, RoutingResponse response) {
         long started = System.nanoTime();
         InetAddress peer = request.remotePeer().address() instanceof InetSocketAddress socket && socket.getAddress() != null
                 ? socket.getAddress() : InetAddress.getLoopbackAddress();
@@ -353,10 +361,10 @@ public final class HttpServer implements AutoCloseable {
             QueryStrings.check(request.prologue().query().rawValue());
             chain.proceed();
         } catch (Throwable error) {
-            renderError(request, response, error);
+            renderError(request, response, error, metrics);
         } finally {
             if (!request.context().get(DISCONNECTED_KEY, Boolean.class).orElse(false)) {
-                logRequest(request.prologue().method().text(), Routes.routeOf(request), response.status().code(), started,
+                logRequest(metrics, request.prologue().method().text(), Routes.routeOf(request), response.status().code(), started,
                         client.address().getHostAddress());
             }
             MDC.remove(RequestIds.MDC_KEY);
@@ -383,8 +391,11 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
-    private static void logRequest(String method, String route, int status, long startedNanos, String clientIp) {
-        long micros = (System.nanoTime() - startedNanos) / 1000;
+    private static void logRequest(HttpMetrics metrics, String method, String route, int status, long startedNanos,
+                                   String clientIp) {
+        long nanos = System.nanoTime() - startedNanos;
+        metrics.record(route, method, status, nanos);
+        long micros = nanos / 1000;
         apiLog.atInfo()
                 .addKeyValue("method", method)
                 .addKeyValue("route", route)
@@ -394,13 +405,18 @@ public final class HttpServer implements AutoCloseable {
                 .log("{} {} {} {}ms", method, route, status, micros / 1000.0);
     }
 
-    private static void renderError(ServerRequest request, io.helidon.webserver.http.ServerResponse response, Throwable error) {
+    private static void renderError(ServerRequest request, io.helidon.webserver.http.ServerResponse response, Throwable error,
+                                    HttpMetrics metrics) {
         String requestId = request.context().get(RequestIds.MDC_KEY, String.class).orElse(null);
         String instance = request.path().path();
         Optional<Unavailable> databaseDown = error instanceof Problem ? Optional.empty() : DatabaseFailures.asUnavailable(error);
         if (error instanceof Problem problem) {
+            if ((problem.status() == 429 || problem.status() == 503) && !response.isSent()) {
+                metrics.refused(problem.type());
+            }
             ProblemRenderer.render(response, problem, instance, requestId);
         } else if (databaseDown.isPresent()) {
+            metrics.refused(databaseDown.get().type());
             // The database could not be reached, whoever wrapped the exception: a 503 the client may retry, not a 500.
             log.warn("Database unreachable in {} {} (request {}; {})", request.prologue().method().text(), instance, requestId,
                     error.getClass().getSimpleName());
@@ -443,7 +459,7 @@ public final class HttpServer implements AutoCloseable {
      * Answers what Helidon refuses before routing (bad framing, a body over the limit, a URI or header block too
      * long, HTTP/1.0): the same problem body, request id, security headers and {@code api} line as a routed request.
      */
-    private static DirectHandler.TransportResponse direct(boolean servesTls, TrustedProxies proxies,
+    private static DirectHandler.TransportResponse direct(boolean servesTls, TrustedProxies proxies, HttpMetrics metrics,
                                                           DirectHandler.TransportRequest request,
                                                           DirectHandler.EventType type,
                                                           Status reported, io.helidon.http.ServerResponseHeaders headers,
@@ -497,11 +513,14 @@ public final class HttpServer implements AutoCloseable {
             ClientDisconnects.markPending(requestId, () -> {
                 MDC.put(RequestIds.MDC_KEY, requestId);
                 log.error("Connection-level error (request {}): {}", requestId, message);
-                logRequest(method, "(malformed)", status.code(), started, client);
+                logRequest(metrics, method, "(malformed)", status.code(), started, client);
                 MDC.remove(RequestIds.MDC_KEY);
             });
         } else {
-            logRequest(method, "(malformed)", status.code(), started, client);
+            logRequest(metrics, method, "(malformed)", status.code(), started, client);
+        }
+        if (status.code() == 503) {
+            metrics.refused(name);
         }
         MDC.remove(RequestIds.MDC_KEY);
         DirectHandler.TransportResponse.Builder response = DirectHandler.TransportResponse.builder()

@@ -1,0 +1,68 @@
+package dev.silo.metrics;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.silo.auth.HashingGate;
+import dev.silo.backup.base.BaseBackupService;
+import dev.silo.backup.drill.RestoreDrills;
+import dev.silo.backup.wal.WalReceiver;
+import dev.silo.platform.cpu.BulkWork;
+import dev.silo.tenant.TenantDatabases;
+import dev.silo.tenant.TenantStatus;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+
+import java.time.Clock;
+import java.util.Optional;
+
+/**
+ * The gauges of a node's parts, read when Prometheus scrapes (README "Observability"): tenant pools, the bcrypt
+ * gate, the bulk-work pool, the catalog pool (HikariCP's own meters, {@code hikaricp_*} with {@code pool="catalog"}),
+ * tenants by status, and the backup figures where backups run here.
+ *
+ * <p>Tenant pools are never given to HikariCP's tracker: their pool names carry the tenant's slug.
+ */
+public final class NodeMetrics {
+    private NodeMetrics() {}
+
+    public record Parts(HikariDataSource catalog, TenantDatabases tenantDatabases, HashingGate hashingGate, BulkWork bulkWork,
+                        Optional<WalReceiver> walReceiver, Optional<BaseBackupService> baseBackups,
+                        Optional<RestoreDrills> drills, Clock clock) {}
+
+    public static void bind(MeterRegistry registry, Parts parts) {
+        parts.catalog().setMetricRegistry(registry);
+
+        TenantDatabases tenants = parts.tenantDatabases();
+        gauge(registry, "silo.tenant.pools.open", "tenant connection pools open now", tenants::openPools);
+        gauge(registry, "silo.tenant.connections.open", "connections open to tenant databases (budget used)",
+                tenants::openConnections);
+        gauge(registry, "silo.tenant.connections.idle", "open tenant connections no request holds", tenants::idleConnections);
+        gauge(registry, "silo.tenant.connections.budget", "most connections open to tenant databases at once "
+                + "(SILO_TENANT_CONNECTIONS)", tenants::connectionBudget);
+        gauge(registry, "silo.tenant.connections.waiting", "requests waiting for a connection of their tenant",
+                tenants::waitingRequests);
+
+        HashingGate gate = parts.hashingGate();
+        gauge(registry, "silo.bcrypt.running", "bcrypt computations running now", gate::running);
+        gauge(registry, "silo.bcrypt.queued", "bcrypt computations waiting for a hashing thread (queue depth)", gate::waiting);
+        gauge(registry, "silo.bcrypt.places.free", "logins that may still be admitted before 503 login-busy",
+                gate::freePlaces);
+        gauge(registry, "silo.bcrypt.threads", "hashing threads (SILO_HASHING_THREADS)", gate::threads);
+        BulkWork bulk = parts.bulkWork();
+        gauge(registry, "silo.bulk.work.running", "CPU-heavy bulk work (export decryption) running now", bulk::running);
+        gauge(registry, "silo.bulk.work.queued", "bulk work waiting for a thread", bulk::waiting);
+
+        TenantCounts counts = new TenantCounts(parts.catalog());
+        for (TenantStatus status : TenantStatus.values()) {
+            Gauge.builder("silo.tenants", () -> counts.count(status)).tag("status", status.wire())
+                    .description("tenants in the catalog by status (read at most every "
+                            + TenantCounts.MAX_AGE.toSeconds() + " s)")
+                    .register(registry);
+        }
+
+        BackupMeters.bind(registry, parts.clock(), parts.walReceiver(), parts.baseBackups(), parts.drills());
+    }
+
+    private static void gauge(MeterRegistry registry, String name, String description, java.util.function.IntSupplier value) {
+        Gauge.builder(name, value::getAsInt).description(description).register(registry);
+    }
+}
