@@ -142,6 +142,37 @@ class ConfigTest {
     }
 
     @Test
+    void metricsSettingsAreValidatedNamingTheSetting() {
+        String dir = TestingSilo.newDataDir("cfg").toString();
+        SiloConfig defaults = SiloConfig.resolve(new SiloConfig.Flags(null, dir, null, null), Map.of());
+        assertThat(defaults.tuning().metrics().port()).isEmpty();
+        assertThat(defaults.tuning().metrics().tenantLabels()).isFalse();
+        SiloConfig set = SiloConfig.resolve(new SiloConfig.Flags(null, dir, null, null),
+                Map.of("SILO_METRICS_PORT", "9464", "SILO_METRICS_TENANT_LABELS", "true"));
+        assertThat(set.tuning().metrics().port()).hasValue(9464);
+        assertThat(set.tuning().metrics().tenantLabels()).isTrue();
+        assertThat(SiloConfig.resolve(new SiloConfig.Flags(null, dir, null, null), Map.of("SILO_METRICS_PORT", "off"))
+                .tuning().metrics().port()).isEmpty();
+        for (String bad : new String[] {"abc", "-1", "70000", "9464x"}) {
+            assertThatThrownBy(() -> SiloConfig.resolve(new SiloConfig.Flags(null, dir, null, null), Map.of("SILO_METRICS_PORT", bad)))
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessageStartingWith("SILO_METRICS_PORT: expected a port number from 0 to 65535")
+                    .hasMessageContaining("'" + bad + "'");
+        }
+        assertThatThrownBy(() -> SiloConfig.resolve(new SiloConfig.Flags(null, dir, null, null),
+                Map.of("SILO_PORT", "9000", "SILO_METRICS_PORT", "9000")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("SILO_METRICS_PORT: must differ from the HTTP port 9000");
+        assertThatThrownBy(() -> SiloConfig.resolve(new SiloConfig.Flags(null, dir, null, null),
+                Map.of("SILO_METRICS_TENANT_LABELS", "yes")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("SILO_METRICS_TENANT_LABELS: expected true or false, got 'yes'");
+        Run run = silo(Map.of("SILO_METRICS_PORT", "nine", "SILO_DATA_DIR", dir), "serve");
+        assertThat(run.code()).isEqualTo(2);
+        assertThat(run.err()).startsWith("silo: SILO_METRICS_PORT: expected a port number");
+    }
+
+    @Test
     void badPublicUrlIsRefused() {
         assertThatThrownBy(() -> SiloConfig.resolve(new SiloConfig.Flags(null, TestingSilo.newDataDir("cfg").toString(), null, "ftp://x"), Map.of()))
                 .isInstanceOf(ConfigException.class)
