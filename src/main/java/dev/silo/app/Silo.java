@@ -305,7 +305,7 @@ public final class Silo implements AutoCloseable {
             // After the server, so closed before it: tail streams end at once instead of holding the stop's grace period.
             core.onClose(logTailRoutes);
             NodeMetrics.bind(metrics.registry(), new NodeMetrics.Parts(core.catalog(), core.tenantDatabases(), core.hashingGate(),
-                    core.bulkWork(), walReceiver, baseBackups, drills, clock));
+                    core.bulkWork(), walReceiver, baseBackups, drills, clock, logDrains, errorReports));
             Optional<MetricsListener> metricsListener = startMetricsListener(core, metrics);
             Silo silo = new Silo(core, http, directory, installationId, draining, bootstrap, auditCheckpoints, walReceiver,
                     baseBackups, drills);

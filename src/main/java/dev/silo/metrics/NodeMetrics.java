@@ -8,6 +8,9 @@ import dev.silo.backup.wal.WalReceiver;
 import dev.silo.platform.cpu.BulkWork;
 import dev.silo.tenant.TenantDatabases;
 import dev.silo.tenant.TenantStatus;
+import dev.silo.platform.errors.ErrorReports;
+import dev.silo.platform.log.drain.LogDrains;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 
@@ -17,7 +20,7 @@ import java.util.Optional;
 /**
  * The gauges of a node's parts, read when Prometheus scrapes (README "Observability"): tenant pools, the bcrypt
  * gate, the bulk-work pool, the catalog pool (HikariCP's own meters, {@code hikaricp_*} with {@code pool="catalog"}),
- * tenants by status, and the backup figures where backups run here.
+ * tenants by status, the backup figures where backups run here, log drain drops and Rollbar report outcomes.
  *
  * <p>Tenant pools are never given to HikariCP's tracker: their pool names carry the tenant's slug.
  */
@@ -26,7 +29,8 @@ public final class NodeMetrics {
 
     public record Parts(HikariDataSource catalog, TenantDatabases tenantDatabases, HashingGate hashingGate, BulkWork bulkWork,
                         Optional<WalReceiver> walReceiver, Optional<BaseBackupService> baseBackups,
-                        Optional<RestoreDrills> drills, Clock clock) {}
+                        Optional<RestoreDrills> drills, Clock clock, LogDrains logDrains,
+                        Optional<ErrorReports> errorReports) {}
 
     public static void bind(MeterRegistry registry, Parts parts) {
         parts.catalog().setMetricRegistry(registry);
@@ -60,6 +64,19 @@ public final class NodeMetrics {
         }
 
         BackupMeters.bind(registry, parts.clock(), parts.walReceiver(), parts.baseBackups(), parts.drills());
+
+        // Totals only: a drain's URL can hold a token (Heroku's HTTPS drains), so it is never a label.
+        FunctionCounter.builder("silo.log.drain.dropped", parts.logDrains(), LogDrains::dropped)
+                .description("log lines dropped by the log drains (queue full: the drain is slower than the logs)")
+                .register(registry);
+        parts.errorReports().ifPresent(reports -> {
+            FunctionCounter.builder("silo.error.reports", reports, ErrorReports::delivered).tag("outcome", "delivered")
+                    .description("error reports to Rollbar by outcome").register(registry);
+            FunctionCounter.builder("silo.error.reports", reports, ErrorReports::failed).tag("outcome", "failed")
+                    .description("error reports to Rollbar by outcome").register(registry);
+            FunctionCounter.builder("silo.error.reports", reports, ErrorReports::dropped).tag("outcome", "dropped")
+                    .description("error reports to Rollbar by outcome").register(registry);
+        });
     }
 
     private static void gauge(MeterRegistry registry, String name, String description, java.util.function.IntSupplier value) {

@@ -191,7 +191,7 @@ class MetricsTest {
                 "silo_rate_limited_total", "jvm_memory_used_bytes", "jvm_threads_live_threads", "jvm_gc_memory_allocated_bytes_total",
                 "process_uptime_seconds", "process_cpu_usage", "system_cpu_count", "process_files_open_files",
                 "silo_backup_wal_lag_seconds", "silo_backup_wal_receiver_connected", "silo_backup_base_last_age_seconds",
-                "silo_backup_drill_last_passed"}) {
+                "silo_backup_drill_last_passed", "silo_log_drain_dropped_total"}) {
             assertThat(scrape.has(name, Map.of())).as(name).isTrue();
         }
         assertThat(scrape.sum("hikaricp_connections_max", Map.of("pool", "catalog"))).isEqualTo(8);
@@ -202,7 +202,9 @@ class MetricsTest {
     @Test
     void withTenantLabelsLoginsNameTheTenantAndTheLoopbackListenerServesWithoutAKey() throws Exception {
         labelled = TestingSilo.startOnSharedCatalog("metrics-labels", Map.of("SILO_METRICS_TENANT_LABELS", "true",
-                "SILO_METRICS_PORT", "0", "SILO_LOGIN_MAX_FAILURES", "1", "SILO_RATE_LIMIT_ADMIN", "1/min,1"));
+                "SILO_METRICS_PORT", "0", "SILO_LOGIN_MAX_FAILURES", "1", "SILO_RATE_LIMIT_ADMIN", "1/min,1",
+                // Rollbar on, towards a port nobody listens on: only the report meters are looked at here.
+                "ROLLBAR_ACCESS_TOKEN", "metricstesttoken0123456789", "SILO_ROLLBAR_ENDPOINT", "http://127.0.0.1:9/api/1/item/"));
         TestingHttp node = new TestingHttp(labelled.baseUri());
         String login = "/t/" + tenant.slug() + "/auth/login";
         String wrong = "{\"email\":\"admin@example.com\",\"password\":\"wrong password entirely\"}";
@@ -231,6 +233,10 @@ class MetricsTest {
             // Refused by the rate limits before routing: no template is known yet, as the api line says.
             assertThat(scrape.sum(REQUESTS, Map.of("route", "(unmatched)", "status", "429"))).as("429 before routing").isEqualTo(1);
             assertThat(scrape.text()).as("user ids never, even with tenant labels").doesNotContain(adminId);
+            for (String outcome : new String[] {"delivered", "failed", "dropped"}) {
+                assertThat(scrape.has("silo_error_reports_total", Map.of("outcome", outcome))).as(outcome).isTrue();
+            }
+            assertThat(scrape.text()).as("the Rollbar token is no label").doesNotContain("metricstesttoken");
         });
         var other = loopback.get("/admin/tenants");
         assertThat(other.status()).as("the loopback listener serves /metrics only").isEqualTo(404);
