@@ -69,6 +69,13 @@ public final class NodeMetrics {
         FunctionCounter.builder("silo.log.drain.dropped", parts.logDrains(), LogDrains::dropped)
                 .description("log lines dropped by the log drains (queue full: the drain is slower than the logs)")
                 .register(registry);
+        // The api stream's asynchronous appender (logback.xml): lines it dropped because stdout was slower than traffic.
+        if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context
+                && context.getLogger("silo.api").getAppender("api") instanceof dev.silo.platform.log.DroppingAsyncAppender api) {
+            FunctionCounter.builder("silo.log.api.dropped", api, dev.silo.platform.log.DroppingAsyncAppender::dropped)
+                    .description("api log lines dropped on the way to stdout (the output is slower than the traffic)")
+                    .register(registry);
+        }
         parts.errorReports().ifPresent(reports -> {
             FunctionCounter.builder("silo.error.reports", reports, ErrorReports::delivered).tag("outcome", "delivered")
                     .description("error reports to Rollbar by outcome").register(registry);

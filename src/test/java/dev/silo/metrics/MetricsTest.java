@@ -191,7 +191,7 @@ class MetricsTest {
                 "silo_rate_limited_total", "jvm_memory_used_bytes", "jvm_threads_live_threads", "jvm_gc_memory_allocated_bytes_total",
                 "process_uptime_seconds", "process_cpu_usage", "system_cpu_count", "process_files_open_files",
                 "silo_backup_wal_lag_seconds", "silo_backup_wal_receiver_connected", "silo_backup_base_last_age_seconds",
-                "silo_backup_drill_last_passed", "silo_log_drain_dropped_total"}) {
+                "silo_backup_drill_last_passed", "silo_log_drain_dropped_total", "silo_log_api_dropped_total"}) {
             assertThat(scrape.has(name, Map.of())).as(name).isTrue();
         }
         assertThat(scrape.sum("hikaricp_connections_max", Map.of("pool", "catalog"))).isEqualTo(8);
