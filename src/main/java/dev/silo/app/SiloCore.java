@@ -150,11 +150,7 @@ public final class SiloCore implements AutoCloseable {
             HikariDataSource catalog = Pools.create("catalog", catalogUrl, 8, mode == Mode.SERVER ? 1 : 0, Duration.ofSeconds(5),
                     availability(embedded));
             resources.push(catalog);
-            try {
-                CatalogMigrations.migrate(catalog);
-            } catch (RuntimeException e) {
-                throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
-            }
+            prepareCatalog(catalog, catalogUrl, config);
             // Each provisioning in progress holds one of these for its lock; 16 at once per node is plenty.
             HikariDataSource provisioningLocks = Pools.create("provisioning-locks", catalogUrl, 16, 0, Duration.ofSeconds(5));
             resources.push(provisioningLocks);
@@ -164,6 +160,57 @@ public final class SiloCore implements AutoCloseable {
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
+        }
+    }
+
+    /**
+     * {@code silo migrate}: brings the catalog up to this build's migrations, whatever {@code SILO_MIGRATE_AT_START}
+     * says; the step a deployment runs once per release (Heroku's release phase). An external catalog is migrated
+     * over a connection of its own, with nothing else started; the embedded one through its server (the running
+     * node's, or started for the command), whose catalog is migrated as it opens.
+     */
+    public static CatalogMigrations.Result migrateCatalog(SiloConfig config) {
+        requireNonNull(config, "config is null");
+        if (config.embedded()) {
+            try (SiloCore core = open(config, Clock.systemUTC(), Mode.COMMAND)) {
+                int version = CatalogMigrations.currentVersion(core.catalog());
+                return new CatalogMigrations.Result(version, version, 0); // open() has just migrated it
+            }
+        }
+        DatabaseUrl url = config.databaseUrl().orElseThrow();
+        try (HikariDataSource catalog = Pools.create("migrate", url, 1, 0, Duration.ofSeconds(10))) {
+            return CatalogMigrations.migrate(catalog);
+        } catch (RuntimeException e) {
+            throw new StartupException("cannot migrate the catalog database at " + url + ": " + rootMessage(e));
+        }
+    }
+
+    /**
+     * Migrates the catalog, or, with an external catalog and {@code SILO_MIGRATE_AT_START=off}, waits for it to
+     * be migrated by {@code silo migrate} (see {@link dev.silo.platform.config.CatalogStart}).
+     */
+    private static void prepareCatalog(HikariDataSource catalog, DatabaseUrl catalogUrl, SiloConfig config) {
+        dev.silo.platform.config.CatalogStart start = config.tuning().catalogStart();
+        if (config.embedded() || start.migrateAtStart()) {
+            try {
+                CatalogMigrations.migrate(catalog);
+            } catch (RuntimeException e) {
+                throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
+            }
+            return;
+        }
+        try {
+            CatalogMigrations.awaitCurrent(catalog, start.maxWait(), version -> log.warn(
+                    "The catalog is at schema version {} and this build needs {}; waiting up to {} s for `silo migrate` "
+                            + "(SILO_MIGRATE_AT_START=off)", version, CatalogMigrations.LATEST_VERSION, start.maxWait().toSeconds()));
+        } catch (CatalogMigrations.CatalogTooOld e) {
+            throw new StartupException(e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupException("interrupted while waiting for the catalog to be migrated");
+        } catch (RuntimeException e) {
+            throw new StartupException("cannot read the schema version of the catalog database at " + catalogUrl + ": "
+                    + rootMessage(e));
         }
     }
 

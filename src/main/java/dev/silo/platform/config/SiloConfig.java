@@ -163,6 +163,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              {@code SILO_REQUIRE_HTTPS} (on where {@code DYNO} is set, else off)
      * @param tenantSpares          spare tenant databases kept ready on the embedded server so that a create takes one
      *                              instead of provisioning ({@code SILO_TENANT_SPARES}, 2; 0 keeps none)
+     * @param catalogStart          whether a node migrates the catalog at start or only waits for a deployment step's
+     *                              {@code silo migrate}; see {@link CatalogStart}
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -171,7 +173,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
                          boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits,
-                         HttpsConfig https, int tenantSpares) {
+                         HttpsConfig https, int tenantSpares, CatalogStart catalogStart) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -204,7 +206,9 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     intSetting(env, "SILO_BACKUP_CONCURRENCY", 2, 1, 64),
                     rateLimits(env),
                     https(env),
-                    intSetting(env, "SILO_TENANT_SPARES", 2, 0, 50));
+                    intSetting(env, "SILO_TENANT_SPARES", 2, 0, 50),
+                    new CatalogStart(onOffSetting(env, "SILO_MIGRATE_AT_START", !env.containsKey("DYNO")),
+                            Duration.ofSeconds(intSetting(env, "SILO_CATALOG_WAIT_SECONDS", 20, 0, 3600))));
         }
 
         /**
