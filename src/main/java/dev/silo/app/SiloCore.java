@@ -178,7 +178,8 @@ public final class SiloCore implements AutoCloseable {
             }
         }
         DatabaseUrl url = config.databaseUrl().orElseThrow();
-        try (HikariDataSource catalog = Pools.create("migrate", url, 1, 0, Duration.ofSeconds(10))) {
+        // Two: Flyway holds one connection for its lock and migrates over another.
+        try (HikariDataSource catalog = Pools.create("migrate", url, 2, 0, Duration.ofSeconds(10))) {
             return CatalogMigrations.migrate(catalog);
         } catch (RuntimeException e) {
             throw new StartupException("cannot migrate the catalog database at " + url + ": " + rootMessage(e));

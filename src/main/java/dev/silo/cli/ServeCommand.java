@@ -26,6 +26,8 @@ import java.util.concurrent.Callable;
                 "  SILO_LOG_DRAINS           also ship the logs to syslog+tls://host:port, syslog://host:port or https://... (comma-separated);",
                 "                            SILO_LOG_DRAINS_CA a PEM file of a private CA",
                 "  SILO_SHUTDOWN_DRAIN_SECONDS  seconds readiness answers 503 before the listener closes on stop",
+                "  SILO_MIGRATE_AT_START     on: migrate the external catalog at start; off (default where DYNO is set): only check it,",
+                "                            waiting SILO_CATALOG_WAIT_SECONDS (20) for `silo migrate` (the release phase)",
                 "  SILO_MAX_CONNECTIONS      open HTTP connections at most (4096); SILO_MAX_CONNECTIONS_PER_ADDRESS (256)",
                 "  SILO_HEADER_TIMEOUT_SECONDS  a request head must arrive within this (10); SILO_IDLE_TIMEOUT_SECONDS (60)",
                 "  SILO_TLS_CERT_FILE        serve HTTPS with this PEM chain and SILO_TLS_KEY_FILE (PKCS#8); reloaded on change",

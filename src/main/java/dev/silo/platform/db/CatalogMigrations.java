@@ -44,9 +44,10 @@ public final class CatalogMigrations {
     }
 
     /**
-     * For a node that does not migrate: returns once the catalog is at {@link #LATEST_VERSION} or newer (a newer
-     * catalog is the previous release's nodes still running after a rollback, or this node during a rolling
-     * deploy: migrations only add, so an older build works on it). While it is older, checks every second for
+     * For a node that does not migrate: returns once the catalog is at {@link #LATEST_VERSION} or newer. A newer
+     * catalog is not refused: it is what a rollback, or the previous release's nodes during a deploy, run on
+     * (Flyway ignores migrations it does not know), so a catalog migration must keep the previous release working
+     * (add tables and columns; drop them a release later). While it is older, checks every second for
      * up to {@code wait} (the release's migration may be running right now), telling {@code waiting} the version
      * found the first time; then throws {@link CatalogTooOld}.
      */
