@@ -76,11 +76,13 @@ public final class SiloCore implements AutoCloseable {
     private final PasswordPolicy passwordPolicy;
     private final TenantAudit tenantAudit;
     private final UserService users;
+    private final CatalogMigrations.Result catalogMigration;
 
     private SiloCore(SiloConfig config, Clock clock, Deque<AutoCloseable> resources, Envelope envelope,
                      Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog,
-                     HikariDataSource provisioningLocks) {
+                     HikariDataSource provisioningLocks, CatalogMigrations.Result catalogMigration) {
         this.config = config;
+        this.catalogMigration = catalogMigration;
         this.clock = clock;
         this.resources = resources;
         this.envelope = envelope;
@@ -150,11 +152,12 @@ public final class SiloCore implements AutoCloseable {
             HikariDataSource catalog = Pools.create("catalog", catalogUrl, 8, mode == Mode.SERVER ? 1 : 0, Duration.ofSeconds(5),
                     availability(embedded));
             resources.push(catalog);
-            prepareCatalog(catalog, catalogUrl, config);
+            CatalogMigrations.Result migration = prepareCatalog(catalog, catalogUrl, config);
             // Each provisioning in progress holds one of these for its lock; 16 at once per node is plenty.
             HikariDataSource provisioningLocks = Pools.create("provisioning-locks", catalogUrl, 16, 0, Duration.ofSeconds(5));
             resources.push(provisioningLocks);
-            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog, provisioningLocks);
+            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog, provisioningLocks,
+                    migration);
             core.placements.ensureEmbedded();
             return core;
         } catch (RuntimeException e) {
@@ -173,8 +176,7 @@ public final class SiloCore implements AutoCloseable {
         requireNonNull(config, "config is null");
         if (config.embedded()) {
             try (SiloCore core = open(config, Clock.systemUTC(), Mode.COMMAND)) {
-                int version = CatalogMigrations.currentVersion(core.catalog());
-                return new CatalogMigrations.Result(version, version, 0); // open() has just migrated it
+                return core.catalogMigration;
             }
         }
         DatabaseUrl url = config.databaseUrl().orElseThrow();
@@ -190,18 +192,17 @@ public final class SiloCore implements AutoCloseable {
      * Migrates the catalog, or, with an external catalog and {@code SILO_MIGRATE_AT_START=off}, waits for it to
      * be migrated by {@code silo migrate} (see {@link dev.silo.platform.config.CatalogStart}).
      */
-    private static void prepareCatalog(HikariDataSource catalog, DatabaseUrl catalogUrl, SiloConfig config) {
+    private static CatalogMigrations.Result prepareCatalog(HikariDataSource catalog, DatabaseUrl catalogUrl, SiloConfig config) {
         dev.silo.platform.config.CatalogStart start = config.tuning().catalogStart();
         if (config.embedded() || start.migrateAtStart()) {
             try {
-                CatalogMigrations.migrate(catalog);
+                return CatalogMigrations.migrate(catalog);
             } catch (RuntimeException e) {
                 throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
             }
-            return;
         }
         try {
-            CatalogMigrations.awaitCurrent(catalog, start.maxWait(), version -> log.warn(
+            return CatalogMigrations.awaitCurrent(catalog, start.maxWait(), version -> log.warn(
                     "The catalog is at schema version {} and this build needs {}; waiting up to {} s for `silo migrate` "
                             + "(SILO_MIGRATE_AT_START=off)", version, CatalogMigrations.LATEST_VERSION, start.maxWait().toSeconds()));
         } catch (CatalogMigrations.CatalogTooOld e) {

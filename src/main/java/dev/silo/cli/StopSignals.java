@@ -8,7 +8,6 @@ import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 
@@ -39,24 +38,17 @@ final class StopSignals {
 
     private StopSignals() {}
 
-    /** On the first SIGTERM or SIGINT, runs {@code stop} on a thread of its own, then exits with status 0. */
-    static void install(Runnable stop) {
-        install(stop, Optional.empty(), () -> {});
-    }
-
     /**
-     * As {@link #install(Runnable)}, and bounded: if {@code stop} has not returned {@code deadline} after the
-     * signal, logs where it is stuck, runs {@code lastResort} (stop PostgreSQL) for up to {@link #LAST_RESORT_LIMIT},
-     * and halts with {@link #EXIT_STOP_OVERRAN}. A platform kills the process at its own limit anyway (Heroku
-     * after 30 s, Kubernetes after {@code terminationGracePeriodSeconds}); ending before it leaves a line that says
-     * why, and the embedded PostgreSQL stopped rather than orphaned.
+     * On the first SIGTERM or SIGINT, runs {@code stop} on a thread of its own, then exits with status 0; bounded:
+     * if {@code stop} has not returned {@code deadline} after the signal, logs where it is stuck, runs
+     * {@code lastResort} (stop PostgreSQL) for up to {@link #LAST_RESORT_LIMIT}, and halts with
+     * {@link #EXIT_STOP_OVERRAN}. A platform kills the process at its own limit anyway (Heroku after 30 s,
+     * Kubernetes after {@code terminationGracePeriodSeconds}); ending before it leaves a line that says why, and
+     * the embedded PostgreSQL stopped rather than orphaned.
      */
     static void install(Runnable stop, Duration deadline, Runnable lastResort) {
-        install(stop, Optional.of(requireNonNull(deadline, "deadline is null")), lastResort);
-    }
-
-    private static void install(Runnable stop, Optional<Duration> deadline, Runnable lastResort) {
         requireNonNull(stop, "stop is null");
+        requireNonNull(deadline, "deadline is null");
         requireNonNull(lastResort, "lastResort is null");
         AtomicBoolean stopping = new AtomicBoolean();
         Runnable onSignal = () -> {
@@ -66,10 +58,9 @@ final class StopSignals {
                     stop.run();
                     System.exit(0);
                 });
-                deadline.ifPresent(limit -> Thread.ofPlatform().daemon().name("silo-stop-deadline")
-                        .start(() -> enforce(stopper, limit, lastResort)));
+                Thread.ofPlatform().daemon().name("silo-stop-deadline").start(() -> enforce(stopper, deadline, lastResort));
             }
-            // a second signal while stopping changes nothing: the stop ends within the drain and grace periods
+            // a second signal while stopping changes nothing: the stop ends by its deadline
         };
         try {
             Class<?> signalClass = Class.forName("sun.misc.Signal");

@@ -126,6 +126,14 @@ class ReleasePhaseTest {
     }
 
     @Test
+    void inTheEmbeddedModeTheCommandUsesTheRunningNodesServerAndFindsTheCatalogCurrent() {
+        Silo shared = TestingSilo.shared();
+        Run run = migrate(Map.of(), "migrate", "--data-dir", shared.config().dataDir().toString());
+        assertThat(run.code()).as(run.err()).isZero();
+        assertThat(run.out()).contains("catalog schema " + CatalogMigrations.LATEST_VERSION + ": up to date");
+    }
+
+    @Test
     void onADynoANodeDoesNotMigrateByDefaultAndElsewhereItDoes() {
         assertThat(SiloConfig.Tuning.from(Map.of("DYNO", "web.1")).catalogStart().migrateAtStart()).isFalse();
         assertThat(SiloConfig.Tuning.from(Map.of()).catalogStart().migrateAtStart()).isTrue();

@@ -49,9 +49,9 @@ public final class CatalogMigrations {
      * (Flyway ignores migrations it does not know), so a catalog migration must keep the previous release working
      * (add tables and columns; drop them a release later). While it is older, checks every second for
      * up to {@code wait} (the release's migration may be running right now), telling {@code waiting} the version
-     * found the first time; then throws {@link CatalogTooOld}.
+     * found the first time; then throws {@link CatalogTooOld}. Returns the version found, with nothing applied.
      */
-    public static void awaitCurrent(DataSource catalog, Duration wait, IntConsumer waiting) throws InterruptedException {
+    public static Result awaitCurrent(DataSource catalog, Duration wait, IntConsumer waiting) throws InterruptedException {
         requireNonNull(wait, "wait is null");
         requireNonNull(waiting, "waiting is null");
         long deadline = System.nanoTime() + wait.toNanos();
@@ -59,7 +59,7 @@ public final class CatalogMigrations {
         while (true) {
             int version = currentVersion(catalog);
             if (version >= LATEST_VERSION) {
-                return;
+                return new Result(version, version, 0);
             }
             if (System.nanoTime() - deadline >= 0) {
                 throw new CatalogTooOld(version, wait);
