@@ -46,6 +46,7 @@ public final class Main implements Runnable {
         CommandLine commandLine = new CommandLine(new Main());
         commandLine.addSubcommand(new ServeCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.InitCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.MigrateCommand(env, out));
         commandLine.addSubcommand(new VersionCommand(out));
         commandLine.addSubcommand(new dev.silo.cli.TenantsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.UsersCommand(env, out));

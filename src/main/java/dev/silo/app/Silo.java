@@ -657,6 +657,9 @@ public final class Silo implements AutoCloseable {
         if (config.embedded() && SiloCore.isInitialised(config.dataDir())) {
             return new Initialised(config.dataDir(), false, Optional.empty());
         }
+        if (!config.embedded()) {
+            SiloCore.migrateCatalog(config); // whatever SILO_MIGRATE_AT_START says: init is a deployment step
+        }
         try (SiloCore core = SiloCore.open(config, Clock.systemUTC(), config.embedded() ? SiloCore.Mode.SERVER : SiloCore.Mode.COMMAND)) {
             ensureInstallation(core.catalog());
             return new Initialised(config.dataDir(), config.embedded(), bootstrapOperator(core));

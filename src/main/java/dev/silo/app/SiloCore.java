@@ -76,11 +76,13 @@ public final class SiloCore implements AutoCloseable {
     private final PasswordPolicy passwordPolicy;
     private final TenantAudit tenantAudit;
     private final UserService users;
+    private final CatalogMigrations.Result catalogMigration;
 
     private SiloCore(SiloConfig config, Clock clock, Deque<AutoCloseable> resources, Envelope envelope,
                      Optional<EmbeddedPostgresServer> embedded, DatabaseUrl catalogUrl, HikariDataSource catalog,
-                     HikariDataSource provisioningLocks) {
+                     HikariDataSource provisioningLocks, CatalogMigrations.Result catalogMigration) {
         this.config = config;
+        this.catalogMigration = catalogMigration;
         this.clock = clock;
         this.resources = resources;
         this.envelope = envelope;
@@ -150,20 +152,67 @@ public final class SiloCore implements AutoCloseable {
             HikariDataSource catalog = Pools.create("catalog", catalogUrl, 8, mode == Mode.SERVER ? 1 : 0, Duration.ofSeconds(5),
                     availability(embedded));
             resources.push(catalog);
-            try {
-                CatalogMigrations.migrate(catalog);
-            } catch (RuntimeException e) {
-                throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
-            }
+            CatalogMigrations.Result migration = prepareCatalog(catalog, catalogUrl, config);
             // Each provisioning in progress holds one of these for its lock; 16 at once per node is plenty.
             HikariDataSource provisioningLocks = Pools.create("provisioning-locks", catalogUrl, 16, 0, Duration.ofSeconds(5));
             resources.push(provisioningLocks);
-            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog, provisioningLocks);
+            SiloCore core = new SiloCore(config, clock, resources, envelope, embedded, catalogUrl, catalog, provisioningLocks,
+                    migration);
             core.placements.ensureEmbedded();
             return core;
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
+        }
+    }
+
+    /**
+     * {@code silo migrate}: brings the catalog up to this build's migrations, whatever {@code SILO_MIGRATE_AT_START}
+     * says; the step a deployment runs once per release (Heroku's release phase). An external catalog is migrated
+     * over a connection of its own, with nothing else started; the embedded one through its server (the running
+     * node's, or started for the command), whose catalog is migrated as it opens.
+     */
+    public static CatalogMigrations.Result migrateCatalog(SiloConfig config) {
+        requireNonNull(config, "config is null");
+        if (config.embedded()) {
+            try (SiloCore core = open(config, Clock.systemUTC(), Mode.COMMAND)) {
+                return core.catalogMigration;
+            }
+        }
+        DatabaseUrl url = config.databaseUrl().orElseThrow();
+        // Two: Flyway holds one connection for its lock and migrates over another.
+        try (HikariDataSource catalog = Pools.create("migrate", url, 2, 0, Duration.ofSeconds(10))) {
+            return CatalogMigrations.migrate(catalog);
+        } catch (RuntimeException e) {
+            throw new StartupException("cannot migrate the catalog database at " + url + ": " + rootMessage(e));
+        }
+    }
+
+    /**
+     * Migrates the catalog, or, with an external catalog and {@code SILO_MIGRATE_AT_START=off}, waits for it to
+     * be migrated by {@code silo migrate} (see {@link dev.silo.platform.config.CatalogStart}).
+     */
+    private static CatalogMigrations.Result prepareCatalog(HikariDataSource catalog, DatabaseUrl catalogUrl, SiloConfig config) {
+        dev.silo.platform.config.CatalogStart start = config.tuning().catalogStart();
+        if (config.embedded() || start.migrateAtStart()) {
+            try {
+                return CatalogMigrations.migrate(catalog);
+            } catch (RuntimeException e) {
+                throw new StartupException("cannot migrate the catalog database at " + catalogUrl + ": " + rootMessage(e));
+            }
+        }
+        try {
+            return CatalogMigrations.awaitCurrent(catalog, start.maxWait(), version -> log.warn(
+                    "The catalog is at schema version {} and this build needs {}; waiting up to {} s for `silo migrate` "
+                            + "(SILO_MIGRATE_AT_START=off)", version, CatalogMigrations.LATEST_VERSION, start.maxWait().toSeconds()));
+        } catch (CatalogMigrations.CatalogTooOld e) {
+            throw new StartupException(e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupException("interrupted while waiting for the catalog to be migrated");
+        } catch (RuntimeException e) {
+            throw new StartupException("cannot read the schema version of the catalog database at " + catalogUrl + ": "
+                    + rootMessage(e));
         }
     }
 

@@ -2,10 +2,12 @@ package dev.silo.cli;
 
 import dev.silo.app.Silo;
 import dev.silo.platform.config.SiloConfig;
+import dev.silo.platform.db.EmbeddedPostgresServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -24,6 +26,8 @@ import java.util.concurrent.Callable;
                 "  SILO_LOG_DRAINS           also ship the logs to syslog+tls://host:port, syslog://host:port or https://... (comma-separated);",
                 "                            SILO_LOG_DRAINS_CA a PEM file of a private CA",
                 "  SILO_SHUTDOWN_DRAIN_SECONDS  seconds readiness answers 503 before the listener closes on stop",
+                "  SILO_MIGRATE_AT_START     on: migrate the external catalog at start; off (default where DYNO is set): only check it,",
+                "                            waiting SILO_CATALOG_WAIT_SECONDS (20) for `silo migrate` (the release phase)",
                 "  SILO_MAX_CONNECTIONS      open HTTP connections at most (4096); SILO_MAX_CONNECTIONS_PER_ADDRESS (256)",
                 "  SILO_HEADER_TIMEOUT_SECONDS  a request head must arrive within this (10); SILO_IDLE_TIMEOUT_SECONDS (60)",
                 "  SILO_TLS_CERT_FILE        serve HTTPS with this PEM chain and SILO_TLS_KEY_FILE (PKCS#8); reloaded on change",
@@ -38,7 +42,8 @@ import java.util.concurrent.Callable;
                 ""},
         footer = {"", "Stop with Ctrl-C or SIGTERM: readiness turns 503 for SILO_SHUTDOWN_DRAIN_SECONDS (5 on a platform that",
                 "sets PORT, DYNO or KUBERNETES_SERVICE_HOST, else 0) while requests are still served, in-flight requests",
-                "finish, PostgreSQL stops cleanly, and the exit status is 0."})
+                "finish, PostgreSQL stops cleanly, and the exit status is 0. A stop that takes longer than the drain + 18 s",
+                "(26 s on Heroku by default, under its 30 s limit) logs where it is stuck, stops PostgreSQL and exits with 1."})
 public final class ServeCommand implements Callable<Integer> {
     private final Map<String, String> env;
     private final PrintStream out;
@@ -55,6 +60,21 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--public-url", paramLabel = "URL", description = "the URL clients use to reach Silo (default: $SILO_PUBLIC_URL)")
     String publicUrl;
 
+    /** Heroku sends SIGKILL this long after SIGTERM. */
+    static final Duration HEROKU_STOP_LIMIT = Duration.ofSeconds(30);
+
+    /**
+     * How long the stop may take after the drain: the HTTP server's grace for in-flight requests (10 s, set in
+     * {@code Silo.start}) and 8 s for the jobs, backups, pools and PostgreSQL to stop. Past it (plus
+     * {@link StopSignals#LAST_RESORT_LIMIT}) the process halts: with the default drain of 5 s on a platform, a stop
+     * ends within 26 s, inside Heroku's 30.
+     */
+    static final Duration STOP_AFTER_DRAIN = Duration.ofSeconds(18);
+
+    static Duration stopDeadline(SiloConfig config) {
+        return Duration.ofSeconds(config.tuning().shutdownDrainSeconds()).plus(STOP_AFTER_DRAIN);
+    }
+
     public ServeCommand(Map<String, String> env, PrintStream out) {
         this.env = env;
         this.out = out;
@@ -64,7 +84,15 @@ public final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         SiloConfig config = SiloConfig.resolve(new SiloConfig.Flags(port, dataDir, databaseUrl, publicUrl), env);
         Silo silo = Silo.start(config);
-        StopSignals.install(silo::close);
+        Duration stopDeadline = stopDeadline(config);
+        StopSignals.install(silo::close, stopDeadline, () -> silo.embedded().ifPresent(EmbeddedPostgresServer::close));
+        if (env.containsKey("DYNO") && stopDeadline.plus(StopSignals.LAST_RESORT_LIMIT).compareTo(HEROKU_STOP_LIMIT) >= 0) {
+            org.slf4j.LoggerFactory.getLogger(ServeCommand.class).warn("SILO_SHUTDOWN_DRAIN_SECONDS={} lets a stop take up to {} s, "
+                    + "longer than the {} s Heroku allows after SIGTERM before it kills the dyno; keep it at {} or below",
+                    config.tuning().shutdownDrainSeconds(), stopDeadline.plus(StopSignals.LAST_RESORT_LIMIT).toSeconds(),
+                    HEROKU_STOP_LIMIT.toSeconds(), HEROKU_STOP_LIMIT.minus(STOP_AFTER_DRAIN).minus(StopSignals.LAST_RESORT_LIMIT)
+                            .toSeconds() - 1);
+        }
         // Any other way the JVM ends (System.exit, SIGHUP, or a JVM run with -Xrs) still stops Silo in order.
         Runtime.getRuntime().addShutdownHook(new Thread(silo::close, "silo-shutdown"));
         silo.bootstrapOperator().ifPresent(created -> {

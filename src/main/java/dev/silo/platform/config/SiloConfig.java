@@ -175,6 +175,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              approve without the customer ({@code SILO_EMERGENCY_ACCESS}, false)
      * @param metrics               {@code SILO_METRICS_PORT} (none) and {@code SILO_METRICS_TENANT_LABELS} (false); see
      *                              {@link MetricsConfig}
+     * @param catalogStart          whether a node migrates the catalog at start or only waits for a deployment step's
+     *                              {@code silo migrate}; see {@link CatalogStart}
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -183,7 +185,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int walKeepMegabytes, int baseBackupHours, int backupRetentionDays, TrustedProxies trustedProxies,
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
                          boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits,
-                         HttpsConfig https, int tenantSpares, boolean emergencyAccess, MetricsConfig metrics) {
+                         HttpsConfig https, int tenantSpares, boolean emergencyAccess, MetricsConfig metrics,
+                         CatalogStart catalogStart) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -218,7 +221,9 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     https(env),
                     intSetting(env, "SILO_TENANT_SPARES", 2, 0, 50),
                     trueFalseSetting(env, "SILO_EMERGENCY_ACCESS", false),
-                    metrics(env));
+                    metrics(env),
+                    new CatalogStart(onOffSetting(env, "SILO_MIGRATE_AT_START", !env.containsKey("DYNO")),
+                            Duration.ofSeconds(intSetting(env, "SILO_CATALOG_WAIT_SECONDS", 20, 0, 3600))));
         }
 
         static MetricsConfig metrics(Map<String, String> env) {
