@@ -67,6 +67,7 @@ class TwoNodesTest {
     private static TestingHttp operatorA;
     private static TestingHttp operatorB;
     private static final List<String> slugs = new ArrayList<>();
+    private static Map<String, String> commandEnv;
 
     @BeforeAll
     static void startTwoNodes() throws Exception {
@@ -114,6 +115,8 @@ class TwoNodesTest {
         if (redisAvailable) {
             env.put("SILO_REDIS_URL", REDIS);
         }
+        commandEnv = Map.of("SILO_DATABASE_URL", catalogUrl, "SILO_MASTER_KEY", env.get("SILO_MASTER_KEY"),
+                "SILO_DATA_DIR", TestingSilo.newDataDir("cluster-cli").toString());
         nodeA = TestingSilo.startNew(TestingSilo.newDataDir("cluster-a"), env, CLOCK_A);
         nodeB = TestingSilo.startNew(TestingSilo.newDataDir("cluster-b"), env, CLOCK_B);
         String operatorKey = nodeA.core().operators().create("cluster-test", Actor.SYSTEM).key();
@@ -245,7 +248,7 @@ class TwoNodesTest {
     /** Last: it halts node A's cluster session, as the death of its process would, and advances B's clock. */
     @Test
     @Order(6)
-    void eachJobRunsOnOneNodeAndTheOtherTakesOverWhenTheHolderDies() {
+    void eachJobRunsOnOneNodeAndTheOtherTakesOverWhenTheHolderDies() throws IOException {
         // Both nodes live, each cluster job held by exactly one of them.
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
             JsonNode cluster = operatorB.get("/admin/cluster").json();
@@ -266,6 +269,15 @@ class TwoNodesTest {
             assertThat(node.get("host").asText()).isNotBlank();
             assertThat(node.get("node_jobs").toString()).contains("audit-checkpoints");
         }
+        // The command line reads the same from the catalog.
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        int code = dev.silo.app.Main.run(new String[] {"cluster", "--json"}, commandEnv,
+                new java.io.PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+        assertThat(code).isZero();
+        JsonNode listed = dev.silo.platform.http.Json.MAPPER.readTree(out.toString(StandardCharsets.UTF_8));
+        assertThat(liveNodes(listed)).containsExactlyInAnyOrder(nodeA.cluster().nodeId().toString(),
+                nodeB.cluster().nodeId().toString());
+        assertThat(listed.get("jobs").get(ClusterJob.TENANT_LIFECYCLE.jobName()).asText()).isEqualTo(holderId);
         assertThat(other.cluster().runIfHeld(ClusterJob.TENANT_LIFECYCLE)).as("the round is the holder's").isFalse();
         assertThat(holder.cluster().runIfHeld(ClusterJob.TENANT_LIFECYCLE)).isTrue();
 
