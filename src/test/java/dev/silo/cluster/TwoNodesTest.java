@@ -3,7 +3,6 @@ package dev.silo.cluster;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.silo.app.Silo;
 import dev.silo.audit.Actor;
-import dev.silo.platform.db.EmbeddedPostgresServer;
 import dev.silo.platform.problem.NotFound;
 import dev.silo.tenant.TenantStatus;
 import dev.silo.testing.TestingClock;
@@ -20,22 +19,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.security.SecureRandom;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -43,22 +35,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
- * Issue 18.3: two fully separate Silo nodes (each its own HTTP server, port, pools, caches and job scheduler) on one
- * fresh catalog database, which is also their placement, and on the machine's Redis. The catalog server is the
- * machine's PostgreSQL on 127.0.0.1:5432 when it answers over TLS (required when {@code SILO_TEST_REQUIRE_POSTGRES}
- * is set, as {@code .ci/run} does), else the embedded server of the shared test node, in a database of its own (so
- * the shared node, on another database, takes no part in the leases). The Redis part runs when Redis answers
- * (required with {@code SILO_TEST_REQUIRE_REDIS}).
+ * Issue 18.3: two fully separate Silo nodes in this JVM (each its own HTTP server, port, pools, caches and job
+ * scheduler) on one fresh catalog database ({@link ClusterCatalog}: the machine's PostgreSQL when it answers over
+ * TLS), whose server is also their placement, and on the machine's Redis. The Redis part runs when Redis answers
+ * (required with {@code SILO_TEST_REQUIRE_REDIS}). {@link KilledNodeTest} kills a node process.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class TwoNodesTest {
     private static final String PASSWORD = "correct horse battery staple";
-    private static final String REDIS = "redis://127.0.0.1:6379";
+    private static final String REDIS = ClusterCatalog.REDIS;
     private static final Duration PROPAGATION = Duration.ofSeconds(1);
 
-    private static String adminJdbcUrl;
-    private static Properties adminProperties;
-    private static String catalogDatabase;
+    private static ClusterCatalog catalog;
     private static boolean redisAvailable;
     private static final TestingClock CLOCK_A = new TestingClock();
     private static final TestingClock CLOCK_B = new TestingClock();
@@ -71,38 +59,9 @@ class TwoNodesTest {
 
     @BeforeAll
     static void startTwoNodes() throws Exception {
-        redisAvailable = machineRedis();
-        if ("true".equals(System.getenv("SILO_TEST_REQUIRE_REDIS"))) {
-            assertThat(redisAvailable).as("the machine's Redis must answer on 127.0.0.1:6379 (.ci/run starts it)").isTrue();
-        }
-        boolean machinePostgres = machinePostgresWithTls();
-        if ("true".equals(System.getenv("SILO_TEST_REQUIRE_POSTGRES"))) {
-            assertThat(machinePostgres).as("the machine's PostgreSQL must answer over TLS on 127.0.0.1:5432 (.ci/run sets this up)").isTrue();
-        }
-        catalogDatabase = "silo_cluster_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        String catalogUrl;
-        String placementUrl;
-        String placementCa;
-        if (machinePostgres) {
-            adminJdbcUrl = "jdbc:postgresql://127.0.0.1:5432/postgres";
-            adminProperties = new Properties();
-            adminProperties.setProperty("user", "postgres");
-            adminProperties.setProperty("sslmode", "require");
-            catalogUrl = "postgres://postgres@127.0.0.1:5432/" + catalogDatabase + "?sslmode=require";
-            placementUrl = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=require";
-            placementCa = null;
-        } else {
-            EmbeddedPostgresServer server = TestingSilo.shared().embedded().orElseThrow();
-            var admin = server.adminUrl("postgres");
-            adminJdbcUrl = admin.jdbcUrl();
-            adminProperties = admin.properties();
-            String base = "postgres://" + admin.user() + ":" + admin.password() + "@localhost:" + admin.port() + "/";
-            catalogUrl = base + catalogDatabase + "?sslmode=verify-full&sslrootcert=" + server.caCertificate();
-            placementUrl = base + "postgres?sslmode=verify-full";
-            placementCa = Files.readString(server.caCertificate());
-        }
-        execute("CREATE DATABASE " + catalogDatabase);
-
+        redisAvailable = ClusterCatalog.machineRedis();
+        catalog = ClusterCatalog.create("silo_cluster");
+        String catalogUrl = catalog.catalogUrl();
         byte[] key = new byte[32];
         new SecureRandom().nextBytes(key);
         Map<String, String> env = new HashMap<>();
@@ -122,7 +81,7 @@ class TwoNodesTest {
         String operatorKey = nodeA.core().operators().create("cluster-test", Actor.SYSTEM).key();
         operatorA = new TestingHttp(nodeA.baseUri()).withBearer(operatorKey);
         operatorB = new TestingHttp(nodeB.baseUri()).withBearer(operatorKey);
-        nodeA.core().placements().add("shared", placementUrl, placementCa, Actor.SYSTEM);
+        nodeA.core().placements().add("shared", catalog.placementUrl(), catalog.placementCa(), Actor.SYSTEM);
     }
 
     @AfterAll
@@ -146,8 +105,8 @@ class TwoNodesTest {
             if (nodeB != null) {
                 nodeB.close();
             }
-            if (adminJdbcUrl != null) {
-                execute("DROP DATABASE IF EXISTS " + catalogDatabase + " WITH (FORCE)");
+            if (catalog != null) {
+                catalog.drop();
             }
         }
     }
@@ -196,6 +155,24 @@ class TwoNodesTest {
         assertThat(operatorA.post("/admin/tenants/" + slug + "/resume", "{}").status()).isEqualTo(200);
         await().atMost(PROPAGATION).pollInterval(Duration.ofMillis(50))
                 .untilAsserted(() -> assertThat(onB.get("/t/" + slug + "/me").status()).isEqualTo(200));
+    }
+
+    @Test
+    @Order(3)
+    void aSecretRotationOnNodeAReachesNodeB() {
+        String slug = createTenantOnA("rotate");
+        JsonNode before = login(nodeA, slug).json();
+        TestingHttp oldOnB = new TestingHttp(nodeB.baseUri()).withBearer(before.get("access_token").asText());
+        assertThat(oldOnB.get("/t/" + slug + "/me").status()).isEqualTo(200);
+        var rotated = operatorA.post("/admin/tenants/" + slug + "/rotate-secret", "{\"revoke_previous\": true}");
+        assertThat(rotated.status()).as(rotated.body()).isEqualTo(200);
+        assertThat(rotated.body()).contains("revoked");
+        // B stops accepting the revoked key, and accepts tokens signed with the new one.
+        await().atMost(PROPAGATION).pollInterval(Duration.ofMillis(50))
+                .untilAsserted(() -> assertThat(oldOnB.get("/t/" + slug + "/me").status()).isEqualTo(401));
+        JsonNode after = login(nodeA, slug).json();
+        var newOnB = new TestingHttp(nodeB.baseUri()).withBearer(after.get("access_token").asText()).get("/t/" + slug + "/me");
+        assertThat(newOnB.status()).as(newOnB.body()).isEqualTo(200);
     }
 
     @Test
@@ -323,36 +300,5 @@ class TwoNodesTest {
     private static TestingHttp.Response login(Silo node, String slug) {
         return new TestingHttp(node.baseUri()).post("/t/" + slug + "/auth/login",
                 "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}");
-    }
-
-    private static void execute(String sql) throws SQLException {
-        try (Connection connection = DriverManager.getConnection(adminJdbcUrl, adminProperties);
-             Statement statement = connection.createStatement()) {
-            statement.execute(sql);
-        }
-    }
-
-    private static boolean machinePostgresWithTls() {
-        Properties properties = new Properties();
-        properties.setProperty("user", "postgres");
-        properties.setProperty("sslmode", "require");
-        properties.setProperty("connectTimeout", "3");
-        try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/postgres", properties)) {
-            return connection.isValid(3);
-        } catch (SQLException e) {
-            return false;
-        }
-    }
-
-    private static boolean machineRedis() {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", 6379), 2000);
-            socket.setSoTimeout(2000);
-            socket.getOutputStream().write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
-            byte[] answer = socket.getInputStream().readNBytes(7);
-            return new String(answer, StandardCharsets.US_ASCII).startsWith("+PONG");
-        } catch (IOException e) {
-            return false;
-        }
     }
 }
