@@ -42,7 +42,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * Issue 18.3 with real processes: two Silo nodes ({@code dev.silo.app.Main serve} in JVMs of their own, on this
  * build's classes) on one fresh catalog ({@link ClusterCatalog}). Node A, holding every cluster job, is killed with
- * SIGKILL while B's clients call B: none of B's requests fails, and B takes over the jobs.
+ * SIGKILL while B's clients call B: none of B's requests fails, and B takes over the jobs. And a rolling restart
+ * (A, then B, each SIGTERM then start again) under two writing clients loses no acknowledged write.
  */
 class KilledNodeTest {
     private static final Pattern READY = Pattern.compile("ready at (http://127\\.0\\.0\\.1:\\d+)");
@@ -51,7 +52,7 @@ class KilledNodeTest {
     private static ClusterCatalog catalog;
     private static Map<String, String> env;
     private static final List<Process> processes = new ArrayList<>();
-    private static String slug;
+    private static final List<String> slugs = new ArrayList<>();
 
     @BeforeAll
     static void freshCatalog() throws IOException, SQLException {
@@ -75,16 +76,9 @@ class KilledNodeTest {
 
     @AfterAll
     static void cleanUp() throws SQLException, InterruptedException {
-        for (Process process : processes) {
-            process.destroy();
-        }
-        for (Process process : processes) {
-            if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
-        }
+        stopAll();
         if (catalog != null) {
-            if (slug != null) {
+            for (String slug : slugs) {
                 try (SiloCore core = command()) {
                     core.tenants().deprovision(slug, Actor.SYSTEM);
                     core.tenants().purge(slug, true, Actor.SYSTEM);
@@ -98,29 +92,19 @@ class KilledNodeTest {
 
     @Test
     void killingTheJobHolderWithSigkillLeavesTheOtherNodeServingAndItTakesTheJobsOver() throws Exception {
-        Node a = start("killed-a");
-        String operatorKey;
-        try (SiloCore core = command()) {
-            operatorKey = core.operators().create("killed-test", Actor.SYSTEM).key();
-            core.placements().add("shared", catalog.placementUrl(), catalog.placementCa(), Actor.SYSTEM);
-        }
+        Node a = start("killed-a", TestingSilo.newDataDir("killed-a"));
+        String operatorKey = operatorAndPlacement();
         TestingHttp operatorA = new TestingHttp(a.uri()).withBearer(operatorKey);
         // A started first and holds every cluster job.
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(holders(operatorA).values())
                 .hasSize(ClusterJob.values().length).allMatch(holder -> holder.equals(nodeId(operatorA))));
         String idA = nodeId(operatorA);
 
-        Node b = start("killed-b");
+        Node b = start("killed-b", TestingSilo.newDataDir("killed-b"));
         TestingHttp operatorB = new TestingHttp(b.uri()).withBearer(operatorKey);
         String idB = nodeId(operatorB);
-        slug = "killed-" + UUID.randomUUID().toString().substring(0, 8);
-        assertThat(operatorA.post("/admin/tenants", "{\"slug\":\"" + slug + "\"}").status()).isEqualTo(201);
-        assertThat(operatorA.post("/admin/tenants/" + slug + "/admins",
-                "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}").status()).isEqualTo(201);
-        var login = new TestingHttp(b.uri()).post("/t/" + slug + "/auth/login",
-                "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}");
-        assertThat(login.status()).as(login.body()).isEqualTo(200);
-        TestingHttp userOnB = new TestingHttp(b.uri()).withBearer(login.json().get("access_token").asText());
+        String slug = newTenant(operatorA, "killed");
+        TestingHttp userOnB = new TestingHttp(b.uri()).withBearer(accessToken(b, slug));
 
         // B's clients: two loops reading /me, before, during and after the kill.
         AtomicBoolean stop = new AtomicBoolean();
@@ -162,13 +146,127 @@ class KilledNodeTest {
             operatorB.get("/admin/cluster").json().get("nodes").forEach(node -> live.add(node.get("id").asText()));
             assertThat(live).containsExactly(idB).doesNotContain(idA);
         });
+        stopAll();
+    }
+
+    @Test
+    void aRollingRestartUnderLoadLosesNoAcknowledgedWrite() throws Exception {
+        Path dirA = TestingSilo.newDataDir("rolling-a");
+        Path dirB = TestingSilo.newDataDir("rolling-b");
+        Node a = start("rolling-a", dirA);
+        String operatorKey = operatorAndPlacement();
+        Node b = start("rolling-b", dirB);
+        String slug = newTenant(new TestingHttp(a.uri()).withBearer(operatorKey), "rolling");
+        String token = accessToken(a, slug);
+        String records = "/t/" + slug + "/collections/notes/records";
+        var collection = new TestingHttp(a.uri()).withBearer(token).send(new TestingHttp(a.uri()).withBearer(token)
+                .request("/t/" + slug + "/collections/notes").header("Content-Type", "application/json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString("{}")).build());
+        assertThat(collection.status()).as(collection.body()).isEqualTo(201);
+
+        // The router: every node that is up, in turn; a write that fails on one is tried on the next, as a
+        // load balancer with retries does. Only a 201 with an id is an acknowledged write.
+        java.util.concurrent.atomic.AtomicReference<List<URI>> upstream = new java.util.concurrent.atomic.AtomicReference<>(
+                List.of(a.uri(), b.uri()));
+        AtomicBoolean stop = new AtomicBoolean();
+        ConcurrentLinkedQueue<String> acknowledged = new ConcurrentLinkedQueue<>();
+        AtomicInteger attempt = new AtomicInteger();
+        List<Thread> writers = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            writers.add(Thread.ofPlatform().start(() -> {
+                while (!stop.get()) {
+                    List<URI> nodes = upstream.get();
+                    URI node = nodes.get(Math.floorMod(attempt.getAndIncrement(), nodes.size()));
+                    try {
+                        var created = new TestingHttp(node).withBearer(token).post(records,
+                                "{\"text\":\"write " + attempt.get() + "\"}");
+                        if (created.status() == 201) {
+                            acknowledged.add(created.json().get("id").asText());
+                        }
+                    } catch (RuntimeException e) {
+                        // not acknowledged: the client retries elsewhere
+                    }
+                }
+            }));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> acknowledged.size() >= 20);
+        for (String which : List.of("a", "b")) {
+            Node old = which.equals("a") ? a : b;
+            Node other = which.equals("a") ? b : a;
+            upstream.set(List.of(old.uri(), other.uri())); // still routed there while it stops: the retries cover it
+            old.process().destroy(); // SIGTERM: drain, finish in-flight requests, stop
+            assertThat(old.process().waitFor(90, TimeUnit.SECONDS)).isTrue();
+            assertThat(old.process().exitValue()).as("orderly stop").isZero();
+            upstream.set(List.of(other.uri()));
+            Node restarted = start("rolling-" + which, which.equals("a") ? dirA : dirB);
+            if (which.equals("a")) {
+                a = restarted;
+            } else {
+                b = restarted;
+            }
+            upstream.set(List.of(a.uri(), b.uri()));
+            int before = acknowledged.size();
+            await().atMost(Duration.ofSeconds(30)).until(() -> acknowledged.size() >= before + 20);
+        }
+        stop.set(true);
+        for (Thread writer : writers) {
+            writer.join();
+        }
+        TestingHttp reader = new TestingHttp(b.uri()).withBearer(token);
+        List<String> missing = new ArrayList<>();
+        for (String id : acknowledged) {
+            if (reader.get(records + "/" + id).status() != 200) {
+                missing.add(id);
+            }
+        }
+        assertThat(missing).as("acknowledged writes lost, of " + acknowledged.size()).isEmpty();
+        stopAll();
+    }
+
+    private static String operatorAndPlacement() {
+        try (SiloCore core = command()) {
+            if (core.placements().list().stream().noneMatch(placement -> placement.name().equals("shared"))) {
+                core.placements().add("shared", catalog.placementUrl(), catalog.placementCa(), Actor.SYSTEM);
+            }
+            return core.operators().create("cluster-" + UUID.randomUUID().toString().substring(0, 8), Actor.SYSTEM).key();
+        }
+    }
+
+    private static String newTenant(TestingHttp operator, String prefix) {
+        String slug = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+        var created = operator.post("/admin/tenants", "{\"slug\":\"" + slug + "\"}");
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        slugs.add(slug);
+        assertThat(operator.post("/admin/tenants/" + slug + "/admins",
+                "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}").status()).isEqualTo(201);
+        return slug;
+    }
+
+    private static String accessToken(Node node, String slug) {
+        var login = new TestingHttp(node.uri()).post("/t/" + slug + "/auth/login",
+                "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}");
+        assertThat(login.status()).as(login.body()).isEqualTo(200);
+        return login.json().get("access_token").asText();
+    }
+
+    private static void stopAll() throws InterruptedException {
+        for (Process process : processes) {
+            process.destroy();
+        }
+        for (Process process : processes) {
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+        processes.clear();
     }
 
     private record Node(Process process, URI uri, Path log) {}
 
-    private static Node start(String name) throws IOException, InterruptedException {
-        Path dataDir = TestingSilo.newDataDir(name);
-        Path log = dataDir.resolve("silo.log");
+    private static final AtomicInteger starts = new AtomicInteger();
+
+    private static Node start(String name, Path dataDir) throws IOException, InterruptedException {
+        Path log = dataDir.resolve("silo-" + starts.incrementAndGet() + ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         // This build's classes and dependencies, without the test classes (and their logging configuration).
         String classpath = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
