@@ -215,6 +215,7 @@ public final class Silo implements AutoCloseable {
                     TimeUnit.MINUTES));
             Optional<RestoreDrills> drills = baseBackups.map(service -> startDrills(core, service));
             LogicalBackups logicalBackups = startLogicalBackups(core, clock);
+            nodeJobs.set(nodeJobs(config, walReceiver, baseBackups, drills, spares));
             cluster.register(ClusterJob.LOGICAL_BACKUPS, logicalBackups::runRound).start();
             jobs.scheduleWithFixedDelay(() -> cluster.runIfHeld(ClusterJob.LOGICAL_BACKUPS), 5, 60, TimeUnit.SECONDS);
 
@@ -331,7 +332,6 @@ public final class Silo implements AutoCloseable {
             silo.metrics = metrics;
             silo.metricsListener = metricsListener;
             silo.cluster = cluster;
-            nodeJobs.set(nodeJobs(config, walReceiver, baseBackups, drills, spares));
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
             TenantSchemas.startChecks(core);

@@ -249,7 +249,8 @@ public final class ClusterMembership implements AutoCloseable {
     /** The session broke (or cannot open): every lease is gone with it; the next beat opens a new one. */
     private void lost(Exception e) {
         if (!held.isEmpty()) {
-            log.warn("Node {} lost its catalog session, and with it the cluster jobs {}: {}", nodeId, held, e.toString());
+            log.warn("Node {} lost its catalog session, and with it the cluster jobs {}: {}", nodeId,
+                    held.stream().map(ClusterJob::jobName).toList(), e.toString());
         } else if (!failing) {
             log.warn("Cluster heartbeat of node {} failed; retried every {} s: {}", nodeId, BEAT.toSeconds(), e.toString());
         }
