@@ -53,6 +53,7 @@ public final class Main implements Runnable {
         commandLine.addSubcommand(new dev.silo.cli.OperatorsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.AccessCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.PlacementsCommand(env, out));
+        commandLine.addSubcommand(new dev.silo.cli.ClusterCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.AuditCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.BackupsCommand(env, out));
         commandLine.addSubcommand(new dev.silo.cli.RestoreCommand(env, out));

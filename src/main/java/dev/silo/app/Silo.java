@@ -32,6 +32,10 @@ import dev.silo.auth.LoginThrottleConfig;
 import dev.silo.auth.SessionCache;
 import dev.silo.auth.TenantRequests;
 import dev.silo.auth.TokenService;
+import dev.silo.cluster.ClusterJob;
+import dev.silo.cluster.ClusterMembership;
+import dev.silo.cluster.ClusterNodes;
+import dev.silo.cluster.ClusterRoutes;
 import dev.silo.cors.CorsRoutes;
 import dev.silo.cors.CorsSettings;
 import dev.silo.user.UserRoutes;
@@ -119,6 +123,7 @@ public final class Silo implements AutoCloseable {
     private Optional<ErrorReports> errorReports = Optional.empty();
     private Metrics metrics;
     private Optional<MetricsListener> metricsListener = Optional.empty();
+    private ClusterMembership cluster;
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -191,7 +196,14 @@ public final class Silo implements AutoCloseable {
 
             ScheduledExecutorService jobs = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().daemon().name("silo-jobs").factory());
-            jobs.scheduleWithFixedDelay(() -> runJobs(core), 30, 60, TimeUnit.SECONDS);
+            // Cluster-wide jobs run where their lease is held (dev.silo.cluster); node-local ones are listed in nodeJobs.
+            java.util.concurrent.atomic.AtomicReference<java.util.List<String>> nodeJobs =
+                    new java.util.concurrent.atomic.AtomicReference<>(java.util.List.of());
+            ClusterMembership cluster = new ClusterMembership(core.catalogUrl(), nodeName(),
+                    build.version() + "+" + build.commitLabel(), clock.instant(), nodeJobs::get)
+                    .register(ClusterJob.TENANT_LIFECYCLE, () -> runJobs(core));
+            core.onClose(cluster); // after the scheduler stops (closed in reverse order): releases the leases at once
+            jobs.scheduleWithFixedDelay(() -> cluster.runIfHeld(ClusterJob.TENANT_LIFECYCLE), 30, 60, TimeUnit.SECONDS);
             // Closed before PostgreSQL stops: a round still running (a catalog snapshot, a drill check) is waited for,
             // so its connection is not cut under it (a broken-connection warning with a stack trace at every stop).
             core.onClose(() -> shutdownAndWait(jobs, "the node's job scheduler"));
@@ -203,7 +215,9 @@ public final class Silo implements AutoCloseable {
                     TimeUnit.MINUTES));
             Optional<RestoreDrills> drills = baseBackups.map(service -> startDrills(core, service));
             LogicalBackups logicalBackups = startLogicalBackups(core, clock);
-            jobs.scheduleWithFixedDelay(logicalBackups::runRound, 5, 60, TimeUnit.SECONDS);
+            nodeJobs.set(nodeJobs(config, walReceiver, baseBackups, drills, spares));
+            cluster.register(ClusterJob.LOGICAL_BACKUPS, logicalBackups::runRound).start();
+            jobs.scheduleWithFixedDelay(() -> cluster.runIfHeld(ClusterJob.LOGICAL_BACKUPS), 5, 60, TimeUnit.SECONDS);
 
             SiloConfig.Tuning tuning = config.tuning();
             // Closed after the HTTP server (registered before it): a last scrape in flight still finds the registry.
@@ -270,6 +284,7 @@ public final class Silo implements AutoCloseable {
             MetricsRoutes metricsRoutes = new MetricsRoutes(metrics, auth);
             CorsRoutes corsRoutes = new CorsRoutes(core.tenants(), directory,
                     new CorsSettings(core.tenants(), core.tenantDatabases(), core.tenantAudit()), tenantRequests, auth);
+            ClusterRoutes clusterRoutes = new ClusterRoutes(auth, new ClusterNodes(core.catalog()), cluster.nodeId());
             dev.silo.logs.LogTailRoutes logTailRoutes = new dev.silo.logs.LogTailRoutes(auth,
                     dev.silo.platform.log.tail.LogTail.global());
             HttpServer http;
@@ -294,6 +309,7 @@ public final class Silo implements AutoCloseable {
                             tenantRestoreRoutes.register(routes);
                             logTailRoutes.register(routes);
                             metricsRoutes.register(routes);
+                            clusterRoutes.register(routes);
                             extraRoutes.accept(routes);
                         }, new HttpMetrics(metrics.registry()));
             } catch (HttpServer.CannotListen e) {
@@ -315,6 +331,7 @@ public final class Silo implements AutoCloseable {
             silo.errorReports = errorReports;
             silo.metrics = metrics;
             silo.metricsListener = metricsListener;
+            silo.cluster = cluster;
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
             TenantSchemas.startChecks(core);
@@ -495,6 +512,33 @@ public final class Silo implements AutoCloseable {
         return spares;
     }
 
+    /**
+     * The jobs this node runs whatever the other nodes do (GET /admin/cluster {@code node_jobs}): those of its own
+     * embedded PostgreSQL (an embedded server has one node), and the per-node audit checkpoints and schema checks.
+     */
+    private static java.util.List<String> nodeJobs(SiloConfig config, Optional<WalReceiver> walReceiver,
+                                                   Optional<BaseBackupService> baseBackups, Optional<RestoreDrills> drills,
+                                                   Optional<TenantSpares> spares) {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        walReceiver.ifPresent(receiver -> names.add("wal-receiver"));
+        baseBackups.ifPresent(service -> {
+            if (config.tuning().baseBackupHours() > 0) {
+                names.add("base-backups");
+            }
+            names.add("backup-retention");
+        });
+        drills.filter(service -> config.tuning().backupDrillDays() > 0).ifPresent(service -> names.add("restore-drills"));
+        spares.filter(pool -> config.tuning().tenantSpares() > 0).ifPresent(pool -> names.add("tenant-spares"));
+        names.add("audit-checkpoints");
+        names.add("tenant-schema-checks");
+        return java.util.List.copyOf(names);
+    }
+
+    /** This node's heartbeat and cluster-job leases. */
+    public ClusterMembership cluster() {
+        return cluster;
+    }
+
     /** The Rollbar reporter, when {@code ROLLBAR_ACCESS_TOKEN} is set: its delivered, failed and dropped counts. */
     public Optional<ErrorReports> errorReports() {
         return errorReports;
@@ -559,8 +603,9 @@ public final class Silo implements AutoCloseable {
     }
 
     /**
-     * Background work, run by one node at a time (a session advisory lock): interrupted provisionings, purges and
-     * secret rotation.
+     * Background work, run by the holder of the {@link ClusterJob#TENANT_LIFECYCLE} lease, and under it by one
+     * caller at a time (a session advisory lock, also taken by nodes of older releases): interrupted provisionings,
+     * purges and secret rotation.
      */
     static void runJobs(SiloCore core) {
         try (Connection connection = core.catalog().getConnection()) {
