@@ -1,5 +1,6 @@
 package dev.silo.auth;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.silo.platform.http.Json;
 import dev.silo.platform.http.QueryStrings;
 import dev.silo.platform.http.Routes;
@@ -40,8 +41,6 @@ public final class IntrospectionRoutes {
         this.credentials = requireNonNull(credentials, "credentials is null");
     }
 
-    record CreateCredential(String name) {}
-
     public void register(Routes routes) {
         routes.post("/t/{tenant}/auth/introspect", (request, response) -> {
             var tenant = requests.tenant(request);
@@ -63,8 +62,7 @@ public final class IntrospectionRoutes {
         });
         routes.post("/t/{tenant}/service-credentials", (request, response) -> {
             Caller caller = requests.admin(request);
-            CreateCredential body = Json.read(request, CreateCredential.class);
-            ServiceCredentials.Created created = credentials.create(caller, body.name());
+            ServiceCredentials.Created created = credentials.create(caller, name(Json.readObject(request)));
             response.header(HeaderNames.LOCATION, "/t/" + caller.tenant().slug() + "/service-credentials/" + created.id());
             response.header("Cache-Control", "no-store");
             Json.send(response, Status.CREATED_201, created);
@@ -86,6 +84,21 @@ public final class IntrospectionRoutes {
             credentials.revoke(caller, id);
             response.status(Status.NO_CONTENT_204).send();
         });
+    }
+
+    /** The one field of a new credential, a string (a number is not silently made one). */
+    private static String name(JsonNode body) {
+        body.fieldNames().forEachRemaining(field -> {
+            if (!field.equals("name")) {
+                throw new BadRequest("invalid-request", "unknown field '" + (field.length() > 40 ? field.substring(0, 40) + "..." : field)
+                        + "' (a service credential has a name)");
+            }
+        });
+        JsonNode name = body.get("name");
+        if (name != null && !name.isNull() && !name.isTextual()) {
+            throw new BadRequest("invalid-request", "field 'name' must be a string");
+        }
+        return name == null || name.isNull() ? null : name.asText();
     }
 
     private Map<String, Object> introspect(TenantDirectory.ResolvedTenant tenant, String token) {
