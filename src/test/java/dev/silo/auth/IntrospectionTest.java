@@ -226,6 +226,8 @@ class IntrospectionTest {
         assertProblem(admin.post(path, "{\"name\":\"tab\\there\"}"), 400);
         assertProblem(admin.post(path, "{\"name\":42}"), 400);
         assertProblem(admin.post(path, "not json"), 400);
+        assertProblem(admin.post(path, "null"), 400);
+        assertProblem(admin.post(path, "[\"name\"]"), 400);
         assertProblem(admin.post(path, "{\"name\":\"a\",\"extra\":1}"), 400);
         assertProblem(admin.delete(path + "/not-a-uuid"), 404);
         assertProblem(admin.delete(path + "/" + UUID.randomUUID()), 404);
