@@ -183,6 +183,27 @@ class IntrospectionTest {
     }
 
     @Test
+    void serviceCredentialsAreStoredOnlyAsHashes() {
+        JsonNode created = newCredential(acme);
+        String credential = created.get("credential").asText();
+        var stored = silo.core().tenantDatabases().withConnection(acme, connection -> {
+            try (var select = connection.prepareStatement("SELECT * FROM service_credentials WHERE id = ?")) {
+                select.setObject(1, UUID.fromString(created.get("id").asText()));
+                try (var rs = select.executeQuery()) {
+                    assertThat(rs.next()).isTrue();
+                    StringBuilder row = new StringBuilder();
+                    for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                        row.append(rs.getString(i)).append('|');
+                    }
+                    return java.util.Map.entry(rs.getString("token_hash"), row.toString());
+                }
+            }
+        });
+        assertThat(stored.getKey()).isEqualTo(OpaqueTokens.hash(credential));
+        assertThat(stored.getValue()).doesNotContain(credential).doesNotContain(credential.substring(8));
+    }
+
+    @Test
     void aServiceCredentialOpensNoOtherRoute() {
         String credential = newCredential(acme).get("credential").asText();
         TestingHttp service = http.withBearer(credential);
