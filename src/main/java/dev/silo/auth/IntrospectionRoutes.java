@@ -56,15 +56,13 @@ public final class IntrospectionRoutes {
             if (token == null) {
                 throw new BadRequest("invalid-request", "parameter 'token' is required", Map.of("error", "invalid_request"));
             }
-            response.header("Cache-Control", "no-store");
-            response.header("Pragma", "no-cache");
+            response.header("Pragma", "no-cache"); // Cache-Control: no-store is on every answer (HttpServer)
             Json.ok(response, introspect(tenant, token));
         });
         routes.post("/t/{tenant}/service-credentials", (request, response) -> {
             Caller caller = requests.admin(request);
             ServiceCredentials.Created created = credentials.create(caller, name(Json.readObject(request)));
             response.header(HeaderNames.LOCATION, "/t/" + caller.tenant().slug() + "/service-credentials/" + created.id());
-            response.header("Cache-Control", "no-store");
             Json.send(response, Status.CREATED_201, created);
         });
         routes.get("/t/{tenant}/service-credentials", (request, response) -> {

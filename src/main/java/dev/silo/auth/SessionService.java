@@ -43,12 +43,16 @@ public final class SessionService {
     public record SessionView(UUID id, String device, String clientAddress, Instant createdAt, Instant lastUsedAt,
                               Instant expiresAt, boolean current) {}
 
+    /** The most sessions one listing shows (newest first): a bound on the answer, not on logins. */
+    static final int MAX_LISTED = 500;
+
     private static final String LIVE_SESSIONS = """
             SELECT s.id, s.user_agent, s.client_ip, s.created_at, s.expires_at,
                    COALESCE((SELECT max(r.created_at) FROM refresh_tokens r WHERE r.session_id = s.id), s.created_at) AS last_used
             FROM sessions s
             WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ?
             ORDER BY s.created_at DESC, s.id
+            LIMIT ?
             """;
 
     private static final String END_ONE = """
@@ -78,7 +82,7 @@ public final class SessionService {
     }
 
     /**
-     * The live sessions of {@code userId}, newest first; {@code current} marks the caller's own session.
+     * The live sessions of {@code userId}, newest first (at most {@value #MAX_LISTED}); {@code current} marks the caller's own session.
      *
      * @throws NotFound {@code user-not-found} when the user is not of this tenant
      */
@@ -91,6 +95,7 @@ public final class SessionService {
             try (PreparedStatement select = connection.prepareStatement(LIVE_SESSIONS)) {
                 select.setObject(1, userId);
                 select.setTimestamp(2, Timestamp.from(clock.instant()));
+                select.setInt(3, MAX_LISTED);
                 try (ResultSet rs = select.executeQuery()) {
                     while (rs.next()) {
                         UUID id = rs.getObject("id", UUID.class);
