@@ -5,6 +5,7 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.AuditRoutes;
 import dev.silo.audit.TenantAudit;
 import dev.silo.auth.AuthRoutes;
+import dev.silo.auth.IntrospectionRoutes;
 import dev.silo.backup.BackupHealth;
 import dev.silo.backup.BackupStore;
 import dev.silo.backup.BackupStores;
@@ -29,7 +30,10 @@ import dev.silo.auth.AuthMetrics;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
 import dev.silo.auth.LoginThrottleConfig;
+import dev.silo.auth.ServiceCredentials;
 import dev.silo.auth.SessionCache;
+import dev.silo.auth.SessionRoutes;
+import dev.silo.auth.SessionService;
 import dev.silo.auth.TenantRequests;
 import dev.silo.auth.TokenService;
 import dev.silo.cluster.ClusterJob;
@@ -245,6 +249,10 @@ public final class Silo implements AutoCloseable {
             OperatorAuth auth = new OperatorAuth(core.operators());
             TenantRequests tenantRequests = new TenantRequests(directory, authService, rateLimits::checkUserWrite);
             AuthRoutes authRoutes = new AuthRoutes(tenantRequests, authService, core.users());
+            SessionRoutes sessionRoutes = new SessionRoutes(tenantRequests,
+                    new SessionService(core.tenantDatabases(), core.catalog(), events, core.tenantAudit(), clock));
+            IntrospectionRoutes introspectionRoutes = new IntrospectionRoutes(tenantRequests, authService,
+                    new ServiceCredentials(core.tenantDatabases(), core.tenantAudit(), clock));
             dev.silo.staff.StaffAccess staffAccess = new dev.silo.staff.StaffAccess(core.catalog(), core.tenantDatabases(), core.audit(),
                     core.tenantAudit(), clock, tuning.emergencyAccess());
             dev.silo.staff.StaffGrants staffGrants = new dev.silo.staff.StaffGrants(staffAccess, core.catalog(), core.tenants());
@@ -301,6 +309,8 @@ public final class Silo implements AutoCloseable {
                             baseBackupRoutes.register(routes);
                             drillRoutes.register(routes);
                             authRoutes.register(routes);
+                            sessionRoutes.register(routes);
+                            introspectionRoutes.register(routes);
                             userRoutes.register(routes);
                             recordRoutes.register(routes);
                             staffRoutes.register(routes);

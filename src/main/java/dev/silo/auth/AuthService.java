@@ -422,9 +422,24 @@ public final class AuthService {
             metrics.tokenFailed(AuthMetrics.TokenFailure.MISSING);
             throw new Unauthorized("unauthorized", "an access token is required: Authorization: Bearer <token>", "Bearer");
         }
+        Verified verified = verifyAccess(resolved, authorization.substring(7).strip());
+        return new Caller(resolved.tenant(), verified.userId(), verified.state().user().role(), verified.sessionId(), request,
+                verified.state().user());
+    }
+
+    /** An access token that verified and whose session is live, with that session's state (the user's current role). */
+    record Verified(AccessToken token, UUID userId, UUID sessionId, SessionCache.SessionState state) {}
+
+    /**
+     * The checks of {@link #authenticate} on a bare access token, for introspection (RFC 7662): the same verifier
+     * and the same session cache, so a session that ended is refused here exactly when it is refused on the API.
+     *
+     * @throws Unauthorized {@code invalid-token} whatever the reason
+     */
+    Verified verifyAccess(TenantDirectory.ResolvedTenant resolved, String bearer) {
         var tenant = resolved.tenant();
         String issuer = issuer(tenant.slug());
-        AccessToken token = tokens.verify(authorization.substring(7).strip(),
+        AccessToken token = tokens.verify(bearer,
                 new VerificationContext(issuer, issuer, tenant.id().toString(), resolved::key));
         UUID sessionId;
         UUID userId;
@@ -440,7 +455,7 @@ public final class AuthService {
             metrics.tokenFailed(AuthMetrics.TokenFailure.SESSION_ENDED);
             throw TokenService.invalidToken();
         }
-        return new Caller(tenant, userId, state.user().role(), sessionId, request, state.user());
+        return new Verified(token, userId, sessionId, state);
     }
 
     private SessionCache.SessionState loadSession(TenantDirectory.ResolvedTenant resolved, UUID sessionId) {

@@ -21,7 +21,7 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * Behind a trusted proxy (here: every request arrives from 127.0.0.1, as from a router) the client is the address
- * the proxy forwarded for, for the login throttle, the audit log and the api line; from an untrusted peer the
+ * the proxy forwarded for, for the login throttle, the audit log, sessions and the api line; from an untrusted peer the
  * forwarding headers are ignored (issue 14.1).
  */
 class ClientAddressTest {
@@ -79,6 +79,17 @@ class ClientAddressTest {
         var audit = http.withBearer(other.json().get("access_token").asText())
                 .get("/t/" + tenant.slug() + "/audit?type=login.success");
         assertThat(audit.body()).contains("198.51.100.9").doesNotContain("6.6.6.6");
+    }
+
+    @Test
+    void aSessionShowsTheAddressTheProxyForwardedFor() {
+        var login = login("198.51.100.20", "ada@example.com", PASSWORD, "session-address-login");
+        assertThat(login.status()).as(login.body()).isEqualTo(200);
+        var sessions = http.withBearer(login.json().get("access_token").asText()).get("/t/" + tenant.slug() + "/me/sessions");
+        assertThat(sessions.status()).as(sessions.body()).isEqualTo(200);
+        var current = java.util.stream.StreamSupport.stream(sessions.json().get("sessions").spliterator(), false)
+                .filter(s -> s.get("current").asBoolean()).findFirst().orElseThrow();
+        assertThat(current.get("client_address").asText()).isEqualTo("198.51.100.20");
     }
 
     @Test

@@ -167,7 +167,8 @@ class PublicRoutesFuzzTest {
                     "{\"title\": \"x\", \"price\": 1e2147483648}".getBytes(StandardCharsets.UTF_8)));
         }
         attempts.add(get(base() + "/audit?type=a%00b"));
-        for (String route : List.of("/auth/login", "/auth/refresh", "/auth/password-reset", "/users", "/me/password")) {
+        for (String route : List.of("/auth/login", "/auth/refresh", "/auth/password-reset", "/users", "/me/password",
+                "/service-credentials", "/auth/introspect")) {
             attempts.add(new Attempt("POST", base() + route, headers(bearer(), json()), "null".getBytes(StandardCharsets.UTF_8)));
         }
         for (Attempt attempt : attempts) {
