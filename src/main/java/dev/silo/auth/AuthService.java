@@ -180,6 +180,7 @@ public final class AuthService {
                 updateHash(connection, user.id(), hash);
                 return null;
             }));
+            metrics.login(AuthMetrics.LoginOutcome.MFA_REQUIRED, tenant);
             throw secondStep.get();
         }
         throttle.recordSuccess(tenantKey, normalized);

@@ -197,6 +197,10 @@ class MfaTest {
         assertThat(problem.get("expires_in").asInt()).isEqualTo(300);
         assertThat(problem.has("access_token")).isFalse();
         String ticket = problem.get("ticket").asText();
+        // Counted as its own login outcome: the password was right, the second step is due.
+        var metrics = http.withBearer(TestingSilo.operatorKey(TestingSilo.shared())).get("/metrics");
+        assertThat(metrics.status()).isEqualTo(200);
+        assertThat(metrics.body()).containsPattern("silo_logins_total\\{[^}]*outcome=\"mfa-required\"[^}]*\\} [1-9]");
 
         step = freshStep();
         var passed = secondStep(acme, ticket, "code", Totp.code(raw, step));
