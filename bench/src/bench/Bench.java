@@ -134,6 +134,9 @@ public final class Bench {
                     if (options.wants("15")) {
                         new TelemetryRows(harness).measure();
                     }
+                    if (options.wants("16")) {
+                        new MfaRows(harness).measure(api, features);
+                    }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");
                 } finally {

@@ -249,6 +249,13 @@ public final class Silo implements AutoCloseable {
             OperatorAuth auth = new OperatorAuth(core.operators());
             TenantRequests tenantRequests = new TenantRequests(directory, authService, rateLimits::checkUserWrite);
             AuthRoutes authRoutes = new AuthRoutes(tenantRequests, authService, core.users());
+            dev.silo.auth.mfa.MfaService mfaService = new dev.silo.auth.mfa.MfaService(core.tenantDatabases(),
+                    new dev.silo.tenant.TenantDataKeys(core.envelope()), core.hasher(), core.hashingGate(), throttle,
+                    core.tenantAudit(), clock);
+            dev.silo.auth.mfa.MfaLogin mfaLogin = new dev.silo.auth.mfa.MfaLogin(core.tenantDatabases(), mfaService, authService,
+                    throttle, core.tenantAudit(), clock);
+            authService.requireSecondFactor(mfaLogin);
+            dev.silo.auth.mfa.MfaRoutes mfaRoutes = new dev.silo.auth.mfa.MfaRoutes(tenantRequests, mfaService, mfaLogin);
             SessionRoutes sessionRoutes = new SessionRoutes(tenantRequests,
                     new SessionService(core.tenantDatabases(), core.catalog(), events, core.tenantAudit(), clock));
             IntrospectionRoutes introspectionRoutes = new IntrospectionRoutes(tenantRequests, authService,
@@ -309,6 +316,7 @@ public final class Silo implements AutoCloseable {
                             baseBackupRoutes.register(routes);
                             drillRoutes.register(routes);
                             authRoutes.register(routes);
+                            mfaRoutes.register(routes);
                             sessionRoutes.register(routes);
                             introspectionRoutes.register(routes);
                             userRoutes.register(routes);

@@ -21,7 +21,9 @@ import static java.util.Objects.requireNonNull;
 public final class AuthMetrics {
     /** How a login attempt ended. */
     public enum LoginOutcome {
-        SUCCESS, WRONG_PASSWORD, UNKNOWN_EMAIL, DISABLED, THROTTLED, BUSY, INVALID_REQUEST;
+        SUCCESS, WRONG_PASSWORD, UNKNOWN_EMAIL, DISABLED, THROTTLED, BUSY, INVALID_REQUEST,
+        /** The password was right and a second factor is due (401 mfa-required or mfa-enrolment-required). */
+        MFA_REQUIRED;
 
         final String label = name().toLowerCase(Locale.ROOT).replace('_', '-');
     }

@@ -75,6 +75,7 @@ public final class AuthService {
     private final Settings settings;
     private final Supplier<URI> publicUrl;
     private final AuthMetrics metrics;
+    private volatile SecondFactor secondFactor = (resolved, user, request) -> Optional.empty();
 
     public AuthService(TenantDatabases databases, DataSource catalog, CatalogEvents events, UserService users, PasswordHasher hasher,
                        PasswordPolicy policy, HashingGate gate, LoginThrottle throttle, TokenService tokens, SessionCache sessions,
@@ -169,9 +170,20 @@ public final class AuthService {
             });
             throw new Unauthorized("invalid-credentials", BAD_CREDENTIALS, "Bearer");
         }
-        throttle.recordSuccess(tenantKey, normalized);
         User user = found.get();
         Optional<String> newHash = rehashed;
+        // The second factor (dev.silo.auth.mfa) may stop the login here with its ticket; the account's failures are
+        // cleared only once it passes (completeLogin), so a known password does not reset the count of wrong codes.
+        Optional<Unauthorized> secondStep = secondFactor.challenge(resolved, user, request);
+        if (secondStep.isPresent()) {
+            newHash.ifPresent(hash -> databases.inTransaction(tenant, connection -> {
+                updateHash(connection, user.id(), hash);
+                return null;
+            }));
+            metrics.login(AuthMetrics.LoginOutcome.MFA_REQUIRED, tenant);
+            throw secondStep.get();
+        }
+        throttle.recordSuccess(tenantKey, normalized);
         TokenResponse tokens = databases.inTransaction(tenant, connection -> {
             newHash.ifPresent(hash -> updateHash(connection, user.id(), hash));
             TokenResponse response = newSession(connection, resolved, user, request);
@@ -181,6 +193,36 @@ public final class AuthService {
         });
         metrics.login(AuthMetrics.LoginOutcome.SUCCESS, tenant);
         return tokens;
+    }
+
+    /**
+     * Finishes a login whose second factor passed ({@code dev.silo.auth.mfa}): the account's failures are cleared and
+     * a session begins, exactly as a login without a second factor does.
+     *
+     * @param factor how the second factor was given, for the audit log ({@code totp}, {@code recovery-code})
+     */
+    public TokenResponse completeLogin(TenantDirectory.ResolvedTenant resolved, User user, RequestContext request, String factor) {
+        var tenant = resolved.tenant();
+        throttle.recordSuccess(tenant.id().toString(), UserService.canonicalEmail(user.email()));
+        TokenResponse tokens = databases.inTransaction(tenant, connection -> {
+            TokenResponse response = newSession(connection, resolved, user, request);
+            audit.append(connection, request.audit("user:" + user.id()), "login.success", user.id().toString(), Map.of("mfa", factor));
+            return response;
+        });
+        metrics.login(AuthMetrics.LoginOutcome.SUCCESS, tenant);
+        return tokens;
+    }
+
+    /** What a login asks after the password checked out and before the session begins: the second factor. */
+    @FunctionalInterface
+    public interface SecondFactor {
+        /** The 401 that stops this login (it carries the ticket for the second step), or empty to let it through. */
+        Optional<Unauthorized> challenge(TenantDirectory.ResolvedTenant resolved, User user, RequestContext request);
+    }
+
+    /** Makes logins ask for the second factor (the mfa package supplies it: it lives above this class). */
+    public void requireSecondFactor(SecondFactor check) {
+        this.secondFactor = requireNonNull(check, "check is null");
     }
 
     private TokenResponse newSession(Connection connection, TenantDirectory.ResolvedTenant resolved, User user, RequestContext request)

@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
 import static java.util.Objects.requireNonNull;
 
 /**
- * Opaque bearer tokens: refresh tokens, password-reset tokens, staff-access grants and service credentials. Each is a recognisable prefix (so a leaked
+ * Opaque bearer tokens: refresh tokens, password-reset tokens, staff-access grants, service credentials and MFA tickets. Each is a recognisable prefix (so a leaked
  * one can be spotted by secret scanners and in support tickets) and 256 random bits in base64url without
  * padding, 43 characters.
  *
@@ -30,7 +30,9 @@ public final class OpaqueTokens {
         /** A staff-access grant of an operator to one tenant's data (issue 17). */
         STAFF_GRANT("silo_ga_"),
         /** A credential of one of the tenant's own services, for token introspection (issue 19.4). */
-        SERVICE("silo_sk_");
+        SERVICE("silo_sk_"),
+        /** The ticket of a login whose password was right and whose second factor is due (issue 19.2). */
+        MFA_TICKET("silo_mt_");
 
         private final String prefix;
         private final Pattern format;

@@ -137,6 +137,11 @@ public final class TestingSilo {
      * own settings: what a second dyno behind the same router is.
      */
     public static Silo startOnSharedCatalog(String name, Map<String, String> extraEnv) {
+        return startOnSharedCatalog(name, extraEnv, Clock.systemUTC());
+    }
+
+    /** {@link #startOnSharedCatalog(String, Map)} with the node's own clock (its login throttle is its own too). */
+    public static Silo startOnSharedCatalog(String name, Map<String, String> extraEnv, Clock clock) {
         Silo first = shared();
         var catalog = first.catalogUrl();
         String url = "postgres://" + catalog.user() + ":" + catalog.password() + "@localhost:" + catalog.port() + "/"
@@ -146,7 +151,7 @@ public final class TestingSilo {
             Map<String, String> env = new HashMap<>(extraEnv);
             env.put("SILO_DATABASE_URL", url);
             env.put("SILO_MASTER_KEY", masterKey);
-            return startNew(newDataDir(name), env);
+            return startNew(newDataDir(name), env, clock);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

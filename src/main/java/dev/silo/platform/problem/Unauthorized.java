@@ -11,7 +11,12 @@ public final class Unauthorized extends Problem {
     }
 
     public Unauthorized(String type, String detail, String challenge) {
-        super(401, type, "Unauthorized", detail, Map.of());
+        this(type, detail, challenge, Map.of());
+    }
+
+    /** With extra members in the body, such as the ticket of a login that needs its second factor. */
+    public Unauthorized(String type, String detail, String challenge, Map<String, Object> extensions) {
+        super(401, type, "Unauthorized", detail, extensions);
         this.challenge = challenge;
     }
 
