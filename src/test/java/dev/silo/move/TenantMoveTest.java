@@ -74,6 +74,15 @@ class TenantMoveTest {
 
     @AfterAll
     static void stop() {
+        if (silo != null && machine) {
+            // The drained placement keeps the moved tenants' source copies for the retention window: not on this machine.
+            CLOCK.advance(silo.tenants().settings().retention().plusHours(1));
+            try (Jobs jobs = new Jobs(silo.core().catalog())) {
+                Silo.tenantMoves(silo.core(), jobs).maintain(Actor.SYSTEM);
+            } finally {
+                CLOCK.reset();
+            }
+        }
         if (silo != null) {
             silo.close();
         }
@@ -95,6 +104,7 @@ class TenantMoveTest {
         String otherNotes = collection(otherAdmin, other);
         seed(moving, notes, 10_000);
         String known = admin.post("/t/" + moving.slug() + "/collections/" + notes + "/records", "{\"n\": -1}").json().get("id").asText();
+        interruptedMoveLeavesTheTenantOnItsSource(admin, notes);
 
         Set<String> acknowledged = ConcurrentHashMap.newKeySet();
         List<String> unexpected = new CopyOnWriteArrayList<>();
@@ -213,6 +223,58 @@ class TenantMoveTest {
         assertThat(embeddedRole(moving.roleName())).isEmpty();
         assertThat(operator.get("/admin/tenants/" + moving.slug() + "/move").json().get("move_state").asText()).isEqualTo("dropped");
         assertThat(auditActions(moving.slug())).contains("tenant.move.drop-source");
+    }
+
+    /**
+     * A move whose node died while it froze the tenant: the freeze holds only while its job beats, then the tenant
+     * writes again on its source, and the upkeep removes the half-built target and the change log, so the move can be
+     * run again (the caller does, under load).
+     */
+    private static void interruptedMoveLeavesTheTenantOnItsSource(TestingHttp admin, String notes) throws SQLException {
+        String write = "/t/" + moving.slug() + "/collections/" + notes + "/records";
+        UUID target = silo.core().placements().find(MACHINE).id();
+        UUID job;
+        try (Jobs dying = new Jobs(silo.core().catalog())) {
+            TenantMoves moves = Silo.tenantMoves(silo.core(), dying);
+            job = moves.prepare(moving.slug(), MACHINE, Actor.SYSTEM).jobId();
+            silo.tenants().buildCopy(moving, target);
+            var url = silo.core().placements().tenantUrl(moving);
+            try (Connection source = DriverManager.getConnection(url.jdbcUrl(), url.properties())) {
+                DatabaseCopy.installChangeLog(source, DatabaseCopy.tables(source));
+            }
+            catalog("UPDATE tenant_moves SET state = 'frozen' WHERE job_id = ?", job);
+            // What the move's freeze announces to every node: the tenant's cached entry goes.
+            silo.core().events().local(dev.silo.tenant.TenantService.settingsEvent(moving));
+            var frozen = admin.post(write, "{\"frozen\": true}");
+            assertProblem(frozen, 503, "tenant-moving");
+            assertThat(frozen.header("Retry-After")).isNotNull();
+            assertThat(admin.get("/t/" + moving.slug() + "/health").status()).isEqualTo(200);
+        } // its heartbeat stops here, as when the process is killed
+        catalog("UPDATE jobs SET heartbeat_at = now() - interval '5 minutes' WHERE id = ?", job);
+        assertThat(admin.post(write, "{\"thawed\": true}").status()).isEqualTo(201);
+        try (Jobs jobs = new Jobs(silo.core().catalog())) {
+            assertThat(Silo.tenantMoves(silo.core(), jobs).maintain(Actor.SYSTEM)).isEqualTo(1);
+        }
+        assertThat(silo.tenants().view(silo.tenants().get(moving.slug())).get("placement")).isEqualTo("embedded");
+        assertThat(machineQuery("postgres", "SELECT count(*) FROM pg_database WHERE datname = '" + moving.databaseName() + "'")).isZero();
+        long triggers = silo.core().tenantDatabases().withConnection(moving, connection -> {
+            try (var statement = connection.createStatement();
+                 var rs = statement.executeQuery("SELECT count(*) FROM pg_trigger WHERE tgname = 'silo_move_capture'")) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        });
+        assertThat(triggers).isZero();
+        assertThat(operator.get("/admin/tenants/" + moving.slug() + "/move").json().get("move_state").asText()).isEqualTo("failed");
+    }
+
+    private static void catalog(String sql, UUID id) {
+        dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (PreparedStatement update = connection.prepareStatement(sql)) {
+                update.setObject(1, id);
+                return update.executeUpdate();
+            }
+        });
     }
 
     @Test
