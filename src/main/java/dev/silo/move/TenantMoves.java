@@ -478,13 +478,18 @@ public final class TenantMoves {
      */
     public int maintain(Actor actor) {
         int done = cleanUpInterrupted(null);
-        for (MoveRow row : rows("m.state = 'switched' AND (NOT m.source_retired OR m.drop_source_after <= ?)", clock.instant())) {
+        for (MoveRow row : rows("m.state = 'switched'")) {
             try {
                 Optional<Tenant> tenant = tenantById(row.tenantId());
                 if (tenant.isEmpty()) {
                     continue;
                 }
-                if (!row.dropAfter().isAfter(clock.instant())) {
+                boolean purged = tenant.get().status() == TenantStatus.PURGED;
+                if (!purged && row.dropAfter().isAfter(clock.instant()) && row.retired()) {
+                    continue;
+                }
+                // A purged tenant's source copy goes at once: the purge destroyed its keys, the data goes with them.
+                if (purged || !row.dropAfter().isAfter(clock.instant())) {
                     tenants.dropCopy(tenant.get(), row.source());
                     setState(row.job(), "dropped");
                     Sql.inTransaction(catalog, connection -> {
@@ -510,7 +515,8 @@ public final class TenantMoves {
     private int cleanUpInterrupted(UUID tenantId) {
         int cleaned = 0;
         for (MoveRow row : rows("m.state IN ('copying', 'frozen') AND NOT (j.state = 'running' AND j.heartbeat_at > now() - ?::interval)"
-                + (tenantId == null ? "" : " AND m.tenant_id = '" + tenantId + "'"), Jobs.STALE.toSeconds() + " seconds")) {
+                + (tenantId == null ? "" : " AND m.tenant_id = ?::uuid"), tenantId == null ? new Object[] {Jobs.STALE.toSeconds() + " seconds"}
+                : new Object[] {Jobs.STALE.toSeconds() + " seconds", tenantId})) {
             Optional<Tenant> tenant = tenantById(row.tenantId());
             if (tenant.isPresent()) {
                 undo(tenant.get(), row.job(), row.source(), row.target());
@@ -558,18 +564,20 @@ public final class TenantMoves {
         });
     }
 
-    private record MoveRow(UUID job, UUID tenantId, UUID source, UUID target, Instant dropAfter) {}
+    private record MoveRow(UUID job, UUID tenantId, UUID source, UUID target, Instant dropAfter, boolean retired) {}
 
-    private List<MoveRow> rows(String where, Object parameter) {
+    private List<MoveRow> rows(String where, Object... parameters) {
         return Sql.withConnection(catalog, connection -> {
             List<MoveRow> rows = new ArrayList<>();
             try (PreparedStatement select = connection.prepareStatement("SELECT m.job_id, m.tenant_id, m.source_placement_id, "
-                    + "m.target_placement_id, m.drop_source_after FROM tenant_moves m JOIN jobs j ON j.id = m.job_id WHERE " + where)) {
-                select.setObject(1, parameter instanceof Instant instant ? Timestamp.from(instant) : parameter);
+                    + "m.target_placement_id, m.drop_source_after, m.source_retired FROM tenant_moves m JOIN jobs j ON j.id = m.job_id WHERE " + where)) {
+                for (int i = 0; i < parameters.length; i++) {
+                    select.setObject(i + 1, parameters[i]);
+                }
                 try (ResultSet rs = select.executeQuery()) {
                     while (rs.next()) {
                         rows.add(new MoveRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getObject(3, UUID.class),
-                                rs.getObject(4, UUID.class), instant(rs, "drop_source_after")));
+                                rs.getObject(4, UUID.class), instant(rs, "drop_source_after"), rs.getBoolean("source_retired")));
                     }
                 }
             }
@@ -578,7 +586,7 @@ public final class TenantMoves {
     }
 
     private Optional<Tenant> tenantById(UUID id) {
-        return tenants.list(false).stream().filter(t -> t.id().equals(id)).findFirst();
+        return tenants.list(true).stream().filter(t -> t.id().equals(id)).findFirst();
     }
 
     // ---- the move's catalog row
