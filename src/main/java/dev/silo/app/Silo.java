@@ -26,6 +26,8 @@ import dev.silo.backup.logical.TenantBackupRoutes;
 import dev.silo.backup.logical.TenantBackups;
 import dev.silo.backup.logical.TenantRestoreRoutes;
 import dev.silo.backup.logical.TenantRestores;
+import dev.silo.move.TenantMoveRoutes;
+import dev.silo.move.TenantMoves;
 import dev.silo.auth.AuthMetrics;
 import dev.silo.auth.AuthService;
 import dev.silo.auth.LoginThrottle;
@@ -203,9 +205,15 @@ public final class Silo implements AutoCloseable {
             // Cluster-wide jobs run where their lease is held (dev.silo.cluster); node-local ones are listed in nodeJobs.
             java.util.concurrent.atomic.AtomicReference<java.util.List<String>> nodeJobs =
                     new java.util.concurrent.atomic.AtomicReference<>(java.util.List.of());
+            dev.silo.platform.jobs.Jobs jobRecords = new dev.silo.platform.jobs.Jobs(core.catalog());
+            core.onClose(jobRecords);
+            TenantMoves moves = tenantMoves(core, jobRecords);
             ClusterMembership cluster = new ClusterMembership(core.catalogUrl(), nodeName(),
                     build.version() + "+" + build.commitLabel(), clock.instant(), nodeJobs::get)
-                    .register(ClusterJob.TENANT_LIFECYCLE, () -> runJobs(core));
+                    .register(ClusterJob.TENANT_LIFECYCLE, () -> {
+                        runJobs(core);
+                        maintainMoves(moves);
+                    });
             core.onClose(cluster); // after the scheduler stops (closed in reverse order): releases the leases at once
             jobs.scheduleWithFixedDelay(() -> cluster.runIfHeld(ClusterJob.TENANT_LIFECYCLE), 30, 60, TimeUnit.SECONDS);
             // Closed before PostgreSQL stops: a round still running (a catalog snapshot, a drill check) is waited for,
@@ -291,8 +299,8 @@ public final class Silo implements AutoCloseable {
             BaseBackupRoutes baseBackupRoutes = new BaseBackupRoutes(auth, baseBackups);
             TenantBackupRoutes tenantBackupRoutes = new TenantBackupRoutes(tenantRequests, logicalBackups, core.tenantDatabases(),
                     core.tenantAudit());
-            dev.silo.platform.jobs.Jobs jobRecords = new dev.silo.platform.jobs.Jobs(core.catalog());
-            core.onClose(jobRecords);
+            TenantMoveRoutes tenantMoveRoutes = new TenantMoveRoutes(auth, moves);
+            core.onClose(tenantMoveRoutes);
             TenantRestoreRoutes tenantRestoreRoutes = new TenantRestoreRoutes(auth, tenantRestores(core, logicalBackups,
                     jobRecords, walReceiver.isPresent(), clock), jobRecords, core.tenants());
             core.onClose(tenantRestoreRoutes);
@@ -325,6 +333,7 @@ public final class Silo implements AutoCloseable {
                             corsRoutes.register(routes);
                             tenantBackupRoutes.register(routes);
                             tenantRestoreRoutes.register(routes);
+                            tenantMoveRoutes.register(routes);
                             logTailRoutes.register(routes);
                             metricsRoutes.register(routes);
                             clusterRoutes.register(routes);
@@ -647,6 +656,23 @@ public final class Silo implements AutoCloseable {
             }
         } catch (SQLException | RuntimeException e) {
             log.warn("Background jobs failed: {}", e.toString());
+        }
+    }
+
+    /** Tenant moves between placements (issue 18.2); the CLI builds its own with the same parts. */
+    public static TenantMoves tenantMoves(SiloCore core, dev.silo.platform.jobs.Jobs jobs) {
+        return new TenantMoves(core.catalog(), core.tenants(), core.placements(), jobs, core.events(), core.audit(), core.clock());
+    }
+
+    /** Interrupted moves cleaned up, source copies retired and, after the retention window, dropped. */
+    static void maintainMoves(TenantMoves moves) {
+        try {
+            int done = moves.maintain(Actor.SYSTEM);
+            if (done > 0) {
+                log.info("Background jobs: {} tenant move(s) cleaned up or finished", done);
+            }
+        } catch (RuntimeException e) {
+            log.warn("Tenant move upkeep failed: {}", e.toString());
         }
     }
 

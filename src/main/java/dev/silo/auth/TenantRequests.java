@@ -62,9 +62,16 @@ public final class TenantRequests {
     }
 
     public TenantDirectory.ResolvedTenant tenant(ServerRequest request) {
-        TenantDirectory.ResolvedTenant resolved = directory.requireServing(request.path().pathParameters().get("tenant"));
+        TenantDirectory.ResolvedTenant resolved = directory.requireServing(request.path().pathParameters().get("tenant"),
+                mayWrite(request));
         RequestTenant.resolved(resolved.tenant().id(), resolved.tenant().slug());
         return resolved;
+    }
+
+    /** Only GET, HEAD and OPTIONS are reads: they are served while a move freezes the tenant's writes. */
+    private static boolean mayWrite(ServerRequest request) {
+        String method = request.prologue().method().text();
+        return !(method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS"));
     }
 
     /** The authenticated caller; a token in the query string is refused (it would end up in logs and histories). */

@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "placements", mixinStandardHelpOptions = true,
         description = "PostgreSQL servers that hold tenant databases (the embedded one is the default).",
-        subcommands = {PlacementsCommand.Add.class, PlacementsCommand.ListPlacements.class})
+        subcommands = {PlacementsCommand.Add.class, PlacementsCommand.ListPlacements.class, PlacementsCommand.Drain.class})
 public final class PlacementsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -83,15 +83,47 @@ public final class PlacementsCommand {
                     row.put("name", p.name());
                     row.put("kind", p.kind());
                     row.put("tenants", p.liveTenants());
+                    row.put("accepting", p.accepting());
                     row.put("created_at", p.createdAt());
                     return row;
                 }).toList();
                 if (core.json) {
                     Output.json(out, rows);
                 } else {
-                    Output.table(out, List.of("name", "kind", "tenants", "created_at"), rows);
+                    Output.table(out, List.of("name", "kind", "tenants", "accepting", "created_at"), rows);
                 }
                 return 0;
+            }
+        }
+    }
+
+    @Command(name = "drain", mixinStandardHelpOptions = true,
+            description = {"Take a placement out of service: it takes no new tenant from now on, and every active or "
+                    + "suspended tenant on it is moved, one after another, to the accepting placement with the fewest "
+                    + "tenants (see `silo tenants move`). Deprovisioned tenants stay until their purge."})
+    static final class Drain implements Callable<Integer> {
+        @Mixin
+        CoreOptions core;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            try (SiloCore silo = core.open(env); dev.silo.platform.jobs.Jobs jobs = new dev.silo.platform.jobs.Jobs(silo.catalog())) {
+                dev.silo.move.TenantMoves moves = dev.silo.app.Silo.tenantMoves(silo, jobs);
+                Map<String, Object> result = moves.runDrain(moves.prepareDrain(name, Actor.cli()), line -> {
+                    if (!core.json) {
+                        out.println(line);
+                    }
+                });
+                if (core.json) {
+                    Output.json(out, result);
+                } else {
+                    out.println("placement '" + name + "' drained: " + result.get("moved") + " moved, " + result.get("failed")
+                            + " failed, " + result.get("left") + " left (deprovisioned)");
+                }
+                return ((Map<?, ?>) result.get("failed")).isEmpty() ? 0 : 1;
             }
         }
     }

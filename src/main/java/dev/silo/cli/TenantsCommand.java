@@ -30,7 +30,8 @@ import java.util.function.BiFunction;
                 TenantsCommand.Restore.class, TenantsCommand.Purge.class, TenantsCommand.RotateSecret.class,
                 TenantsCommand.Repair.class, TenantsCommand.SetCors.class,
                 LogicalBackupCommands.ListBackups.class, LogicalBackupCommands.TakeBackup.class,
-                LogicalBackupCommands.RestoreBackup.class, LogicalBackupCommands.RestoreTo.class, TenantsCommand.SetLimit.class})
+                LogicalBackupCommands.RestoreBackup.class, LogicalBackupCommands.RestoreTo.class, TenantsCommand.SetLimit.class,
+                TenantsCommand.Move.class})
 public final class TenantsCommand {
     static Map<String, String> env;
     static PrintStream out;
@@ -79,6 +80,34 @@ public final class TenantsCommand {
         int run(SiloCore silo, TenantService tenants, Actor actor) {
             show(tenants, tenants.create(slug, name, Optional.ofNullable(placement), actor));
             return 0;
+        }
+    }
+
+    @Command(name = "move", mixinStandardHelpOptions = true,
+            description = {"Move a tenant's database to another placement while it is served: the rows are copied in one "
+                    + "snapshot, then the changes made meanwhile; for the last ones its writes answer 503 tenant-moving for "
+                    + "a few seconds (reads go on), then every node switches to the copy.",
+                    "The source copy is kept, unable to log in, for the retention window. A failed or interrupted move "
+                            + "leaves the tenant where it was; run the command again."})
+    static final class Move extends SlugCommand {
+        @Option(names = "--to", required = true, paramLabel = "PLACEMENT", description = "the placement to move to (see `silo placements list`)")
+        String to;
+
+        @Override
+        int run(SiloCore silo, TenantService tenants, Actor actor) {
+            try (dev.silo.platform.jobs.Jobs jobs = new dev.silo.platform.jobs.Jobs(silo.catalog())) {
+                dev.silo.move.TenantMoves moves = dev.silo.app.Silo.tenantMoves(silo, jobs);
+                dev.silo.move.TenantMoves.Prepared prepared = moves.prepare(slug, to, actor);
+                Map<String, Object> result = moves.run(prepared, line -> {
+                    if (!core.json) {
+                        out.println(line);
+                    }
+                });
+                if (core.json) {
+                    Output.json(out, result);
+                }
+                return 0;
+            }
         }
     }
 

@@ -61,7 +61,8 @@ public final class Placements {
         this.clock = requireNonNull(clock, "clock is null");
     }
 
-    public record Placement(UUID id, String name, String kind, Instant createdAt, int liveTenants) {}
+    /** @param accepting false once drained ({@link #setAccepting}): no new tenant and no move lands there */
+    public record Placement(UUID id, String name, String kind, Instant createdAt, int liveTenants, boolean accepting) {}
 
     private record Row(UUID id, String name, String kind, byte[] adminUrlWrapped, String caCertificate) {}
 
@@ -87,13 +88,14 @@ public final class Placements {
         return Sql.withConnection(catalog, connection -> {
             List<Placement> placements = new ArrayList<>();
             try (PreparedStatement select = connection.prepareStatement("""
-                    SELECT p.id, p.name, p.kind, p.created_at,
+                    SELECT p.id, p.name, p.kind, p.created_at, p.accepting,
                            (SELECT count(*) FROM tenants t WHERE t.placement_id = p.id AND t.status <> 'purged') AS live
                     FROM placements p ORDER BY p.created_at
                     """); ResultSet rs = select.executeQuery()) {
                 while (rs.next()) {
                     placements.add(new Placement(rs.getObject("id", UUID.class), rs.getString("name"), rs.getString("kind"),
-                            TenantRepository.instant(rs, "created_at"), rs.getInt("live")));
+                            TenantRepository.instant(rs, "created_at"), rs.getInt("live"),
+                            rs.getBoolean("accepting")));
                 }
             }
             return placements;
@@ -155,21 +157,66 @@ public final class Placements {
         } catch (Conflict e) {
             throw new Conflict("placement-exists", "a placement named '" + name + "' already exists");
         }
-        return new Placement(id, name, "external", clock.instant(), 0);
+        return new Placement(id, name, "external", clock.instant(), 0, true);
     }
 
-    /** The named placement, or the one with the fewest live tenants. */
+    /** The named placement, or the accepting one with the fewest live tenants; a drained one is refused. */
     public Placement choose(Optional<String> name) {
-        List<Placement> all = list();
+        return choose(name, Optional.empty());
+    }
+
+    /**
+     * As {@link #choose(Optional)}, never {@code except} (the placement a tenant moves off). Only placements this
+     * node can reach: an external one, or the embedded one where it runs.
+     */
+    public Placement choose(Optional<String> name, Optional<UUID> except) {
         if (name.isPresent()) {
-            return all.stream().filter(p -> p.name().equals(name.get())).findFirst()
-                    .orElseThrow(() -> new NotFound("placement-not-found", "no placement named '" + name.get() + "'"));
+            Placement named = find(name.get());
+            if (!named.accepting()) {
+                throw new Conflict("placement-draining", "placement '" + named.name() + "' is drained and takes no tenants");
+            }
+            return named;
         }
-        return all.stream()
+        return list().stream()
                 .filter(p -> p.kind().equals("external") || embedded.isPresent())
+                .filter(Placement::accepting)
+                .filter(p -> except.isEmpty() || !p.id().equals(except.get()))
                 .min((a, b) -> Integer.compare(a.liveTenants(), b.liveTenants()))
                 .orElseThrow(() -> new Conflict("no-placement", "no PostgreSQL server to put tenants on: register one with "
                         + "`silo placements add NAME --admin-url postgres://...`"));
+    }
+
+    /** The placement with this name (any well-formed name; an unknown one is a 404 problem). */
+    public Placement find(String name) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new NotFound("placement-not-found", "no placement named '" + describe(name) + "'");
+        }
+        return list().stream().filter(p -> p.name().equals(name)).findFirst()
+                .orElseThrow(() -> new NotFound("placement-not-found", "no placement named '" + name + "'"));
+    }
+
+    /** Opens or closes the placement to new tenants and moves ({@code silo placements drain} closes it), audited. */
+    public Placement setAccepting(String name, boolean accepting, Actor actor) {
+        Placement placement = find(name);
+        Sql.inTransaction(catalog, connection -> {
+            try (PreparedStatement update = connection.prepareStatement("UPDATE placements SET accepting = ? WHERE id = ?")) {
+                update.setBoolean(1, accepting);
+                update.setObject(2, placement.id());
+                update.executeUpdate();
+            }
+            audit.append(connection, actor, accepting ? "placement.accept" : "placement.drain", "placement:" + name,
+                    Map.of("placement_id", placement.id().toString()));
+            return null;
+        });
+        return find(name);
+    }
+
+    private static String describe(String name) {
+        if (name == null) {
+            return "";
+        }
+        String cut = name.length() > 40 ? name.substring(0, 40) + "..." : name;
+        return cut.replaceAll("[^a-z0-9-]", "?");
     }
 
     /**

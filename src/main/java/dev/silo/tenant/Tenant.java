@@ -24,6 +24,12 @@ public record Tenant(UUID id, String slug, String name, TenantStatus status, UUI
         return "t_" + id.toString().replace("-", "");
     }
 
+    /** The same tenant on another placement: where a move builds its copy (same database, role and password). */
+    public Tenant onPlacement(UUID placement) {
+        return new Tenant(id, slug, name, status, placement, databaseName, roleName, credentialsWrapped, attached,
+                dataKeysetWrapped, createdAt, updatedAt, suspendedAt, deprovisionedAt, purgeAfter, purgedAt);
+    }
+
     public String credentialsContext() {
         return "tenant/" + id + "/db-credentials";
     }

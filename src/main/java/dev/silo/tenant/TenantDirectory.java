@@ -31,7 +31,8 @@ public final class TenantDirectory {
 
     /** A tenant with its signing keys (newest first), unwrapped once per cache load, and its allowed CORS origins. */
     public record ResolvedTenant(Tenant tenant, List<dev.silo.auth.SigningKey> keys, CorsOrigins corsOrigins,
-                                 Optional<String> rateLimit, boolean restoring) {
+                                 Optional<String> rateLimit, boolean restoring,
+                                 boolean moving) {
         /** The key with this id, if it belongs to this tenant; whether it still verifies is the token service's check. */
         public Optional<dev.silo.auth.SigningKey> key(String kid) {
             for (dev.silo.auth.SigningKey key : keys) {
@@ -50,11 +51,17 @@ public final class TenantDirectory {
         }
     }
 
+    /** As {@link #requireServing(String, boolean)} for a request that may write. */
+    public ResolvedTenant requireServing(String slug) {
+        return requireServing(slug, true);
+    }
+
     /**
      * The tenant named in a request, if it may serve: unknown slugs answer 404, suspended or deprovisioned
-     * tenants 403, a tenant still being provisioned 503.
+     * tenants 403, a tenant still being provisioned 503, and while a move copies its last changes
+     * ({@code write}) a request that may write 503 {@code tenant-moving}; reads go on.
      */
-    public ResolvedTenant requireServing(String slug) {
+    public ResolvedTenant requireServing(String slug, boolean write) {
         Optional<ResolvedTenant> resolved = slug == null || !TenantService.SLUG.matcher(slug).matches()
                 ? Optional.empty()
                 : cache.get(slug, this::load);
@@ -66,6 +73,14 @@ public final class TenantDirectory {
                     cache.invalidate(slug);
                     throw new Unavailable("tenant-restoring", "tenant '" + slug + "' is being restored to an earlier point "
                             + "in time; try again in a few seconds", Duration.ofSeconds(5));
+                }
+                if (tenant.moving()) {
+                    // Not cached either: the freeze lasts seconds and ends with an event, or with its job's heartbeat.
+                    cache.invalidate(slug);
+                    if (write) {
+                        throw new Unavailable("tenant-moving", "tenant '" + slug + "' is moving to another database "
+                                + "server; writes resume within seconds, reads are served meanwhile", Duration.ofSeconds(2));
+                    }
                 }
                 // Start does not wait for tenant schemas: a tenant not yet checked on this node is checked (and
                 // migrated if behind) here, once, before anything reads or writes it.
@@ -87,7 +102,8 @@ public final class TenantDirectory {
                             .map(k -> new dev.silo.auth.SigningKey(k.kid(), k.secret(), Optional.ofNullable(k.retiresAt())))
                             .toList();
             return new ResolvedTenant(t, keys, tenants.corsOrigins(t.id()), tenants.rateLimit(t.id()),
-                    t.status() == TenantStatus.ACTIVE && tenants.restoring(t.id()));
+                    t.status() == TenantStatus.ACTIVE && tenants.restoring(t.id()),
+                    t.status() == TenantStatus.ACTIVE && tenants.moving(t.id()));
         });
     }
 

@@ -100,6 +100,17 @@ final class TenantRepository {
         }
     }
 
+    static void updatePlacement(Connection connection, UUID id, UUID placementId, Instant updatedAt) throws SQLException {
+        try (PreparedStatement update = connection.prepareStatement("""
+                UPDATE tenants SET placement_id = ?, updated_at = ? WHERE id = ?
+                """)) {
+            update.setObject(1, placementId);
+            update.setTimestamp(2, ts(updatedAt));
+            update.setObject(3, id);
+            update.executeUpdate();
+        }
+    }
+
     /** The tenant's allowed CORS origins, as {@link CorsOrigins#parse} stored them. */
     static CorsOrigins corsOrigins(Connection connection, UUID id) throws SQLException {
         try (PreparedStatement select = connection.prepareStatement("SELECT cors_origins FROM tenants WHERE id = ?")) {

@@ -113,7 +113,7 @@ public final class TenantRoutes {
             Json.ok(response, tenants.view(tenants.purge(slug, now, actor)));
         });
         routes.get("/t/{tenant}/health", (request, response) -> {
-            TenantDirectory.ResolvedTenant tenant = directory.requireServing(request.path().pathParameters().get("tenant"));
+            TenantDirectory.ResolvedTenant tenant = directory.requireServing(request.path().pathParameters().get("tenant"), false);
             databases.withConnection(tenant.tenant(), connection -> {
                 try (Statement statement = connection.createStatement()) {
                     statement.setQueryTimeout(5);

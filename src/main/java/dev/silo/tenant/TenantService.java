@@ -828,6 +828,117 @@ public final class TenantService {
         events.local(event(tenant));
     }
 
+    // ---- moving (issue 18.2; the copy itself is dev.silo.move)
+
+    /**
+     * Whether a move is copying the tenant's last changes now: its writes answer 503 {@code tenant-moving}, its reads
+     * go on. Only while the move's job is running and beating: a move whose process died does not keep the tenant
+     * frozen.
+     */
+    public boolean moving(UUID tenantId) {
+        return Sql.withConnection(catalog, connection -> {
+            try (PreparedStatement select = connection.prepareStatement("""
+                    SELECT 1 FROM tenant_moves m JOIN jobs j ON j.id = m.job_id
+                    WHERE m.tenant_id = ? AND m.state = 'frozen' AND j.state = 'running' AND j.heartbeat_at > now() - ?::interval
+                    """)) {
+                select.setObject(1, tenantId);
+                select.setString(2, dev.silo.platform.jobs.Jobs.STALE.toSeconds() + " seconds");
+                try (ResultSet rs = select.executeQuery()) {
+                    return rs.next();
+                }
+            }
+        });
+    }
+
+    /**
+     * Builds an empty copy of the tenant on another placement the way provisioning does (role with the same
+     * password, database owned by it, no PUBLIC access) and migrates its schema as the tenant's role. Each step
+     * first checks whether it is done, so a retried move reuses what an interrupted one left.
+     */
+    public void buildCopy(Tenant tenant, UUID placementId) {
+        requireNotAttached(tenant);
+        String password = envelope.unwrapString(tenant.credentialsWrapped(), tenant.credentialsContext());
+        DatabaseUrl admin = placements.adminUrl(placementId, null);
+        try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
+            createRole(connection, tenant.roleName(), password);
+            createDatabase(connection, tenant.roleName(), tenant.databaseName());
+            revokePublic(connection, tenant.databaseName());
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create the database of tenant '" + tenant.slug() + "' on placement '"
+                    + placements.placementName(placementId) + "': SQLSTATE " + e.getSQLState() + ": " + e.getMessage(), e);
+        }
+        migrate(placements.tenantUrl(tenant.onPlacement(placementId)), tenant.slug());
+    }
+
+    /** Drops the tenant's database and role on a placement it is not served from (a failed move's copy, a moved source). */
+    public void dropCopy(Tenant tenant, UUID placementId) {
+        requireNotAttached(tenant);
+        DatabaseUrl admin = placements.adminUrl(placementId, null);
+        try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
+            dropDatabaseAndRole(connection, tenant.databaseName(), tenant.roleName());
+        } catch (SQLException e) {
+            throw Sql.translate(e);
+        }
+    }
+
+    /**
+     * After a move: the tenant's role on the source can no longer log in, and its sessions there are ended (but the
+     * {@code keep} ones, the move's own), so that a node holding a stale pool cannot write where nobody reads.
+     */
+    public void retireCopy(Tenant tenant, UUID placementId, java.util.Collection<Integer> keep) {
+        requireNotAttached(tenant);
+        DatabaseUrl admin = placements.adminUrl(placementId, null);
+        try (Connection connection = DriverManager.getConnection(admin.jdbcUrl(), admin.properties())) {
+            execute(connection, "ALTER ROLE " + Sql.identifier(tenant.roleName()) + " NOLOGIN");
+            try (PreparedStatement terminate = connection.prepareStatement(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ? AND NOT pid = ANY (?)")) {
+                terminate.setString(1, tenant.roleName());
+                terminate.setArray(2, connection.createArrayOf("int4", keep.toArray()));
+                terminate.execute();
+            }
+        } catch (SQLException e) {
+            throw Sql.translate(e);
+        }
+    }
+
+    /**
+     * Points the catalog at the tenant's copy on {@code target}, in one transaction with {@code alsoInTransaction}
+     * (the move's own record), audited as {@code tenant.move} and announced to every node, which drop the tenant's
+     * cached entry and retire its pool: their next request connects to the target. Refused (409) if the tenant is no
+     * longer on {@code source}.
+     */
+    public Tenant switchPlacement(Tenant tenant, UUID source, UUID target, Actor actor, Map<String, ?> detail,
+                                  Sql.Work<?> alsoInTransaction) {
+        Tenant switched = Sql.inTransaction(catalog, connection -> {
+            Tenant current = TenantRepository.findById(connection, tenant.id(), true).orElseThrow(() -> notFound(tenant.slug()));
+            if (!current.placementId().equals(source)) {
+                throw new Conflict("placement-changed", "tenant '" + tenant.slug() + "' is no longer on placement '"
+                        + placements.placementName(source) + "'");
+            }
+            Instant now = clock.instant();
+            TenantRepository.updatePlacement(connection, tenant.id(), target, now);
+            alsoInTransaction.run(connection);
+            Map<String, Object> all = new LinkedHashMap<>(detail);
+            all.put("tenant_id", tenant.id().toString());
+            all.put("from", placements.placementName(source));
+            all.put("to", placements.placementName(target));
+            audit.append(connection, actor, "tenant.move", "tenant:" + tenant.slug(), all);
+            Tenant next = TenantRepository.findById(connection, tenant.id(), false).orElseThrow();
+            CatalogEvents.publish(connection, event(next));
+            return next;
+        });
+        events.local(event(switched));
+        databases.evict(switched.id());
+        return switched;
+    }
+
+    private static void requireNotAttached(Tenant tenant) {
+        if (tenant.attached()) {
+            throw new Conflict("tenant-attached", "tenant '" + tenant.slug() + "' is an attached database, which Silo "
+                    + "does not own and cannot move");
+        }
+    }
+
     // ---- rate limit
 
     /** The operator's rate limit of the tenant ({@code RateLimit.spec} text or {@code off}); empty: the node's default. */

@@ -104,6 +104,7 @@ final class Snapshot {
     private static final String TABLES = """
             SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'flyway_schema_history'
+              AND c.relname NOT LIKE 'silo\\_move\\_%'
             ORDER BY c.relname
             """;
     private static final String REFERENCES = """

@@ -193,6 +193,10 @@ public final class TenantRestores {
             throw new Conflict("invalid-state", "tenant '" + slug + "' is " + tenant.status().wire()
                     + "; only an active or suspended tenant can be restored");
         }
+        if (jobs.running(tenant.id(), "tenant.move").isPresent()) {
+            throw new Conflict("move-running", "tenant '" + slug + "' is being moved to another placement; restore it when "
+                    + "the move ends");
+        }
         request.as().ifPresent(TenantService::validateSlug);
         if (request.as().isPresent() && tenants.findLive(request.as().get()).isPresent()) {
             throw new Conflict("tenant-exists", "a tenant with slug '" + request.as().get() + "' already exists");

@@ -1,0 +1,401 @@
+package dev.silo.move;
+
+import dev.silo.platform.db.Sql;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+import org.postgresql.copy.CopyManager;
+import org.postgresql.copy.CopyOut;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Copies one tenant database to another server while it is in use, over two connections that both log in as the
+ * tenant's own role: the bulk of the rows once, in one REPEATABLE READ snapshot (binary COPY streamed from the source
+ * straight into the target), then the rows changed since, in rounds, until a round under the write freeze finds none.
+ *
+ * <p><b>The change log</b> ({@link #installChangeLog}): an AFTER ROW trigger on every table writes the primary key of
+ * each inserted, updated or deleted row to {@code silo_move_log}, created at move time (not a tenant migration: it
+ * exists only while a move runs). The triggers commit before the snapshot is taken, and creating one waits for the
+ * writes in progress on its table, so every change the snapshot misses is in the log. A round
+ * ({@link #applyChanges}) deletes the log entries it can see and, in the same REPEATABLE READ snapshot, reads the
+ * current rows of those keys: rows gone are deleted on the target (children first), rows present are upserted
+ * (parents first; an unchanged row is left alone, so the append-only audit trigger never fires). Entries of writes
+ * still in flight stay for the next round; a round is idempotent, so one that failed halfway is simply repeated.
+ */
+final class DatabaseCopy {
+    static final String LOG_TABLE = "silo_move_log";
+    private static final String CAPTURE_FUNCTION = "silo_move_capture";
+    private static final String TRIGGER = "silo_move_capture";
+
+    private DatabaseCopy() {}
+
+    /** A table, its columns and primary-key columns, all plain identifiers (checked by {@link Sql#identifier}). */
+    record Table(String name, List<String> columns, List<String> keys) {
+        Table {
+            requireNonNull(name, "name is null");
+            columns = List.copyOf(columns);
+            keys = List.copyOf(keys);
+        }
+
+        String quoted() {
+            return Sql.identifier(name);
+        }
+
+        String columnList() {
+            return columns.stream().map(Sql::identifier).collect(Collectors.joining(", "));
+        }
+
+        /** {@code t.k1 = (jsonb_populate_record(NULL::table, b.pk)).k1 AND ...}: a row of the table matched to a logged key. */
+        String keyMatch(String row, String key) {
+            return keys.stream().map(k -> row + "." + Sql.identifier(k) + " = (jsonb_populate_record(NULL::" + quoted() + ", "
+                    + key + "))." + Sql.identifier(k)).collect(Collectors.joining(" AND "));
+        }
+    }
+
+    private static final String TABLES = """
+            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'flyway_schema_history'
+              AND c.relname NOT LIKE 'silo\\_move\\_%'
+            ORDER BY c.relname
+            """;
+    private static final String REFERENCES = """
+            SELECT c.relname, p.relname FROM pg_constraint k
+              JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE k.contype = 'f' AND n.nspname = 'public' AND c.oid <> p.oid
+            """;
+    private static final String COLUMNS = """
+            SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false) FROM pg_attribute a
+              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+            WHERE a.attrelid = ('public.' || quote_ident(?))::regclass AND a.attnum > 0 AND NOT a.attisdropped
+              AND a.attgenerated = ''
+            ORDER BY a.attnum
+            """;
+
+    /**
+     * The tables of the tenant's schema (but Flyway's history, which the target's own migration wrote, and the
+     * move's log), parents before the tables that reference them. A table without a primary key cannot be
+     * followed by key and fails the move before anything is copied.
+     */
+    static List<Table> tables(Connection connection) throws SQLException {
+        List<String> names = new ArrayList<>();
+        try (PreparedStatement select = connection.prepareStatement(TABLES); ResultSet rs = select.executeQuery()) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+        }
+        Map<String, Set<String>> parents = new HashMap<>();
+        try (PreparedStatement select = connection.prepareStatement(REFERENCES); ResultSet rs = select.executeQuery()) {
+            while (rs.next()) {
+                parents.computeIfAbsent(rs.getString(1), k -> new LinkedHashSet<>()).add(rs.getString(2));
+            }
+        }
+        Set<String> ordered = new LinkedHashSet<>();
+        for (String name : names) {
+            visit(name, names, parents, ordered, new LinkedHashSet<>());
+        }
+        List<Table> tables = new ArrayList<>();
+        for (String name : ordered) {
+            Sql.identifier(name);
+            List<String> columns = new ArrayList<>();
+            List<String> keys = new ArrayList<>();
+            try (PreparedStatement select = connection.prepareStatement(COLUMNS)) {
+                select.setString(1, name);
+                try (ResultSet rs = select.executeQuery()) {
+                    while (rs.next()) {
+                        Sql.identifier(rs.getString(1));
+                        columns.add(rs.getString(1));
+                        if (rs.getBoolean(2)) {
+                            keys.add(rs.getString(1));
+                        }
+                    }
+                }
+            }
+            if (keys.isEmpty()) {
+                throw new IllegalStateException("table " + name + " has no primary key, so its changes cannot be followed");
+            }
+            tables.add(new Table(name, columns, keys));
+        }
+        return tables;
+    }
+
+    private static void visit(String name, List<String> names, Map<String, Set<String>> parents, Set<String> ordered,
+                              Set<String> path) {
+        if (ordered.contains(name) || !path.add(name)) {
+            return;
+        }
+        for (String parent : parents.getOrDefault(name, Set.of())) {
+            if (names.contains(parent)) {
+                visit(parent, names, parents, ordered, path);
+            }
+        }
+        ordered.add(name);
+    }
+
+    /** Creates the change log and its triggers on the source, in one transaction (waiting for writes in progress). */
+    static void installChangeLog(Connection source, List<Table> tables) throws SQLException {
+        boolean autoCommit = source.getAutoCommit();
+        source.setAutoCommit(false);
+        try (Statement statement = source.createStatement()) {
+            statement.execute("SET LOCAL lock_timeout = '30s'");
+            statement.execute("CREATE TABLE IF NOT EXISTS " + LOG_TABLE + " (id bigserial PRIMARY KEY, tbl text NOT NULL, "
+                    + "pk jsonb NOT NULL)");
+            // The key columns come as trigger arguments; an UPDATE logs the old key too (in case the key changed).
+            statement.execute("""
+                    CREATE OR REPLACE FUNCTION silo_move_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                            INSERT INTO silo_move_log (tbl, pk)
+                            SELECT TG_TABLE_NAME, jsonb_object_agg(k, to_jsonb(OLD) -> k) FROM unnest(TG_ARGV) k;
+                        END IF;
+                        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                            INSERT INTO silo_move_log (tbl, pk)
+                            SELECT TG_TABLE_NAME, jsonb_object_agg(k, to_jsonb(NEW) -> k) FROM unnest(TG_ARGV) k;
+                        END IF;
+                        RETURN NULL;
+                    END
+                    $$""");
+            for (Table table : tables) {
+                statement.execute("DROP TRIGGER IF EXISTS " + TRIGGER + " ON " + table.quoted());
+                statement.execute("CREATE TRIGGER " + TRIGGER + " AFTER INSERT OR UPDATE OR DELETE ON " + table.quoted()
+                        + " FOR EACH ROW EXECUTE FUNCTION " + CAPTURE_FUNCTION + "("
+                        + table.keys().stream().map(DatabaseCopy::literal).collect(Collectors.joining(", ")) + ")");
+            }
+            source.commit();
+        } catch (SQLException | RuntimeException e) {
+            source.rollback();
+            throw e;
+        } finally {
+            source.setAutoCommit(autoCommit);
+        }
+    }
+
+    /** Removes the triggers, the function and the log (after a failed move, or an interrupted one found later). */
+    static void removeChangeLog(Connection source) throws SQLException {
+        boolean autoCommit = source.getAutoCommit();
+        source.setAutoCommit(false);
+        try (Statement statement = source.createStatement()) {
+            statement.execute("SET LOCAL lock_timeout = '30s'");
+            // CASCADE drops the triggers that use the function.
+            statement.execute("DROP FUNCTION IF EXISTS " + CAPTURE_FUNCTION + "() CASCADE");
+            statement.execute("DROP TABLE IF EXISTS " + LOG_TABLE);
+            source.commit();
+        } catch (SQLException | RuntimeException e) {
+            source.rollback();
+            throw e;
+        } finally {
+            source.setAutoCommit(autoCommit);
+        }
+    }
+
+    /**
+     * Copies every row as of one REPEATABLE READ snapshot of the source into the (empty, migrated) target, in one
+     * target transaction; returns rows per table.
+     */
+    static Map<String, Long> copySnapshot(Connection source, Connection target, List<Table> tables) throws SQLException {
+        source.setAutoCommit(false);
+        source.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        source.setReadOnly(true);
+        target.setAutoCommit(false);
+        try {
+            try (Statement statement = target.createStatement()) {
+                statement.execute("TRUNCATE " + tables.stream().map(Table::quoted).collect(Collectors.joining(", ")));
+            }
+            Map<String, Long> rows = new LinkedHashMap<>();
+            for (Table table : tables) {
+                rows.put(table.name(), stream(source, "COPY (SELECT " + table.columnList() + " FROM " + table.quoted()
+                        + ") TO STDOUT (FORMAT binary)", target, "COPY " + table.quoted() + " (" + table.columnList()
+                        + ") FROM STDIN (FORMAT binary)"));
+                resetSequences(target, table);
+            }
+            target.commit();
+            source.commit();
+            return rows;
+        } catch (SQLException | RuntimeException e) {
+            target.rollback();
+            source.rollback();
+            throw e;
+        } finally {
+            source.setReadOnly(false);
+            source.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+            source.setAutoCommit(true);
+            target.setAutoCommit(true);
+        }
+    }
+
+    /**
+     * One round of changes: the keys logged (and committed) since the last round, brought to the target as the
+     * source holds them now. Returns how many distinct keys the round carried (0: the target matches the source as
+     * of the round's snapshot).
+     */
+    static int applyChanges(Connection source, Connection target, List<Table> tables) throws SQLException {
+        source.setAutoCommit(false);
+        source.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        target.setAutoCommit(false);
+        try {
+            int keys;
+            try (Statement statement = source.createStatement()) {
+                statement.execute("CREATE TEMP TABLE silo_move_batch (tbl text NOT NULL, pk jsonb NOT NULL) ON COMMIT DROP");
+                keys = statement.executeUpdate("WITH taken AS (DELETE FROM " + LOG_TABLE + " RETURNING tbl, pk) "
+                        + "INSERT INTO silo_move_batch SELECT DISTINCT tbl, pk FROM taken");
+            }
+            if (keys > 0) {
+                for (Table table : tables.reversed()) {
+                    deleteGone(source, target, table);
+                }
+                for (Table table : tables) {
+                    upsertPresent(source, target, table);
+                }
+            }
+            target.commit();
+            source.commit();
+            return keys;
+        } catch (SQLException | RuntimeException e) {
+            target.rollback();
+            source.rollback();
+            throw e;
+        } finally {
+            source.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+            source.setAutoCommit(true);
+            target.setAutoCommit(true);
+        }
+    }
+
+    private static void deleteGone(Connection source, Connection target, Table table) throws SQLException {
+        String gone;
+        try (PreparedStatement select = source.prepareStatement("SELECT coalesce(jsonb_agg(b.pk), '[]') FROM silo_move_batch b "
+                + "WHERE b.tbl = ? AND NOT EXISTS (SELECT 1 FROM " + table.quoted() + " t WHERE " + table.keyMatch("t", "b.pk") + ")")) {
+            select.setString(1, table.name());
+            try (ResultSet rs = select.executeQuery()) {
+                rs.next();
+                gone = rs.getString(1);
+            }
+        }
+        if (gone.equals("[]")) {
+            return;
+        }
+        String match = table.keys().stream().map(k -> "t." + Sql.identifier(k) + " = g." + Sql.identifier(k))
+                .collect(Collectors.joining(" AND "));
+        try (PreparedStatement delete = target.prepareStatement("DELETE FROM " + table.quoted() + " t USING "
+                + "jsonb_populate_recordset(NULL::" + table.quoted() + ", ?::jsonb) g WHERE " + match)) {
+            delete.setString(1, gone);
+            delete.executeUpdate();
+        }
+    }
+
+    private static void upsertPresent(Connection source, Connection target, Table table) throws SQLException {
+        String stage = "silo_move_stage_" + table.name();
+        if (stage.length() > 63) {
+            stage = stage.substring(0, 63);
+        }
+        try (Statement statement = target.createStatement()) {
+            statement.execute("CREATE TEMP TABLE IF NOT EXISTS " + Sql.identifier(stage) + " (LIKE " + table.quoted()
+                    + ") ON COMMIT DELETE ROWS");
+        }
+        long rows = stream(source, "COPY (SELECT " + table.columns().stream().map(c -> "t." + Sql.identifier(c))
+                .collect(Collectors.joining(", ")) + " FROM " + table.quoted() + " t WHERE EXISTS (SELECT 1 FROM silo_move_batch b "
+                + "WHERE b.tbl = " + literal(table.name()) + " AND " + table.keyMatch("t", "b.pk") + ")) TO STDOUT (FORMAT binary)",
+                target, "COPY " + Sql.identifier(stage) + " (" + table.columnList() + ") FROM STDIN (FORMAT binary)");
+        if (rows == 0) {
+            return;
+        }
+        List<String> others = table.columns().stream().filter(c -> !table.keys().contains(c)).toList();
+        String conflict = others.isEmpty() ? "DO NOTHING" : "DO UPDATE SET "
+                + others.stream().map(c -> Sql.identifier(c) + " = excluded." + Sql.identifier(c)).collect(Collectors.joining(", "))
+                + " WHERE (" + others.stream().map(c -> table.quoted() + "." + Sql.identifier(c)).collect(Collectors.joining(", "))
+                + ") IS DISTINCT FROM (" + others.stream().map(c -> "excluded." + Sql.identifier(c)).collect(Collectors.joining(", ")) + ")";
+        if (others.size() == 1) {
+            // A one-column row constructor needs ROW(...).
+            conflict = "DO UPDATE SET " + Sql.identifier(others.getFirst()) + " = excluded." + Sql.identifier(others.getFirst())
+                    + " WHERE " + table.quoted() + "." + Sql.identifier(others.getFirst()) + " IS DISTINCT FROM excluded."
+                    + Sql.identifier(others.getFirst());
+        }
+        try (Statement statement = target.createStatement()) {
+            statement.executeUpdate("INSERT INTO " + table.quoted() + " (" + table.columnList() + ") SELECT " + table.columnList()
+                    + " FROM " + Sql.identifier(stage) + " ON CONFLICT (" + table.keys().stream().map(Sql::identifier)
+                    .collect(Collectors.joining(", ")) + ") " + conflict);
+        }
+    }
+
+    /** A name Silo read from the catalog as a string literal; only plain identifiers ({@link Sql#identifier}) pass. */
+    private static String literal(String name) {
+        Sql.identifier(name);
+        return "'" + name + "'";
+    }
+
+    /** Row counts of every table (both sides are compared under the freeze, before the switch). */
+    static Map<String, Long> count(Connection connection, List<Table> tables) throws SQLException {
+        Map<String, Long> rows = new LinkedHashMap<>();
+        try (Statement statement = connection.createStatement()) {
+            for (Table table : tables) {
+                try (ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quoted())) {
+                    rs.next();
+                    rows.put(table.name(), rs.getLong(1));
+                }
+            }
+        }
+        return rows;
+    }
+
+    /** Streams one COPY TO STDOUT of the source into one COPY FROM STDIN of the target; returns the rows. */
+    private static long stream(Connection source, String out, Connection target, String in) throws SQLException {
+        CopyManager from = source.unwrap(PGConnection.class).getCopyAPI();
+        CopyManager to = target.unwrap(PGConnection.class).getCopyAPI();
+        CopyOut copyOut = from.copyOut(out);
+        CopyIn copyIn;
+        try {
+            copyIn = to.copyIn(in);
+        } catch (SQLException | RuntimeException e) {
+            copyOut.cancelCopy();
+            throw e;
+        }
+        try {
+            byte[] chunk;
+            while ((chunk = copyOut.readFromCopy()) != null) {
+                copyIn.writeToCopy(chunk, 0, chunk.length);
+            }
+            return copyIn.endCopy();
+        } catch (SQLException | RuntimeException e) {
+            if (copyIn.isActive()) {
+                copyIn.cancelCopy();
+            }
+            if (copyOut.isActive()) {
+                copyOut.cancelCopy();
+            }
+            throw e;
+        }
+    }
+
+    private static void resetSequences(Connection connection, Table table) throws SQLException {
+        for (String column : table.columns()) {
+            try (PreparedStatement select = connection.prepareStatement("SELECT pg_get_serial_sequence(?, ?)")) {
+                select.setString(1, "public." + table.quoted());
+                select.setString(2, column);
+                try (ResultSet rs = select.executeQuery()) {
+                    if (!rs.next() || rs.getString(1) == null) {
+                        continue;
+                    }
+                    try (PreparedStatement set = connection.prepareStatement("SELECT setval(?, coalesce((SELECT max("
+                            + Sql.identifier(column) + ") FROM " + table.quoted() + "), 0) + 1, false)")) {
+                        set.setString(1, rs.getString(1));
+                        set.execute();
+                    }
+                }
+            }
+        }
+    }
+}

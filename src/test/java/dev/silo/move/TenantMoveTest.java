@@ -1,0 +1,456 @@
+package dev.silo.move;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.silo.app.Silo;
+import dev.silo.audit.Actor;
+import dev.silo.platform.jobs.Jobs;
+import dev.silo.tenant.Tenant;
+import dev.silo.testing.TestingClock;
+import dev.silo.testing.TestingHttp;
+import dev.silo.testing.TestingSilo;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.net.URLEncoder;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Moving tenants between placements (issue 18.2): from the embedded PostgreSQL to the machine's own
+ * (127.0.0.1:5432, TLS, trust auth; required where {@code SILO_TEST_REQUIRE_POSTGRES=true}, skipped elsewhere) under a
+ * read/write load, a drain back, and the problems of bad requests. A node of its own, so that no other test's tenant
+ * lands on the machine's server.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class TenantMoveTest {
+    private static final String MACHINE = "machine";
+    private static final String ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=require";
+    private static final String PASSWORD = "correct horse battery staple";
+    private static final TestingClock CLOCK = new TestingClock();
+
+    private static Silo silo;
+    private static TestingHttp http;
+    private static TestingHttp operator;
+    private static boolean machine;
+    private static Tenant moving;
+
+    @BeforeAll
+    static void start() {
+        machine = machinePostgresWithTls();
+        if ("true".equals(System.getenv("SILO_TEST_REQUIRE_POSTGRES"))) {
+            assertThat(machine).as("the machine's PostgreSQL must answer over TLS on 127.0.0.1:5432 (.ci/run sets this up)").isTrue();
+        }
+        silo = TestingSilo.startNew(TestingSilo.newDataDir("move"), Map.of(), CLOCK);
+        http = new TestingHttp(silo.baseUri());
+        operator = http.withBearer(TestingSilo.operatorKey(silo));
+        if (machine) {
+            silo.core().placements().add(MACHINE, ADMIN_URL, null, Actor.SYSTEM);
+        }
+    }
+
+    @AfterAll
+    static void stop() {
+        if (silo != null && machine) {
+            // The drained placement keeps the moved tenants' source copies for the retention window: not on this machine.
+            CLOCK.advance(silo.tenants().settings().retention().plusHours(1));
+            try (Jobs jobs = new Jobs(silo.core().catalog())) {
+                Silo.tenantMoves(silo.core(), jobs).maintain(Actor.SYSTEM);
+            } finally {
+                CLOCK.reset();
+            }
+        }
+        if (silo != null) {
+            silo.close();
+        }
+        silo = null;
+        http = null;
+        operator = null;
+        moving = null;
+    }
+
+    @Test
+    @Order(1)
+    void aMoveUnderLoadLosesNoAcknowledgedWriteAndServesReadsThroughout() throws Exception {
+        Assumptions.assumeTrue(machine, "no PostgreSQL with TLS on 127.0.0.1:5432");
+        moving = tenant("mover");
+        Tenant other = tenant("bystander");
+        TestingHttp admin = admin(moving);
+        TestingHttp otherAdmin = admin(other);
+        String notes = collection(admin, moving);
+        String otherNotes = collection(otherAdmin, other);
+        seed(moving, notes, 10_000);
+        String known = admin.post("/t/" + moving.slug() + "/collections/" + notes + "/records", "{\"n\": -1}").json().get("id").asText();
+        interruptedMoveLeavesTheTenantOnItsSource(admin, notes);
+
+        Set<String> acknowledged = ConcurrentHashMap.newKeySet();
+        List<String> unexpected = new CopyOnWriteArrayList<>();
+        AtomicInteger refusedWhileMoving = new AtomicInteger();
+        AtomicInteger endedAtSwitch = new AtomicInteger();
+        AtomicInteger reads = new AtomicInteger();
+        AtomicInteger otherWrites = new AtomicInteger();
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger afterMove = new AtomicInteger();
+        AtomicBoolean moved = new AtomicBoolean();
+        Thread writer = Thread.ofVirtual().start(() -> {
+            for (int n = 0; !stop.get(); n++) {
+                var response = admin.post("/t/" + moving.slug() + "/collections/" + notes + "/records", "{\"n\": " + n + "}");
+                if (response.status() == 201) {
+                    acknowledged.add(response.json().get("id").asText());
+                    if (moved.get()) {
+                        afterMove.incrementAndGet();
+                    }
+                } else if (response.status() == 503 && response.body().contains("tenant-moving")
+                        && response.header("Retry-After") != null) {
+                    refusedWhileMoving.incrementAndGet();
+                } else if (response.status() == 503 && response.body().contains("database-unavailable")) {
+                    // A write that passed the check just before the freeze and reached the source only under its lock
+                    // is ended at the switch: refused (not acknowledged), so it cannot be lost.
+                    endedAtSwitch.incrementAndGet();
+                } else {
+                    unexpected.add("write " + response.status() + " " + response.body());
+                }
+            }
+        });
+        Thread reader = Thread.ofVirtual().start(() -> {
+            while (!stop.get()) {
+                var read = admin.get("/t/" + moving.slug() + "/collections/" + notes + "/records/" + known);
+                if (read.status() == 200) {
+                    reads.incrementAndGet();
+                } else {
+                    unexpected.add("read " + read.status() + " " + read.body());
+                }
+                var write = otherAdmin.post("/t/" + other.slug() + "/collections/" + otherNotes + "/records", "{\"other\": true}");
+                if (write.status() == 201) {
+                    otherWrites.incrementAndGet();
+                } else {
+                    unexpected.add("other tenant " + write.status() + " " + write.body());
+                }
+            }
+        });
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> acknowledged.size() >= 50 && reads.get() >= 50);
+            var started = operator.post("/admin/tenants/" + moving.slug() + "/move", "{\"to\": \"" + MACHINE + "\"}");
+            assertThat(started.status()).as(started.body()).isEqualTo(202);
+            assertThat(started.header("Location")).isEqualTo("/admin/tenants/" + moving.slug() + "/move");
+            String job = started.json().get("job").asText();
+            var again = operator.post("/admin/tenants/" + moving.slug() + "/move", "{\"to\": \"" + MACHINE + "\"}");
+            assertThat(again.status()).as(again.body()).isEqualTo(409);
+            await().atMost(Duration.ofMinutes(2)).until(() ->
+                    !operator.get("/admin/jobs/" + job).json().get("state").asText().equals("running"));
+            moved.set(true);
+            await().atMost(Duration.ofSeconds(30)).until(() -> afterMove.get() >= 50);
+        } finally {
+            stop.set(true);
+            writer.join();
+            reader.join();
+        }
+
+        JsonNode status = operator.get("/admin/tenants/" + moving.slug() + "/move").json();
+        JsonNode result = status.get("job").get("result");
+        assertThat(status.get("job").get("state").asText()).as(status.toString()).isEqualTo("succeeded");
+        assertThat(status.get("move_state").asText()).isEqualTo("switched");
+        assertThat(status.get("from").asText()).isEqualTo("embedded");
+        assertThat(status.get("to").asText()).isEqualTo(MACHINE);
+        assertThat(result.get("rows").get("records").asLong()).isGreaterThanOrEqualTo(10_001);
+        System.out.println("tenant move: " + result.get("move_ms") + " ms, longest write pause " + result.get("write_pause_ms")
+                + " ms, " + result.get("rounds") + " rounds; " + acknowledged.size() + " writes acknowledged, "
+                + refusedWhileMoving.get() + " refused while moving, " + endedAtSwitch.get() + " ended at the switch, " + reads.get() + " reads");
+        assertThat(endedAtSwitch.get()).as("only writes caught in flight by the switch").isLessThanOrEqualTo(2);
+        assertThat(unexpected).as("only writes during the freeze may be refused, with 503 tenant-moving").isEmpty();
+
+        // Every acknowledged write is in the tenant's database, which is now on the machine's server.
+        Tenant now = silo.tenants().get(moving.slug());
+        assertThat(silo.tenants().view(now).get("placement")).isEqualTo(MACHINE);
+        long found = silo.core().tenantDatabases().withConnection(now, connection -> {
+            try (PreparedStatement select = connection.prepareStatement("SELECT count(*) FROM records WHERE id = ANY (?::uuid[]) "
+                    + "AND inet_server_port() = 5432")) {
+                select.setArray(1, connection.createArrayOf("text", acknowledged.toArray()));
+                try (ResultSet rs = select.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            }
+        });
+        assertThat(found).isEqualTo(acknowledged.size());
+        assertThat(admin.get("/t/" + moving.slug() + "/collections/" + notes + "/records/" + known).status()).isEqualTo(200);
+        // The move's log and triggers stayed on the source: the copy holds only the tenant's own tables.
+        assertThat(machineQuery(now.databaseName(), "SELECT count(*) FROM pg_trigger WHERE tgname = 'silo_move_capture'")).isZero();
+        assertThat(machineQuery(now.databaseName(), "SELECT count(*) FROM pg_class WHERE relname = 'silo_move_log'")).isZero();
+
+        // The other tenant never stopped and did not move.
+        assertThat(otherWrites.get()).isPositive();
+        assertThat(silo.tenants().view(silo.tenants().get(other.slug())).get("placement")).isEqualTo("embedded");
+
+        // Audited; the source copy is kept, unable to log in, until the retention window ends, then dropped.
+        assertThat(auditActions(moving.slug())).contains("tenant.move.start", "tenant.move");
+        assertThat(embeddedRole(moving.roleName())).isEqualTo(Optional.of(false));
+        assertThat(embeddedDatabaseExists(moving.databaseName())).isTrue();
+        try (Jobs jobs = new Jobs(silo.core().catalog())) {
+            TenantMoves moves = Silo.tenantMoves(silo.core(), jobs);
+            assertThat(moves.maintain(Actor.SYSTEM)).isZero();
+            CLOCK.advance(silo.tenants().settings().retention().plusHours(1));
+            try {
+                assertThat(moves.maintain(Actor.SYSTEM)).isEqualTo(1);
+            } finally {
+                CLOCK.reset();
+            }
+        }
+        assertThat(embeddedDatabaseExists(moving.databaseName())).isFalse();
+        assertThat(embeddedRole(moving.roleName())).isEmpty();
+        assertThat(operator.get("/admin/tenants/" + moving.slug() + "/move").json().get("move_state").asText()).isEqualTo("dropped");
+        assertThat(auditActions(moving.slug())).contains("tenant.move.drop-source");
+    }
+
+    /**
+     * A move whose node died while it froze the tenant: the freeze holds only while its job beats, then the tenant
+     * writes again on its source, and the upkeep removes the half-built target and the change log, so the move can be
+     * run again (the caller does, under load).
+     */
+    private static void interruptedMoveLeavesTheTenantOnItsSource(TestingHttp admin, String notes) throws SQLException {
+        String write = "/t/" + moving.slug() + "/collections/" + notes + "/records";
+        UUID target = silo.core().placements().find(MACHINE).id();
+        UUID job;
+        try (Jobs dying = new Jobs(silo.core().catalog())) {
+            TenantMoves moves = Silo.tenantMoves(silo.core(), dying);
+            job = moves.prepare(moving.slug(), MACHINE, Actor.SYSTEM).jobId();
+            silo.tenants().buildCopy(moving, target);
+            var url = silo.core().placements().tenantUrl(moving);
+            try (Connection source = DriverManager.getConnection(url.jdbcUrl(), url.properties())) {
+                DatabaseCopy.installChangeLog(source, DatabaseCopy.tables(source));
+            }
+            catalog("UPDATE tenant_moves SET state = 'frozen' WHERE job_id = ?", job);
+            // What the move's freeze announces to every node: the tenant's cached entry goes.
+            silo.core().events().local(dev.silo.tenant.TenantService.settingsEvent(moving));
+            var frozen = admin.post(write, "{\"frozen\": true}");
+            assertProblem(frozen, 503, "tenant-moving");
+            assertThat(frozen.header("Retry-After")).isNotNull();
+            assertThat(admin.get("/t/" + moving.slug() + "/health").status()).isEqualTo(200);
+        } // its heartbeat stops here, as when the process is killed
+        catalog("UPDATE jobs SET heartbeat_at = now() - interval '5 minutes' WHERE id = ?", job);
+        assertThat(admin.post(write, "{\"thawed\": true}").status()).isEqualTo(201);
+        try (Jobs jobs = new Jobs(silo.core().catalog())) {
+            assertThat(Silo.tenantMoves(silo.core(), jobs).maintain(Actor.SYSTEM)).isEqualTo(1);
+        }
+        assertThat(silo.tenants().view(silo.tenants().get(moving.slug())).get("placement")).isEqualTo("embedded");
+        assertThat(machineQuery("postgres", "SELECT count(*) FROM pg_database WHERE datname = '" + moving.databaseName() + "'")).isZero();
+        long triggers = silo.core().tenantDatabases().withConnection(moving, connection -> {
+            try (var statement = connection.createStatement();
+                 var rs = statement.executeQuery("SELECT count(*) FROM pg_trigger WHERE tgname = 'silo_move_capture'")) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        });
+        assertThat(triggers).isZero();
+        assertThat(operator.get("/admin/tenants/" + moving.slug() + "/move").json().get("move_state").asText()).isEqualTo("failed");
+    }
+
+    private static void catalog(String sql, UUID id) {
+        dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (PreparedStatement update = connection.prepareStatement(sql)) {
+                update.setObject(1, id);
+                return update.executeUpdate();
+            }
+        });
+    }
+
+    @Test
+    @Order(2)
+    void aDrainMovesEveryTenantOffThePlacementAndClosesIt() throws Exception {
+        Assumptions.assumeTrue(machine && moving != null, "needs the machine's PostgreSQL and the moved tenant");
+        Tenant second = silo.tenants().create(slug("second"), null, Optional.of(MACHINE), Actor.SYSTEM);
+        TestingHttp admin = admin(second);
+        String notes = collection(admin, second);
+        String id = admin.post("/t/" + second.slug() + "/collections/" + notes + "/records", "{\"kept\": true}").json().get("id").asText();
+
+        var started = operator.post("/admin/placements/" + MACHINE + "/drain", "");
+        assertThat(started.status()).as(started.body()).isEqualTo(202);
+        String job = started.json().get("job").asText();
+        await().atMost(Duration.ofMinutes(2)).until(() ->
+                !operator.get("/admin/jobs/" + job).json().get("state").asText().equals("running"));
+        JsonNode done = operator.get("/admin/jobs/" + job).json();
+        assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
+        assertThat(List.of(done.get("result").get("moved").get(0).asText(), done.get("result").get("moved").get(1).asText()))
+                .containsExactlyInAnyOrder(moving.slug(), second.slug());
+        for (Tenant tenant : List.of(moving, second)) {
+            assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
+        }
+        assertThat(admin.get("/t/" + second.slug() + "/collections/" + notes + "/records/" + id).status()).isEqualTo(200);
+        assertThat(silo.core().placements().find(MACHINE).accepting()).isFalse();
+        assertThat(silo.core().placements().find(MACHINE).liveTenants()).isZero();
+
+        // A drained placement takes no new tenant and no move.
+        assertProblem(operator.post("/admin/tenants/" + second.slug() + "/move", "{\"to\": \"" + MACHINE + "\"}"), 409,
+                "placement-draining");
+        var create = operator.post("/admin/tenants", "{\"slug\": \"" + slug("late") + "\", \"placement\": \"" + MACHINE + "\"}");
+        assertProblem(create, 409, "placement-draining");
+    }
+
+    @Test
+    @Order(3)
+    void badMovesAreClearProblems() {
+        Tenant tenant = tenant("problems");
+        assertProblem(operator.post("/admin/tenants/no-such-tenant/move", "{\"to\": \"embedded\"}"), 404, "tenant-not-found");
+        assertProblem(operator.post("/admin/tenants/" + tenant.slug() + "/move", "{\"to\": \"nowhere\"}"), 404, "placement-not-found");
+        assertProblem(operator.post("/admin/tenants/" + tenant.slug() + "/move", "{}"), 400, "invalid-move");
+        assertProblem(operator.post("/admin/tenants/" + tenant.slug() + "/move", "{\"to\": \"embedded\"}"), 409, "already-on-placement");
+        assertProblem(operator.get("/admin/tenants/" + tenant.slug() + "/move"), 404, "move-not-found");
+        assertProblem(operator.post("/admin/placements/nowhere/drain", ""), 404, "placement-not-found");
+        assertProblem(http.post("/admin/tenants/" + tenant.slug() + "/move", "{\"to\": \"embedded\"}"), 401, "unauthorized");
+    }
+
+    @Test
+    @Order(4)
+    void sqlInjectionInTheSlugOrPlacementNameIsHarmless() {
+        Tenant tenant = tenant("inject");
+        String slug = URLEncoder.encode("x'; DROP TABLE tenants; --", StandardCharsets.UTF_8).replace("+", "%20");
+        var bySlug = operator.post("/admin/tenants/" + slug + "/move", "{\"to\": \"embedded\"}");
+        assertThat(bySlug.status()).as(bySlug.body()).isIn(400, 404);
+        assertProblem(operator.post("/admin/tenants/" + tenant.slug() + "/move",
+                "{\"to\": \"embedded'; DROP TABLE placements; --\"}"), 404, "placement-not-found");
+        var drain = operator.post("/admin/placements/" + URLEncoder.encode("e' OR '1'='1", StandardCharsets.UTF_8)
+                .replace("+", "%20") + "/drain", "");
+        assertThat(drain.status()).as(drain.body()).isEqualTo(404);
+        assertThat(silo.core().placements().list()).extracting(p -> p.name()).contains("embedded");
+        assertThat(silo.core().placements().find("embedded").accepting()).isTrue();
+        assertThat(silo.tenants().get(tenant.slug()).status().wire()).isEqualTo("active");
+        assertThat(http.get("/t/" + tenant.slug() + "/health").status()).isEqualTo(200);
+    }
+
+    // ---- helpers
+
+    private static Tenant tenant(String prefix) {
+        return silo.tenants().create(slug(prefix), null, Optional.of("embedded"), Actor.SYSTEM);
+    }
+
+    private static String slug(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private static TestingHttp admin(Tenant tenant) {
+        var created = operator.post("/admin/tenants/" + tenant.slug() + "/admins",
+                "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}");
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        var login = http.post("/t/" + tenant.slug() + "/auth/login", "{\"email\":\"admin@example.com\",\"password\":\"" + PASSWORD + "\"}");
+        assertThat(login.status()).as(login.body()).isEqualTo(200);
+        return http.withBearer(login.json().get("access_token").asText());
+    }
+
+    private static String collection(TestingHttp admin, Tenant tenant) {
+        String name = "notes_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+        var created = admin.send(admin.request("/t/" + tenant.slug() + "/collections/" + name)
+                .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString("")).build());
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        return name;
+    }
+
+    /** Rows enough that the copy takes a while; written straight into the tenant's database. */
+    private static void seed(Tenant tenant, String collection, int rows) {
+        silo.core().tenantDatabases().inTransaction(tenant, connection -> {
+            try (PreparedStatement insert = connection.prepareStatement("""
+                    INSERT INTO records (id, collection, version, data, created_at, created_by, updated_at, updated_by)
+                    SELECT gen_random_uuid(), ?, 1, jsonb_build_object('seed', g, 'text', repeat('x', 200)), now(),
+                           gen_random_uuid(), now(), gen_random_uuid()
+                    FROM generate_series(1, ?) g
+                    """)) {
+                insert.setString(1, collection);
+                insert.setInt(2, rows);
+                insert.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    private static List<String> auditActions(String slug) {
+        return dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (PreparedStatement select = connection.prepareStatement(
+                    "SELECT action FROM platform_audit WHERE target = ? ORDER BY seq")) {
+                select.setString(1, "tenant:" + slug);
+                try (ResultSet rs = select.executeQuery()) {
+                    List<String> actions = new java.util.ArrayList<>();
+                    while (rs.next()) {
+                        actions.add(rs.getString(1));
+                    }
+                    return actions;
+                }
+            }
+        });
+    }
+
+    /** Whether the role exists on the embedded server, and if so whether it may log in. */
+    private static Optional<Boolean> embeddedRole(String role) {
+        return dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (PreparedStatement select = connection.prepareStatement("SELECT rolcanlogin FROM pg_roles WHERE rolname = ?")) {
+                select.setString(1, role);
+                try (ResultSet rs = select.executeQuery()) {
+                    return rs.next() ? Optional.of(rs.getBoolean(1)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    private static boolean embeddedDatabaseExists(String database) {
+        return dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (PreparedStatement select = connection.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
+                select.setString(1, database);
+                try (ResultSet rs = select.executeQuery()) {
+                    return rs.next();
+                }
+            }
+        });
+    }
+
+    private static long machineQuery(String database, String sql) throws SQLException {
+        try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/" + database, machineProperties());
+             PreparedStatement select = connection.prepareStatement(sql);
+             ResultSet rs = select.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static Properties machineProperties() {
+        Properties properties = new Properties();
+        properties.setProperty("user", "postgres");
+        properties.setProperty("sslmode", "require");
+        properties.setProperty("connectTimeout", "3");
+        return properties;
+    }
+
+    private static boolean machinePostgresWithTls() {
+        try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/postgres", machineProperties())) {
+            return connection.isValid(3);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    private static void assertProblem(TestingHttp.Response response, int status, String type) {
+        assertThat(response.status()).as(response.body()).isEqualTo(status);
+        assertThat(response.contentType()).isEqualTo("application/problem+json");
+        assertThat(response.json().get("type").asText()).as(response.body()).isEqualTo("https://silo.dev/problems/" + type);
+    }
+}
