@@ -75,6 +75,7 @@ public final class AuthService {
     private final Settings settings;
     private final Supplier<URI> publicUrl;
     private final AuthMetrics metrics;
+    private volatile AccountHooks hooks = AccountHooks.NONE;
 
     public AuthService(TenantDatabases databases, DataSource catalog, CatalogEvents events, UserService users, PasswordHasher hasher,
                        PasswordPolicy policy, HashingGate gate, LoginThrottle throttle, TokenService tokens, SessionCache sessions,
@@ -102,6 +103,11 @@ public final class AuthService {
         this.clock = requireNonNull(clock, "clock is null");
         this.settings = requireNonNull(settings, "settings is null");
         this.publicUrl = requireNonNull(publicUrl, "publicUrl is null");
+    }
+
+    /** What the e-mail flows add to logins and password changes (dev.silo.mail); none by default. */
+    public void useAccountHooks(AccountHooks hooks) {
+        this.hooks = requireNonNull(hooks, "hooks is null");
     }
 
     /** The token issuer and audience of a tenant: {@code <public URL>/t/<slug>}. */
@@ -173,6 +179,7 @@ public final class AuthService {
         User user = found.get();
         Optional<String> newHash = rehashed;
         TokenResponse tokens = databases.inTransaction(tenant, connection -> {
+            hooks.beforeLogin(connection, tenant, user);
             newHash.ifPresent(hash -> updateHash(connection, user.id(), hash));
             TokenResponse response = newSession(connection, resolved, user, request);
             audit.append(connection, request.audit("user:" + user.id()), "login.success", user.id().toString(),
@@ -335,13 +342,17 @@ public final class AuthService {
             setPassword(connection, user.id(), hash, now);
             UserService.revokeSessions(connection, user.id(), "password changed", now);
             audit.append(connection, caller.audit(), "password.change", user.id().toString(), Map.of());
+            hooks.passwordChanged(connection, caller.tenant(), user.id(), Optional.empty());
             return newSession(connection, resolved, user, caller.request());
         });
         events.announce(catalog, UserService.userEvent(caller.tenant(), user.id()));
         return response;
     }
 
-    /** Sets a new password with a one-time reset token an admin issued; every session of the user ends. */
+    /**
+     * Sets a new password with a one-time reset token (one an admin issued, or one mailed by forgot-password); every
+     * session of the user ends.
+     */
     public void resetPassword(TenantDirectory.ResolvedTenant resolved, String token, String next, RequestContext request) {
         if (token == null || !OpaqueTokens.isWellFormed(OpaqueTokens.Kind.PASSWORD_RESET, token) || next == null) {
             throw invalidResetToken();
@@ -388,6 +399,7 @@ public final class AuthService {
                     }
                     UserService.revokeSessions(connection, id, "password reset", now);
                     audit.append(connection, request.audit("user:" + id), "password.reset", id.toString(), Map.of());
+                    hooks.passwordChanged(connection, tenant, id, Optional.of(tokenHash));
                     return id;
                 }
             }

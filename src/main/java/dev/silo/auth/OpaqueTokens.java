@@ -30,7 +30,11 @@ public final class OpaqueTokens {
         /** A staff-access grant of an operator to one tenant's data (issue 17). */
         STAFF_GRANT("silo_ga_"),
         /** A credential of one of the tenant's own services, for token introspection (issue 19.4). */
-        SERVICE("silo_sk_");
+        SERVICE("silo_sk_"),
+        /** An invitation to become a user of a tenant, mailed to the invitee (issue 19.1). */
+        INVITATION("sin_"),
+        /** Proof that a user reads mail at their address, mailed to it (issue 19.1). */
+        EMAIL_VERIFICATION("sev_");
 
         private final String prefix;
         private final Pattern format;

@@ -90,10 +90,12 @@ public final class TenantBackups {
      * Not restored into a copy made with {@code --as}: sessions and refresh tokens are the original's logins (a refresh
      * token of the original must not open the copy), password-reset tokens likewise, and the audit log is the
      * original's chain, keyed to its database (the copy starts its own; the backup keeps the original's); service
-     * credentials are the original's services (one must not open the copy's introspection).
+     * credentials are the original's services (one must not open the copy's introspection); the mail outbox, the
+     * invitations and the e-mail verifications are the original's mail (the copy must not send it again, nor accept
+     * the original's tokens).
      */
     static final Set<String> NOT_COPIED_TO_NEW_TENANT = Set.of("sessions", "refresh_tokens", "password_resets", "audit_log",
-            "service_credentials");
+            "service_credentials", "mail_outbox", "invitations", "email_verifications");
 
     static {
         try {

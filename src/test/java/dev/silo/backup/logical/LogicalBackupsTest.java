@@ -98,7 +98,7 @@ class LogicalBackupsTest {
         TenantBackups backups = silo.logicalBackups().tenantBackups();
         TenantBackups.BackupInfo backup = backups.take(fixture.tenant());
         assertThat(backups.list(fixture.tenant())).extracting(TenantBackups.BackupInfo::id).contains(backup.id());
-        assertThat(backup.schemaVersion()).isEqualTo("5");
+        assertThat(backup.schemaVersion()).isEqualTo("6");
 
         // the store holds no plaintext of the tenant's data, even behind the store's own encryption
         EncryptedBackupStore store = (EncryptedBackupStore) backups.store();
@@ -319,7 +319,7 @@ class LogicalBackupsTest {
         TenantBackups.RestoredAs restored = silo.logicalBackups().tenantBackups()
                 .restoreAs(fixture.tenant().slug(), backup.id(), copy, Actor.SYSTEM);
         assertThat(restored.fromSchemaVersion()).isEqualTo("3");
-        assertThat(silo.tenants().appliedSchemaVersion(restored.tenant()).getVersion()).isEqualTo("5");
+        assertThat(silo.tenants().appliedSchemaVersion(restored.tenant()).getVersion()).isEqualTo("6");
         assertThat(rows(silo.core().placements().tenantUrl(restored.tenant()), "SELECT id, data->>'text' FROM records"))
                 .containsExactly(record + "|from v3|");
         assertThat(rows(silo.core().placements().tenantUrl(restored.tenant()), "SELECT email FROM users"))
