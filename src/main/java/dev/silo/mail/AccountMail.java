@@ -58,6 +58,7 @@ public final class AccountMail implements AccountHooks {
     static final Duration FLOOD_GUARD = Duration.ofMinutes(1);
 
     private final Optional<MailWorker> worker;
+    private final MailPending pending;
     private final MailConfig config;
     private final MailOutbox outbox;
     private final Envelope envelope;
@@ -71,12 +72,13 @@ public final class AccountMail implements AccountHooks {
     private final DataSource catalog;
     private final Clock clock;
 
-    AccountMail(Optional<MailWorker> worker, MailConfig config, MailOutbox outbox, Envelope envelope, TenantDatabases databases,
+    AccountMail(Optional<MailWorker> worker, MailPending pending, MailConfig config, MailOutbox outbox, Envelope envelope, TenantDatabases databases,
                 UserService users, PasswordHasher hasher, PasswordPolicy policy, HashingGate gate, TenantAudit audit,
                 PlatformAudit platformAudit, DataSource catalog, Clock clock) {
         this.platformAudit = requireNonNull(platformAudit, "platformAudit is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.worker = requireNonNull(worker, "worker is null");
+        this.pending = requireNonNull(pending, "pending is null");
         this.config = requireNonNull(config, "config is null");
         this.outbox = requireNonNull(outbox, "outbox is null");
         this.envelope = requireNonNull(envelope, "envelope is null");
@@ -120,6 +122,7 @@ public final class AccountMail implements AccountHooks {
             Optional<User> user = users.findByEmail(connection, normalized).filter(found -> !found.disabled());
             boolean send = user.isPresent()
                     && !MailOutbox.recentlyQueued(connection, MailTemplates.Kind.PASSWORD_RESET, user.get().email(), now.minus(FLOOD_GUARD));
+            pending.flag(tenant.id()); // whether or not a mail is written: the same work either way
             if (send) {
                 Instant expires = now.plus(RESET_LIFETIME);
                 try (PreparedStatement insert = connection.prepareStatement(
@@ -211,6 +214,7 @@ public final class AccountMail implements AccountHooks {
             params.put("role", granted);
             params.put("expires_at", instant(expires));
             params.put("invitation_id", id.toString());
+            pending.flag(tenant.id());
             outbox.enqueue(connection, tenant, MailTemplates.Kind.INVITATION, display, null, params, Optional.of(token),
                     senderDomain(TenantMailSettings.read(connection)), now);
             audit.append(connection, caller.audit(), "invitation.create", id.toString(), Map.of("role", granted));
@@ -274,6 +278,52 @@ public final class AccountMail implements AccountHooks {
         });
     }
 
+    /** The invitations not yet accepted, revoked or expired, oldest first (at most 500). */
+    public java.util.List<Invitation> pendingInvitations(Caller caller) {
+        if (!caller.admin()) {
+            throw new Forbidden("forbidden", "only the tenant's admins see invitations");
+        }
+        return databases.withConnection(caller.tenant(), connection -> {
+            try (PreparedStatement select = connection.prepareStatement("""
+                    SELECT id, email, role, created_at, expires_at FROM invitations
+                    WHERE accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at, id LIMIT 500
+                    """)) {
+                select.setTimestamp(1, Timestamp.from(clock.instant()));
+                java.util.List<Invitation> invitations = new java.util.ArrayList<>();
+                try (ResultSet rs = select.executeQuery()) {
+                    while (rs.next()) {
+                        invitations.add(new Invitation(rs.getObject(1, UUID.class), rs.getString(2), rs.getString(3),
+                                rs.getTimestamp(4).toInstant(), rs.getTimestamp(5).toInstant()));
+                    }
+                }
+                return invitations;
+            }
+        });
+    }
+
+    /**
+     * Ends a pending invitation: its token stops working.
+     *
+     * @throws dev.silo.platform.problem.NotFound {@code invitation-not-found} when no pending invitation has the id
+     */
+    public void revokeInvitation(Caller caller, UUID id) {
+        if (!caller.admin()) {
+            throw new Forbidden("forbidden", "only the tenant's admins revoke invitations");
+        }
+        databases.inTransaction(caller.tenant(), connection -> {
+            try (PreparedStatement revoke = connection.prepareStatement(
+                    "UPDATE invitations SET revoked_at = ? WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL")) {
+                revoke.setTimestamp(1, Timestamp.from(clock.instant()));
+                revoke.setObject(2, id);
+                if (revoke.executeUpdate() == 0) {
+                    throw new dev.silo.platform.problem.NotFound("invitation-not-found", "no pending invitation with this id");
+                }
+            }
+            audit.append(connection, caller.audit(), "invitation.revoke", id.toString(), Map.of());
+            return null;
+        });
+    }
+
     private record PendingInvitation(UUID id, String email, String normalized, String role) {}
 
     private Optional<PendingInvitation> pendingInvitation(Connection connection, String tokenHash, boolean lock) throws SQLException {
@@ -307,6 +357,7 @@ public final class AccountMail implements AccountHooks {
             Optional<User> user = users.findByEmail(connection, normalized).filter(found -> !found.disabled());
             boolean send = user.isPresent() && !verified(connection, user.get().id())
                     && !MailOutbox.recentlyQueued(connection, MailTemplates.Kind.EMAIL_VERIFICATION, user.get().email(), now.minus(FLOOD_GUARD));
+            pending.flag(tenant.id());
             if (send) {
                 queueVerification(connection, tenant, user.get(), token, now);
             } else {
@@ -437,6 +488,7 @@ public final class AccountMail implements AccountHooks {
         if (user.isEmpty()) {
             return;
         }
+        pending.flag(tenant.id());
         outbox.enqueue(connection, tenant, MailTemplates.Kind.PASSWORD_CHANGED, user.get().email(), userId,
                 params(user.get(), Map.of("changed_at", instant(now))), Optional.empty(),
                 senderDomain(TenantMailSettings.read(connection)), now);

@@ -62,14 +62,15 @@ public final class Mail implements AutoCloseable {
     /** Starts the worker when SMTP is configured (it subscribes to {@code events}, and sweeps the outboxes soon). */
     public static Mail start(Parts parts) {
         MailOutbox outbox = new MailOutbox(parts.envelope());
+        MailPending pending = new MailPending(parts.catalog());
         Optional<MailWorker> worker = parts.config().smtp().map(smtp -> new MailWorker(new MailSender(parts.config()), parts.config(),
                 outbox, parts.databases(), parts.directory(), parts.tenants(), parts.audit(), parts.clock(), parts.events(),
-                parts.catalog()));
+                parts.catalog(), pending));
         worker.ifPresent(started -> {
             parts.events().subscribe(started::onEvent);
             started.start();
         });
-        AccountMail flows = new AccountMail(worker, parts.config(), outbox, parts.envelope(), parts.databases(), parts.users(),
+        AccountMail flows = new AccountMail(worker, pending, parts.config(), outbox, parts.envelope(), parts.databases(), parts.users(),
                 parts.hasher(), parts.policy(), parts.gate(), parts.audit(), parts.platformAudit(), parts.catalog(), parts.clock());
         return new Mail(worker, flows, parts.directory());
     }

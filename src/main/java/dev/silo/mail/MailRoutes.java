@@ -78,6 +78,15 @@ public final class MailRoutes {
             response.header(HeaderNames.LOCATION, "/t/" + caller.tenant().slug() + "/invitations/" + invitation.id());
             Json.send(response, Status.CREATED_201, invitation);
         });
+        routes.get("/t/{tenant}/invitations", (request, response) -> {
+            Caller caller = requests.caller(request);
+            Json.ok(response, Map.of("invitations", mail.pendingInvitations(caller)));
+        });
+        routes.delete("/t/{tenant}/invitations/{id}", (request, response) -> {
+            Caller caller = requests.caller(request);
+            mail.revokeInvitation(caller, TenantRequests.uuid(request, "id"));
+            response.status(Status.NO_CONTENT_204).send();
+        });
         routes.get("/t/{tenant}/settings/mail", (request, response) -> {
             Caller caller = requests.admin(request);
             Json.ok(response, mail.settings(caller.tenant()));

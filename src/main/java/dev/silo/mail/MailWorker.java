@@ -34,9 +34,10 @@ import static java.util.Objects.requireNonNull;
  * SMTP.
  *
  * <p>Tenants are many, so no tenant database is polled: a tenant's outbox is drained when a row is written (a hint:
- * {@link #wake} on this node, the catalog event {@code mail:<tenant id>:<slug>} on the others), when one of its
- * rows comes due for a retry (a timer per tenant, from the earliest {@code next_attempt_at}), and by a slow sweep of
- * every active tenant at start and then hourly, which finds what a crash left behind.
+ * on this node at once, on the others through the catalog event {@code mail:<tenant id>:<slug>}), when one of its
+ * rows comes due for a retry (a timer per tenant, from the earliest {@code next_attempt_at}), and by a sweep of the
+ * tenants the catalog flags as having mail pending ({@link MailPending}) at start and then hourly, which finds what
+ * a crash or a stop left behind; a full sweep of every active tenant runs once a day besides.
  *
  * <p>Each row is sent in its own transaction, under its row lock ({@code FOR UPDATE SKIP LOCKED}), then marked
  * sent in the same transaction: two nodes never send one row at the same time, and a node that dies mid-send
@@ -59,6 +60,7 @@ public final class MailWorker implements AutoCloseable {
     private final Clock clock;
     private final dev.silo.platform.db.CatalogEvents events;
     private final javax.sql.DataSource catalog;
+    private final MailPending pending;
     private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("silo-mail-timer").factory());
     private final ExecutorService sends = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("silo-mail-", 0).factory());
@@ -71,7 +73,8 @@ public final class MailWorker implements AutoCloseable {
 
     MailWorker(MailSender sender, MailConfig config, MailOutbox outbox, TenantDatabases databases, TenantDirectory directory,
                TenantService tenants, TenantAudit audit, Clock clock, dev.silo.platform.db.CatalogEvents events,
-               javax.sql.DataSource catalog) {
+               javax.sql.DataSource catalog, MailPending pending) {
+        this.pending = requireNonNull(pending, "pending is null");
         this.events = requireNonNull(events, "events is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.sender = requireNonNull(sender, "sender is null");
@@ -84,9 +87,10 @@ public final class MailWorker implements AutoCloseable {
         this.clock = requireNonNull(clock, "clock is null");
     }
 
-    /** Starts the sweeps: soon after start, then hourly. */
+    /** Starts the sweeps: of the flagged tenants soon after start, then hourly; of every active tenant daily. */
     void start() {
-        timers.scheduleWithFixedDelay(() -> submit(this::sweep), 2, 3600, TimeUnit.SECONDS);
+        timers.scheduleWithFixedDelay(() -> submit(this::sweepFlagged), 1, 3600, TimeUnit.SECONDS);
+        timers.scheduleWithFixedDelay(() -> submit(this::sweepAll), 24, 24, TimeUnit.HOURS);
         log.info("Mail goes through {}", sender.describe());
     }
 
@@ -174,7 +178,27 @@ public final class MailWorker implements AutoCloseable {
         }
     }
 
-    private void sweep() {
+    /** The tenants the catalog flags as having mail pending (a crash, a retry due, a stop mid-send). */
+    private void sweepFlagged() {
+        for (String slug : pending.flaggedSlugs()) {
+            if (closed) {
+                return;
+            }
+            try {
+                resolve(slug).ifPresent(this::drain);
+            } catch (RuntimeException e) {
+                if (!closed) {
+                    log.warn("Mail sweep of tenant {}: {}", slug, e.toString());
+                }
+            }
+        }
+    }
+
+    /**
+     * Every active tenant, one after another: what a flag cleared by a race (a drain that ended between a mail's
+     * flag and its commit, then a crash before its hint) would otherwise leave unsent.
+     */
+    private void sweepAll() {
         for (Tenant tenant : tenants.list(false)) {
             if (closed) {
                 return;
@@ -201,6 +225,7 @@ public final class MailWorker implements AutoCloseable {
             return;
         }
         try {
+            java.util.OptionalLong generation = pending.generation(tenant.id());
             boolean again = true;
             while (again && !closed) {
                 while (!closed && sendOne(tenant)) {
@@ -209,7 +234,8 @@ public final class MailWorker implements AutoCloseable {
                 again = Boolean.TRUE.equals(draining.replace(tenant.id(), false));
             }
             if (!closed) {
-                databases.withConnection(tenant, MailOutbox::nextDue).ifPresent(next -> {
+                Optional<Instant> nextDue = databases.withConnection(tenant, MailOutbox::nextDue);
+                nextDue.ifPresent(next -> {
                     long delay = Math.max(0, Duration.between(clock.instant(), next).toMillis()) + 50;
                     try {
                         timers.schedule(() -> wake(tenant), delay, TimeUnit.MILLISECONDS);
@@ -217,6 +243,9 @@ public final class MailWorker implements AutoCloseable {
                         // stopping
                     }
                 });
+                if (nextDue.isEmpty() && generation.isPresent()) {
+                    pending.clear(tenant.id(), generation.getAsLong()); // unless a mail was flagged since we looked
+                }
             }
         } finally {
             if (!draining.remove(tenant.id(), false)) {

@@ -180,6 +180,21 @@ class MailFlowsTest {
     }
 
     @Test
+    void aRevokedInvitationsTokenNoLongerWorks() {
+        String invitee = "rev-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+        String id = admin().post(path("/invitations"), "{\"email\":\"" + invitee + "\"}").json().get("id").asText();
+        String token = mailbox.await(invitee, 1).token("sin_");
+        JsonNode pending = admin().get(path("/invitations")).json().get("invitations");
+        assertThat(pending.findValuesAsText("id")).contains(id);
+        assertThat(admin().delete(path("/invitations/" + id)).status()).isEqualTo(204);
+        assertThat(admin().delete(path("/invitations/" + id)).status()).isEqualTo(404);
+        assertThat(admin().get(path("/invitations")).json().get("invitations").findValuesAsText("id")).doesNotContain(id);
+        var refused = http.post(path("/auth/accept-invitation"), "{\"token\":\"" + token + "\",\"password\":\"" + PASSWORD + "\"}");
+        assertThat(refused.status()).isEqualTo(400);
+        assertThat(as(newMember(), PASSWORD).get(path("/invitations")).status()).isEqualTo(403);
+    }
+
+    @Test
     void aMemberCannotInvite() {
         String member = newMember();
         var refused = as(member, PASSWORD).post(path("/invitations"), "{\"email\":\"friend@example.com\",\"role\":\"admin\"}");
