@@ -49,7 +49,8 @@ import static java.util.Objects.requireNonNull;
  */
 final class RateLimitFilter implements Filter {
     private static final Pattern TENANT_PATH = Pattern.compile("^/t/([^/]+)(/.*)?$");
-    private static final Set<String> UNAUTHENTICATED = Set.of("/auth/login", "/auth/refresh", "/auth/password-reset");
+    private static final Set<String> UNAUTHENTICATED = Set.of("/auth/login", "/auth/refresh", "/auth/password-reset",
+            "/auth/forgot-password", "/auth/verify-email", "/auth/verify-email/resend", "/auth/accept-invitation");
     private static final Set<Method> WRITES = Set.of(Method.POST, Method.PUT, Method.PATCH, Method.DELETE);
     private static final List<String> POLICIES = List.of("ip", "admin", "auth", "tenant", "user");
 

@@ -130,6 +130,7 @@ public final class Silo implements AutoCloseable {
     private Metrics metrics;
     private Optional<MetricsListener> metricsListener = Optional.empty();
     private ClusterMembership cluster;
+    private dev.silo.mail.Mail mail;
 
     private Silo(SiloCore core, HttpServer http, TenantDirectory directory, UUID installationId, AtomicBoolean draining,
                  Optional<OperatorService.CreatedOperator> bootstrapOperator, AuditCheckpointJob auditCheckpoints,
@@ -257,6 +258,13 @@ public final class Silo implements AutoCloseable {
             OperatorAuth auth = new OperatorAuth(core.operators());
             TenantRequests tenantRequests = new TenantRequests(directory, authService, rateLimits::checkUserWrite);
             AuthRoutes authRoutes = new AuthRoutes(tenantRequests, authService, core.users());
+            // Closed before the tenant pools (registered after them): sends in flight finish or roll back first.
+            dev.silo.mail.Mail mail = dev.silo.mail.Mail.start(new dev.silo.mail.Mail.Parts(tuning.mail(), core.envelope(),
+                    core.tenantDatabases(), directory, core.tenants(), core.users(), core.hasher(), core.passwordPolicy(),
+                    core.hashingGate(), core.tenantAudit(), core.audit(), core.catalog(), events, clock));
+            core.onClose(mail);
+            authService.useAccountHooks(mail.hooks());
+            dev.silo.mail.MailRoutes mailRoutes = mail.routes(tenantRequests, auth);
             dev.silo.auth.mfa.MfaService mfaService = new dev.silo.auth.mfa.MfaService(core.tenantDatabases(),
                     new dev.silo.tenant.TenantDataKeys(core.envelope()), core.hasher(), core.hashingGate(), throttle,
                     core.tenantAudit(), clock);
@@ -324,6 +332,7 @@ public final class Silo implements AutoCloseable {
                             baseBackupRoutes.register(routes);
                             drillRoutes.register(routes);
                             authRoutes.register(routes);
+                            mailRoutes.register(routes);
                             mfaRoutes.register(routes);
                             sessionRoutes.register(routes);
                             introspectionRoutes.register(routes);
@@ -359,6 +368,7 @@ public final class Silo implements AutoCloseable {
             silo.metrics = metrics;
             silo.metricsListener = metricsListener;
             silo.cluster = cluster;
+            silo.mail = mail;
             spares.ifPresent(TenantSpares::start); // after the listener: making spares is background work
             // Also background work: readiness does not wait for tenant schemas; a request checks its own tenant first.
             TenantSchemas.startChecks(core);
@@ -559,6 +569,11 @@ public final class Silo implements AutoCloseable {
         names.add("audit-checkpoints");
         names.add("tenant-schema-checks");
         return java.util.List.copyOf(names);
+    }
+
+    /** E-mail through SMTP (issue 19.1): its worker is present when {@code SILO_SMTP_URL} is set. */
+    public dev.silo.mail.Mail mail() {
+        return mail;
     }
 
     /** This node's heartbeat and cluster-job leases. */

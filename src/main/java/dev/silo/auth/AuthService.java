@@ -76,6 +76,7 @@ public final class AuthService {
     private final Supplier<URI> publicUrl;
     private final AuthMetrics metrics;
     private volatile SecondFactor secondFactor = (resolved, user, request) -> Optional.empty();
+    private volatile AccountHooks hooks = AccountHooks.NONE;
 
     public AuthService(TenantDatabases databases, DataSource catalog, CatalogEvents events, UserService users, PasswordHasher hasher,
                        PasswordPolicy policy, HashingGate gate, LoginThrottle throttle, TokenService tokens, SessionCache sessions,
@@ -103,6 +104,11 @@ public final class AuthService {
         this.clock = requireNonNull(clock, "clock is null");
         this.settings = requireNonNull(settings, "settings is null");
         this.publicUrl = requireNonNull(publicUrl, "publicUrl is null");
+    }
+
+    /** What the e-mail flows add to logins and password changes (dev.silo.mail); none by default. */
+    public void useAccountHooks(AccountHooks hooks) {
+        this.hooks = requireNonNull(hooks, "hooks is null");
     }
 
     /** The token issuer and audience of a tenant: {@code <public URL>/t/<slug>}. */
@@ -172,6 +178,11 @@ public final class AuthService {
         }
         User user = found.get();
         Optional<String> newHash = rehashed;
+        // Account checks (an unverified e-mail) come before the second factor: such a user gets no MFA ticket.
+        databases.withConnection(tenant, connection -> {
+            hooks.beforeLogin(connection, tenant, user);
+            return null;
+        });
         // The second factor (dev.silo.auth.mfa) may stop the login here with its ticket; the account's failures are
         // cleared only once it passes (completeLogin), so a known password does not reset the count of wrong codes.
         Optional<Unauthorized> secondStep = secondFactor.challenge(resolved, user, request);
@@ -377,13 +388,17 @@ public final class AuthService {
             setPassword(connection, user.id(), hash, now);
             UserService.revokeSessions(connection, user.id(), "password changed", now);
             audit.append(connection, caller.audit(), "password.change", user.id().toString(), Map.of());
+            hooks.passwordChanged(connection, caller.tenant(), user.id(), Optional.empty());
             return newSession(connection, resolved, user, caller.request());
         });
         events.announce(catalog, UserService.userEvent(caller.tenant(), user.id()));
         return response;
     }
 
-    /** Sets a new password with a one-time reset token an admin issued; every session of the user ends. */
+    /**
+     * Sets a new password with a one-time reset token (one an admin issued, or one mailed by forgot-password); every
+     * session of the user ends.
+     */
     public void resetPassword(TenantDirectory.ResolvedTenant resolved, String token, String next, RequestContext request) {
         if (token == null || !OpaqueTokens.isWellFormed(OpaqueTokens.Kind.PASSWORD_RESET, token) || next == null) {
             throw invalidResetToken();
@@ -430,6 +445,7 @@ public final class AuthService {
                     }
                     UserService.revokeSessions(connection, id, "password reset", now);
                     audit.append(connection, request.audit("user:" + id), "password.reset", id.toString(), Map.of());
+                    hooks.passwordChanged(connection, tenant, id, Optional.of(tokenHash));
                     return id;
                 }
             }

@@ -32,7 +32,11 @@ public final class OpaqueTokens {
         /** A credential of one of the tenant's own services, for token introspection (issue 19.4). */
         SERVICE("silo_sk_"),
         /** The ticket of a login whose password was right and whose second factor is due (issue 19.2). */
-        MFA_TICKET("silo_mt_");
+        MFA_TICKET("silo_mt_"),
+        /** An invitation to become a user of a tenant, mailed to the invitee (issue 19.1). */
+        INVITATION("sin_"),
+        /** Proof that a user reads mail at their address, mailed to it (issue 19.1). */
+        EMAIL_VERIFICATION("sev_");
 
         private final String prefix;
         private final Pattern format;

@@ -25,6 +25,8 @@ import java.util.concurrent.Callable;
                 "  SILO_LOG_FORMAT           json (default) or text",
                 "  SILO_LOG_DRAINS           also ship the logs to syslog+tls://host:port, syslog://host:port or https://... (comma-separated);",
                 "                            SILO_LOG_DRAINS_CA a PEM file of a private CA",
+                "  SILO_SMTP_URL             send account mail through smtp://USER:PASS@HOST:587 (STARTTLS) or smtps://...:465;",
+                "                            SILO_MAIL_FROM the default sender, SILO_SMTP_CA a PEM file of a private CA",
                 "  SILO_SHUTDOWN_DRAIN_SECONDS  seconds readiness answers 503 before the listener closes on stop",
                 "  SILO_MIGRATE_AT_START     on: migrate the external catalog at start; off (default where DYNO is set): only check it,",
                 "                            waiting SILO_CATALOG_WAIT_SECONDS (20) for `silo migrate` (the release phase)",

@@ -39,6 +39,23 @@ import static org.awaitility.Awaitility.await;
  * dyno) start on it, wait for a migration still running, and refuse a catalog older than the build.
  */
 class ReleasePhaseTest {
+    /**
+     * The catalog version before the newest migration: the second-highest {@code V*.sql} (versions may have gaps
+     * while parallel work lands, so not always {@code LATEST_VERSION - 1}).
+     */
+    private static final int PREVIOUS_VERSION = previousVersion();
+
+    private static int previousVersion() {
+        java.util.regex.Pattern name = java.util.regex.Pattern.compile("V(\\d+)__.*\\.sql");
+        try (var files = java.nio.file.Files.list(java.nio.file.Path.of("src/main/resources/db/catalog"))) {
+            return files.map(file -> name.matcher(file.getFileName().toString())).filter(java.util.regex.Matcher::matches)
+                    .map(matcher -> Integer.parseInt(matcher.group(1))).filter(version -> version < CatalogMigrations.LATEST_VERSION)
+                    .max(Integer::compare).orElseThrow();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static final AtomicInteger CATALOGS = new AtomicInteger();
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
@@ -72,23 +89,23 @@ class ReleasePhaseTest {
     @Test
     void aNodeThatDoesNotMigrateRefusesACatalogOlderThanTheBuildAndLeavesItAsItIs() throws Exception {
         DatabaseUrl catalog = freshCatalog();
-        migrateTo(catalog, CatalogMigrations.LATEST_VERSION - 1);
+        migrateTo(catalog, PREVIOUS_VERSION);
         Map<String, String> node = new HashMap<>(externalEnv(catalog));
         node.put("SILO_MIGRATE_AT_START", "off");
         node.put("SILO_CATALOG_WAIT_SECONDS", "0");
 
         assertThatThrownBy(() -> TestingSilo.startNew(TestingSilo.newDataDir("release-old"), node))
                 .isInstanceOf(StartupException.class)
-                .hasMessageContaining("schema version " + (CatalogMigrations.LATEST_VERSION - 1))
+                .hasMessageContaining("schema version " + (PREVIOUS_VERSION))
                 .hasMessageContaining("silo migrate");
-        assertThat(version(catalog)).isEqualTo(CatalogMigrations.LATEST_VERSION - 1);
+        assertThat(version(catalog)).isEqualTo(PREVIOUS_VERSION);
     }
 
     @Test
     void aNodeThatDoesNotMigrateWaitsForTheReleaseMigrationThenStarts() throws Exception {
         TestingLogs.install();
         DatabaseUrl catalog = freshCatalog();
-        migrateTo(catalog, CatalogMigrations.LATEST_VERSION - 1);
+        migrateTo(catalog, PREVIOUS_VERSION);
         Map<String, String> env = externalEnv(catalog);
         Map<String, String> node = new HashMap<>(env);
         node.put("SILO_MIGRATE_AT_START", "off");
@@ -103,7 +120,7 @@ class ReleasePhaseTest {
 
             Run release = migrate(env, "migrate");
             assertThat(release.code()).as(release.err()).isZero();
-            assertThat(release.out()).contains((CatalogMigrations.LATEST_VERSION - 1) + " -> " + CatalogMigrations.LATEST_VERSION);
+            assertThat(release.out()).contains((PREVIOUS_VERSION) + " -> " + CatalogMigrations.LATEST_VERSION);
             try (Silo silo = starting.get(120, TimeUnit.SECONDS)) {
                 assertThat(HTTP.send(HttpRequest.newBuilder(silo.baseUri().resolve("/health/ready")).build(),
                         HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
@@ -116,7 +133,7 @@ class ReleasePhaseTest {
     @Test
     void aNodeThatMigratesAtStartStillMigratesAnOlderCatalog() throws Exception {
         DatabaseUrl catalog = freshCatalog();
-        migrateTo(catalog, CatalogMigrations.LATEST_VERSION - 1);
+        migrateTo(catalog, PREVIOUS_VERSION);
         Map<String, String> node = new HashMap<>(externalEnv(catalog));
         node.put("SILO_MIGRATE_AT_START", "on");
         try (Silo silo = TestingSilo.startNew(TestingSilo.newDataDir("release-start"), node)) {

@@ -169,7 +169,8 @@ class PublicRoutesFuzzTest {
         attempts.add(get(base() + "/audit?type=a%00b"));
         for (String route : List.of("/auth/login", "/auth/refresh", "/auth/password-reset", "/users", "/me/password",
                 "/service-credentials", "/auth/introspect", "/auth/mfa", "/auth/mfa/totp", "/me/mfa/totp/confirm",
-                "/me/mfa/totp/disable", "/me/mfa/recovery-codes")) {
+                "/me/mfa/totp/disable", "/me/mfa/recovery-codes", "/auth/forgot-password", "/auth/verify-email",
+                "/auth/verify-email/resend", "/auth/accept-invitation", "/invitations")) {
             attempts.add(new Attempt("POST", base() + route, headers(bearer(), json()), "null".getBytes(StandardCharsets.UTF_8)));
         }
         for (Attempt attempt : attempts) {

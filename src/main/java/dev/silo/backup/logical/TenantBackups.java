@@ -92,10 +92,12 @@ public final class TenantBackups {
      * original's chain, keyed to its database (the copy starts its own; the backup keeps the original's); service
      * credentials are the original's services (one must not open the copy's introspection). MFA enrolments are sealed
      * with the original's keyset and bound to its id, and their tickets are the original's logins: the copy's users
-     * enrol again.
+     * enrol again. The mail outbox, the invitations and the e-mail verifications are the original's mail (the copy
+     * must not send it again, nor accept the original's tokens).
      */
     static final Set<String> NOT_COPIED_TO_NEW_TENANT = Set.of("sessions", "refresh_tokens", "password_resets", "audit_log",
-            "service_credentials", "mfa_totp", "mfa_recovery_codes", "mfa_tickets");
+            "service_credentials", "mfa_totp", "mfa_recovery_codes", "mfa_tickets", "mail_outbox", "invitations",
+            "email_verifications");
 
     static {
         try {

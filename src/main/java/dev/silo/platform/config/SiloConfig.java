@@ -177,6 +177,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
      *                              {@link MetricsConfig}
      * @param catalogStart          whether a node migrates the catalog at start or only waits for a deployment step's
      *                              {@code silo migrate}; see {@link CatalogStart}
+     * @param mail                  e-mail through SMTP ({@code SILO_SMTP_URL}, {@code SILO_MAIL_FROM}, {@code SILO_SMTP_CA});
+     *                              see {@link MailConfig}
      */
     public record Tuning(int retentionDays, int secretRotationDays, int tenantPoolSize, int tenantPoolIdleSeconds,
                          int tenantConnections, int tenantConnectionWaitMillis, int bcryptCost, int passwordMinLength,
@@ -186,7 +188,7 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                          int backupDrillDays, boolean backupSynchronous, int backupSynchronousWaitSeconds,
                          boolean backupStreaming, int tenantBackupHours, int backupConcurrency, RateLimitConfig rateLimits,
                          HttpsConfig https, int tenantSpares, boolean emergencyAccess, MetricsConfig metrics,
-                         CatalogStart catalogStart) {
+                         CatalogStart catalogStart, MailConfig mail) {
         public static Tuning from(Map<String, String> env) {
             int poolSize = intSetting(env, "SILO_TENANT_POOL_SIZE", 4, 1, 50);
             int hashingThreads = intSetting(env, "SILO_HASHING_THREADS", Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 1, 256);
@@ -223,7 +225,8 @@ public record SiloConfig(int port, String host, Path dataDir, Optional<DatabaseU
                     trueFalseSetting(env, "SILO_EMERGENCY_ACCESS", false),
                     metrics(env),
                     new CatalogStart(onOffSetting(env, "SILO_MIGRATE_AT_START", !env.containsKey("DYNO")),
-                            Duration.ofSeconds(intSetting(env, "SILO_CATALOG_WAIT_SECONDS", 20, 0, 3600))));
+                            Duration.ofSeconds(intSetting(env, "SILO_CATALOG_WAIT_SECONDS", 20, 0, 3600))),
+                    MailConfig.from(env));
         }
 
         static MetricsConfig metrics(Map<String, String> env) {
