@@ -3,7 +3,7 @@
 import { call, query, segment, ApiError } from './api.js';
 import {
   $, h, clear, act, allow, onSubmit, table, badge, when, bytes, facts, confirmDialog, secretNotice, sections, showError,
-  hideMessage, announce,
+  hideMessage, announce, verification,
 } from './ui.js';
 
 const KEY_ITEM = 'silo.operator-key';
@@ -111,6 +111,7 @@ function renderTenants() {
 }
 
 $('#tenants-refresh').addEventListener('click', () => loadTenants());
+onSubmit($('#open-tenant-form'), (form) => selectTenant(form.slug));
 $('#tenants-more').addEventListener('click', () => loadTenants(true));
 $('#include-purged').addEventListener('change', () => loadTenants());
 
@@ -119,6 +120,10 @@ onSubmit($('#create-tenant-form'), (form, button) => act(button, $('#create-tena
   const { data } = await api('POST', '/admin/tenants', { body });
   $('#create-tenant-form').reset();
   await loadTenants();
+  if (!tenants.some((t) => t.slug === data.slug)) {
+    tenants.push(data); // past the pages shown (the listing is oldest first): shown at the end meanwhile
+    renderTenants();
+  }
   await selectTenant(data.slug);
   return data;
 }, (tenant) => 'Tenant ' + tenant.slug + ' created'));
@@ -334,13 +339,6 @@ $('#audit-verify').addEventListener('click', (event) => act(event.currentTarget,
   return data;
 }, (data) => (data.intact ? 'The platform audit chain is intact' : 'The platform audit chain is broken')));
 
-function verification(result) {
-  const { intact, reason, ...rest } = result;
-  return h('div', { class: intact ? 'notice' : 'error', id: 'verification-result' },
-    h('p', {}, badge(intact ? 'intact' : 'broken'), ' ', reason || ''),
-    facts(rest));
-}
-
 // ---- backups and restore jobs
 
 async function loadBackups() {
@@ -409,11 +407,13 @@ async function loadJobs() {
 
 // ---- staff access
 
+/** Slug suggestions for the fields that name a tenant (a datalist: any slug can still be typed). */
 function fillTenantSelect() {
-  const select = $('#access-tenant');
-  const current = select.value || (selected ? selected.slug : '');
-  clear(select, tenants.filter((t) => t.status !== 'purged')
-    .map((t) => h('option', { value: t.slug, selected: t.slug === current ? true : undefined }, t.slug)));
+  clear($('#tenant-slugs'), tenants.filter((t) => t.status !== 'purged').map((t) => h('option', { value: t.slug })));
+  const field = $('#access-tenant');
+  if (!field.value && selected) {
+    field.value = selected.slug;
+  }
 }
 
 onSubmit($('#access-tenant-form'), (form, button) => act(button, $('#access-error'), () => loadAccess(form.tenant)));

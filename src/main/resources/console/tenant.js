@@ -3,7 +3,7 @@
 import { call, query, segment, ApiError } from './api.js';
 import {
   $, h, clear, act, onSubmit, table, badge, when, facts, confirmDialog, secretNotice, sections, showError, hideMessage,
-  announce,
+  announce, verification,
 } from './ui.js';
 
 const SECTIONS = ['users', 'collections', 'records', 'audit', 'access'];
@@ -448,9 +448,7 @@ onSubmit($('#audit-query'), (form) => {
 $('#audit-more').addEventListener('click', () => loadAudit(true));
 $('#audit-verify').addEventListener('click', (event) => act(event.currentTarget, $('#audit-error'), async () => {
   const { data } = await api('GET', '/audit/verify');
-  const { intact, reason, ...rest } = data;
-  clear($('#audit-verification'), h('div', { class: intact ? 'notice' : 'error', id: 'verification-result' },
-    h('p', {}, badge(intact ? 'intact' : 'broken'), ' ', reason || ''), facts(rest)));
+  clear($('#audit-verification'), verification(data));
   return data;
 }, (data) => (data.intact ? 'The audit chain is intact' : 'The audit chain is broken')));
 

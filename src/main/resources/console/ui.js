@@ -246,12 +246,17 @@ export function secretNotice(node, label, secret, note) {
  * false (signed out).
  */
 export function sections(nav, names, onShow, active = () => true) {
+  let current = null;
   function show() {
     if (!active()) {
       return;
     }
     const wanted = location.hash.slice(1);
+    if (!names.includes(wanted) && current !== null && document.getElementById('section-' + current).hidden === false) {
+      return; // another fragment (the skip link's #main): the section shown stays
+    }
     const name = names.includes(wanted) ? wanted : names[0];
+    current = name;
     for (const other of names) {
       document.getElementById('section-' + other).hidden = other !== name;
     }
@@ -266,4 +271,14 @@ export function sections(nav, names, onShow, active = () => true) {
   }
   window.addEventListener('hashchange', show);
   return show;
+}
+
+/** The answer of a chain verification (platform or tenant audit): a one-line verdict, the fields folded below. */
+export function verification(result) {
+  const { intact, reason, ...rest } = result;
+  const summary = reason || (rest.entries + ' entries verified, last seq ' + rest.last_seq + ', '
+    + rest.checkpoints + ' checkpoint(s) matched');
+  return h('div', { class: intact ? 'notice' : 'error', id: 'verification-result' },
+    h('p', {}, badge(intact ? 'intact' : 'broken'), ' ', summary),
+    h('details', {}, h('summary', {}, 'Details'), facts(rest)));
 }

@@ -55,7 +55,7 @@ public final class ConsoleRoutes {
         routes.get("/console/{file}", (request, response) -> {
             String file = request.path().pathParameters().get("file");
             if (!ASSET.matcher(file).matches()) {
-                throw new NotFound("no console file '" + file + "'");
+                throw new NotFound("no such console file"); // the name is not echoed: it is anything a client sent
             }
             send(response, file);
         });
