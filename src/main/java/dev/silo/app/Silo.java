@@ -346,6 +346,7 @@ public final class Silo implements AutoCloseable {
                             logTailRoutes.register(routes);
                             metricsRoutes.register(routes);
                             clusterRoutes.register(routes);
+                            new dev.silo.console.ConsoleRoutes().register(routes); // static files, no service
                             extraRoutes.accept(routes);
                         }, new HttpMetrics(metrics.registry()));
             } catch (HttpServer.CannotListen e) {

@@ -75,6 +75,7 @@ public final class TenantRoutes {
             // would cost a catalog query per tenant.
             Map<String, Object> body = new LinkedHashMap<>(tenants.view(tenant));
             body.put("rate_limit", tenants.rateLimit(tenant.id()).orElse("default"));
+            body.put("size_bytes", sizeOf(tenant));
             Json.ok(response, body);
         });
         routes.patch("/admin/tenants/{slug}", (request, response) -> {
@@ -178,6 +179,29 @@ public final class TenantRoutes {
         static String cursorOf(Tenant tenant) {
             return Base64.getUrlEncoder().withoutPadding()
                     .encodeToString((tenant.createdAt() + "|" + tenant.id()).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /**
+     * The tenant database's size on disk, read over the tenant's own connection (so only for a tenant whose role
+     * can log in), or null when it cannot be read now: a size is worth showing, never worth failing the answer.
+     * Only here, not in the list, where it would cost a connection per tenant.
+     */
+    private Long sizeOf(Tenant tenant) {
+        if (tenant.status() != TenantStatus.ACTIVE && tenant.status() != TenantStatus.SUSPENDED) {
+            return null;
+        }
+        try {
+            return databases.withConnection(tenant, connection -> {
+                try (Statement statement = connection.createStatement()) {
+                    statement.setQueryTimeout(5);
+                    try (java.sql.ResultSet size = statement.executeQuery("SELECT pg_database_size(current_database())")) {
+                        return size.next() ? size.getLong(1) : null;
+                    }
+                }
+            });
+        } catch (RuntimeException e) {
+            return null;
         }
     }
 
