@@ -9,6 +9,7 @@ import dev.silo.platform.http.Routes;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.ref.WeakReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -31,8 +32,11 @@ import java.util.function.Consumer;
  */
 public final class TestingSilo {
     private static Silo shared;
-    /** Nodes started (other than the shared one) since the current test class began. */
-    private static final List<Silo> started = new ArrayList<>();
+    /**
+     * Nodes started since the current test class began. Weakly: a node a test closed can go at once (its 16 MB WAL
+     * buffer with it, WalStreamingTest starts seven), while a running one stays reachable through its threads.
+     */
+    private static final List<WeakReference<Silo>> started = new ArrayList<>();
     /** The PostgreSQL binaries unpacked once per run, linked into the data directories of new nodes. */
     private static Path binaries;
 
@@ -148,7 +152,7 @@ public final class TestingSilo {
         }
         Silo node = Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
         synchronized (started) {
-            started.add(node);
+            started.add(new WeakReference<>(node));
         }
         return node;
     }
@@ -158,13 +162,14 @@ public final class TestingSilo {
      * and forgets them all; the shared node stays. Called when a test class ends.
      */
     static void closeStartedNodes() {
-        List<Silo> nodes;
+        List<WeakReference<Silo>> nodes;
         synchronized (started) {
             nodes = new ArrayList<>(started);
             started.clear();
         }
-        for (Silo node : nodes) {
-            if (node != shared) {
+        for (WeakReference<Silo> reference : nodes) {
+            Silo node = reference.get();
+            if (node != null && node != shared) {
                 node.close();
             }
         }
