@@ -9,15 +9,19 @@ import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Captures every log line of the test run, encoded exactly as the JSON appender writes it, so tests can
  * assert on the log streams and scan them for secrets.
  */
 public final class TestingLogs {
-    private static final List<String> LINES = new CopyOnWriteArrayList<>();
+    /**
+     * Guarded by itself. Not a CopyOnWriteArrayList: that copied the whole run's lines (tens of thousands) at every
+     * line logged, while readers take a copy anyway.
+     */
+    private static final List<String> LINES = new ArrayList<>();
     private static volatile boolean installed;
 
     private TestingLogs() {}
@@ -34,7 +38,10 @@ public final class TestingLogs {
         AppenderBase<ILoggingEvent> capture = new AppenderBase<>() {
             @Override
             protected void append(ILoggingEvent event) {
-                LINES.add(new String(encoder.encode(event), StandardCharsets.UTF_8).strip());
+                String line = new String(encoder.encode(event), StandardCharsets.UTF_8).strip();
+                synchronized (LINES) {
+                    LINES.add(line);
+                }
             }
         };
         capture.setContext(context);
@@ -48,6 +55,8 @@ public final class TestingLogs {
 
     public static List<String> lines() {
         install();
-        return List.copyOf(LINES);
+        synchronized (LINES) {
+            return List.copyOf(LINES);
+        }
     }
 }

@@ -2,15 +2,22 @@ package dev.silo.testing;
 
 import dev.silo.app.Silo;
 import dev.silo.platform.config.SiloConfig;
+import dev.silo.platform.db.PostgresBinaries;
+import dev.silo.platform.db.PrivateFiles;
 import dev.silo.platform.http.Json;
 import dev.silo.platform.http.Routes;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.ref.WeakReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -18,9 +25,20 @@ import java.util.function.Consumer;
  * Silo nodes for tests. {@link #shared()} is one node on one embedded PostgreSQL for the whole test run
  * (started on first use, stopped when the JVM exits); {@link #startNew} starts a separate node on its own
  * data directory for tests that stop and restart.
+ *
+ * <p>Nodes started here are tracked until their test class ends: {@link StaticsRelease} then closes those still
+ * running and drops the class's static fields, so a finished class keeps no node (its pools, caches, HTTP server)
+ * reachable for the rest of the run.
  */
 public final class TestingSilo {
     private static Silo shared;
+    /**
+     * Nodes started since the current test class began. Weakly: a node a test closed can go at once (its 16 MB WAL
+     * buffer with it, WalStreamingTest starts seven), while a running one stays reachable through its threads.
+     */
+    private static final List<WeakReference<Silo>> started = new ArrayList<>();
+    /** The PostgreSQL binaries unpacked once per run, linked into the data directories of new nodes. */
+    private static Path binaries;
 
     /** The clock of the shared node; tests that advance it reset it in a finally block. */
     public static final TestingClock CLOCK = new TestingClock();
@@ -129,7 +147,77 @@ public final class TestingSilo {
         for (String limit : RATE_LIMIT_SETTINGS) {
             env.putIfAbsent(limit, "off");
         }
-        return Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
+        if (!env.containsKey("SILO_DATABASE_URL")) {
+            seedBinaries(dataDir);
+        }
+        Silo node = Silo.start(SiloConfig.resolve(SiloConfig.Flags.none(), env), clock, TEST_ROUTES);
+        synchronized (started) {
+            started.add(new WeakReference<>(node));
+        }
+        return node;
+    }
+
+    /**
+     * Closes the nodes started since the last call that are still running (closing a closed node returns at once)
+     * and forgets them all; the shared node stays. Called when a test class ends.
+     */
+    static void closeStartedNodes() {
+        List<WeakReference<Silo>> nodes;
+        synchronized (started) {
+            nodes = new ArrayList<>(started);
+            started.clear();
+        }
+        for (WeakReference<Silo> reference : nodes) {
+            Silo node = reference.get();
+            if (node != null && node != shared) {
+                node.close();
+            }
+        }
+    }
+
+    /**
+     * Gives a new data directory the PostgreSQL binaries before its first start, as hard links to one copy unpacked
+     * per run: unpacking the xz archive (60 MB, a thousand files) took 10-15 s of CPU per node on a busy 2-core
+     * machine, and most test classes start nodes on fresh directories. What the node runs is the same: the files
+     * have the owner-only modes {@link PostgresBinaries} gives them, and {@link PostgresBinaries#prepare} finds them
+     * in place. Data directories that are not fresh (restarts, restores) and the CLI's own starts still unpack, and
+     * EmbeddedPostgresLifecycleTest checks a runtime exposed to other users is unpacked again.
+     */
+    private static synchronized void seedBinaries(Path dataDir) {
+        Path runtime = dataDir.resolve("postgres").resolve("runtime");
+        if (Files.exists(dataDir.resolve("postgres"))) {
+            return;
+        }
+        try {
+            if (binaries == null) {
+                Path target = Path.of(System.getProperty("silo.test.target", "target"));
+                binaries = PostgresBinaries.prepare(target.resolve("postgres-binaries")).home();
+            }
+            Path home = runtime.resolve(binaries.getFileName().toString());
+            Files.createDirectories(runtime, PrivateFiles.directoryMode());
+            try (var paths = Files.walk(binaries)) {
+                for (Path source : (Iterable<Path>) paths::iterator) {
+                    Path copy = home.resolve(binaries.relativize(source).toString());
+                    if (Files.isSymbolicLink(source)) {
+                        Files.createSymbolicLink(copy, Files.readSymbolicLink(source));
+                    } else if (Files.isDirectory(source)) {
+                        Files.createDirectory(copy, PosixFilePermissions.asFileAttribute(Files.getPosixFilePermissions(source)));
+                    } else {
+                        linkOrCopy(source, copy);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot seed the PostgreSQL binaries into " + runtime, e);
+        }
+    }
+
+    private static void linkOrCopy(Path source, Path copy) throws IOException {
+        try {
+            Files.createLink(copy, source);
+        } catch (IOException | UnsupportedOperationException e) {
+            Files.copy(source, copy, StandardCopyOption.COPY_ATTRIBUTES);
+        }
     }
 
     /**
