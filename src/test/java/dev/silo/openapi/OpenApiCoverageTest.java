@@ -67,7 +67,9 @@ class OpenApiCoverageTest {
         TestingHttp operator = http.withBearer(TestingSilo.operatorKey(silo));
         assertThat(operator.post("/admin/tenants", "{\"slug\":\"" + slug + "\"}").status()).isEqualTo(201);
 
+        long checkedBefore = ApiContract.get().checkedExchanges();
         TestingHttp.Response response = http.get("/openapi.json");
+        assertThat(ApiContract.get().checkedExchanges()).as("TestingHttp checks each exchange").isGreaterThan(checkedBefore);
         assertThat(response.status()).isEqualTo(200);
         assertThat(response.contentType()).isEqualTo("application/json");
         JsonNode document = response.json();

@@ -45,6 +45,7 @@ public final class ApiContract {
     private final List<PathEntry> paths = new ArrayList<>();
     private final SchemaRegistry registry;
     private final Map<String, Schema> compiled = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong checked = new java.util.concurrent.atomic.AtomicLong();
 
     private record PathEntry(String template, Pattern pattern, int literalSegments, JsonNode item) {}
 
@@ -83,6 +84,7 @@ public final class ApiContract {
 
     /** Checks an exchange; throws an AssertionError naming the operation and what does not match. */
     public void check(Exchange exchange) {
+        checked.incrementAndGet();
         String method = exchange.method().toUpperCase(Locale.ROOT);
         String path = exchange.rawPath();
         if (OpenApiDocument.UNDESCRIBED_PREFIXES.stream().anyMatch(path::startsWith)) {
@@ -239,6 +241,11 @@ public final class ApiContract {
             return "(none)";
         }
         return body.length() <= 400 ? body : body.substring(0, 400) + "...";
+    }
+
+    /** How many exchanges this JVM has checked (lets a test see that its client really checks). */
+    public long checkedExchanges() {
+        return checked.get();
     }
 
     /** The templates of the document's paths and their methods, as {@code "GET /t/{tenant}/me"}. */
