@@ -27,11 +27,32 @@ public final class OpenApiDocument {
     public static final String RESOURCE = "openapi/openapi.yaml";
 
     /**
-     * Routes that are not part of the API and so not described: the console's static files (HTML, scripts, styles)
-     * and the routes only tests register ({@code Silo.start}'s {@code extraRoutes}). The one place that rule lives;
-     * OpenApiCoverageTest reads it.
+     * Routes that are not part of the API and so not described: the consoles' static files (HTML, scripts, styles)
+     * and the routes only tests register ({@code Silo.start}'s {@code extraRoutes}). Whole path segments, and a
+     * {@code {name}} segment matches any one segment. The one place that rule lives ({@link #undescribed}).
      */
-    public static final List<String> UNDESCRIBED_PREFIXES = List.of("/console", "/test/");
+    public static final List<String> UNDESCRIBED_PREFIXES = List.of("/console", "/t/{tenant}/console", "/test");
+
+    /**
+     * Whether a route template or a request path is one the document leaves out: it starts with one of
+     * {@link #UNDESCRIBED_PREFIXES}, segment by segment ({@code /console} and {@code /console/app.js}, not
+     * {@code /consoles}).
+     */
+    public static boolean undescribed(String pathOrTemplate) {
+        String[] segments = pathOrTemplate.split("/", -1);
+        for (String prefix : UNDESCRIBED_PREFIXES) {
+            String[] wanted = prefix.split("/", -1);
+            boolean matches = segments.length >= wanted.length;
+            for (int i = 0; matches && i < wanted.length; i++) {
+                boolean anySegment = wanted[i].startsWith("{") && wanted[i].endsWith("}") && !segments[i].isEmpty();
+                matches = anySegment || wanted[i].equals(segments[i]);
+            }
+            if (matches) {
+                return true;
+            }
+        }
+        return false;
+    }
 
     private final JsonNode tree;
     private final byte[] json;

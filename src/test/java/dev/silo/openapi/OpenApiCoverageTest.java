@@ -41,7 +41,7 @@ class OpenApiCoverageTest {
     void everyRouteIsDescribedAndEveryDescriptionHasARoute() {
         Set<String> registered = new LinkedHashSet<>();
         for (Routes.Route route : silo.routeTable()) {
-            if (OpenApiDocument.UNDESCRIBED_PREFIXES.stream().noneMatch(route.template()::startsWith)) {
+            if (!OpenApiDocument.undescribed(route.template())) {
                 registered.add(route.toString());
             }
         }
@@ -59,6 +59,21 @@ class OpenApiCoverageTest {
                 .as("operations described in openapi.yaml that no route answers (remove them, or fix the template)")
                 .isEmpty();
         assertThat(registered).contains("GET /openapi.json", "GET /t/{tenant}/me", "POST /admin/tenants");
+        assertThat(silo.routeTable()).as("the test hooks are registered, and left out by the prefix rule")
+                .contains(new Routes.Route("GET", "/test/boom"));
+    }
+
+    @Test
+    void theConsolesStaticFilesAndTestHooksAreLeftOutBySegment() {
+        assertThat(OpenApiDocument.undescribed("/console")).isTrue();
+        assertThat(OpenApiDocument.undescribed("/console/app.js")).isTrue();
+        assertThat(OpenApiDocument.undescribed("/t/{tenant}/console/{file}")).isTrue();
+        assertThat(OpenApiDocument.undescribed("/t/acme/console/index.html")).isTrue();
+        assertThat(OpenApiDocument.undescribed("/test/boom")).isTrue();
+        assertThat(OpenApiDocument.undescribed("/consoles")).isFalse();
+        assertThat(OpenApiDocument.undescribed("/t/acme/collections/console")).isFalse();
+        assertThat(OpenApiDocument.undescribed("/testing")).isFalse();
+        assertThat(OpenApiDocument.undescribed("/admin/tenants")).isFalse();
     }
 
     @Test
