@@ -318,6 +318,7 @@ public final class Silo implements AutoCloseable {
             ClusterRoutes clusterRoutes = new ClusterRoutes(auth, new ClusterNodes(core.catalog()), cluster.nodeId());
             dev.silo.logs.LogTailRoutes logTailRoutes = new dev.silo.logs.LogTailRoutes(auth,
                     dev.silo.platform.log.tail.LogTail.global());
+            dev.silo.openapi.OpenApiRoutes openApiRoutes = new dev.silo.openapi.OpenApiRoutes(dev.silo.openapi.OpenApiDocument.load());
             HttpServer http;
             try {
                 http = HttpServer.start(
@@ -347,6 +348,7 @@ public final class Silo implements AutoCloseable {
                             metricsRoutes.register(routes);
                             clusterRoutes.register(routes);
                             new dev.silo.console.ConsoleRoutes().register(routes); // static files, no service
+                            openApiRoutes.register(routes);
                             extraRoutes.accept(routes);
                         }, new HttpMetrics(metrics.registry()));
             } catch (HttpServer.CannotListen e) {
@@ -774,6 +776,11 @@ public final class Silo implements AutoCloseable {
     static String nodeName() {
         String host = System.getenv().getOrDefault("DYNO", System.getenv().getOrDefault("HOSTNAME", "node"));
         return host + "/" + ProcessHandle.current().pid();
+    }
+
+    /** The routes this node answers: what {@code GET /openapi.json} must describe (OpenApiCoverageTest). */
+    public java.util.List<Routes.Route> routeTable() {
+        return http.routeTable();
     }
 
     public int port() {

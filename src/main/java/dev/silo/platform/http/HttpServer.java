@@ -95,15 +95,22 @@ public final class HttpServer implements AutoCloseable {
     private final AtomicBoolean closing;
     private final Optional<CertificateReloader> reloader;
     private final boolean tls;
+    private final List<Routes.Route> routeTable;
 
     private HttpServer(WebServer server, ConnectionGuard guard, ListenerWatchdog watchdog, AtomicBoolean closing,
-                       Optional<CertificateReloader> reloader, boolean tls) {
+                       Optional<CertificateReloader> reloader, boolean tls, List<Routes.Route> routeTable) {
+        this.routeTable = List.copyOf(routeTable);
         this.server = server;
         this.guard = guard;
         this.watchdog = watchdog;
         this.closing = closing;
         this.reloader = reloader;
         this.tls = tls;
+    }
+
+    /** The routes this server answers (without {@code HEAD}, which every {@code GET} route answers too). */
+    public List<Routes.Route> routeTable() {
+        return routeTable;
     }
 
     /** Whether this server speaks TLS itself. */
@@ -257,7 +264,8 @@ public final class HttpServer implements AutoCloseable {
         }
         ListenerWatchdog watchdog = new ListenerWatchdog(settings.host(), server.port(), settings.watchdogPeriod(),
                 closing::get, settings.onListenerLost());
-        HttpServer started = new HttpServer(server, guard, watchdog, closing, reloader, certificate.isPresent());
+        HttpServer started = new HttpServer(server, guard, watchdog, closing, reloader, certificate.isPresent(),
+                routes.table());
         metrics.bind(started);
         return started;
     }

@@ -28,6 +28,17 @@ public final class Routes {
 
     private record Entry(Method method, String template, PathMatcher matcher) {}
 
+    /**
+     * One registered route, such as {@code GET /t/{tenant}/users/{id}}: what the OpenAPI document
+     * ({@code openapi/openapi.yaml}) must describe, one operation per route.
+     */
+    public record Route(String method, String template) {
+        @Override
+        public String toString() {
+            return method + " " + template;
+        }
+    }
+
     Routes(HttpRouting.Builder routing) {
         this.routing = requireNonNull(routing, "routing is null");
     }
@@ -82,6 +93,15 @@ public final class Routes {
     /** Names the route of a request that a filter answers itself, for its {@code api} log line. */
     public static void answeredAs(ServerRequest request, String template) {
         request.context().register(ROUTE_KEY, template);
+    }
+
+    /**
+     * Every route registered so far, in registration order; {@code HEAD} is left out, since each {@code GET} route
+     * answers it too (same handler, no body).
+     */
+    public List<Route> table() {
+        return entries.stream().filter(entry -> entry.method() != Method.HEAD)
+                .map(entry -> new Route(entry.method().text(), entry.template())).toList();
     }
 
     /** The methods registered for the request's path; empty when no route has this path. */
