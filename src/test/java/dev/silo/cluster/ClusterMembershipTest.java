@@ -100,9 +100,13 @@ class ClusterMembershipTest {
         }
     }
 
+    /**
+     * Ends the backend and waits (up to 30 s) until it has exited: without the timeout pg_terminate_backend only
+     * signals it, and on a busy machine the next statement could still find its advisory lock held.
+     */
     private static void terminate(int pid) throws SQLException {
         try (Connection connection = dataSource.getConnection();
-             PreparedStatement kill = connection.prepareStatement("SELECT pg_terminate_backend(?)")) {
+             PreparedStatement kill = connection.prepareStatement("SELECT pg_terminate_backend(?, 30000)")) {
             kill.setInt(1, pid);
             kill.execute();
         }

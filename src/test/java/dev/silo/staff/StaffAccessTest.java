@@ -622,6 +622,7 @@ class StaffAccessTest {
         assertThat(cli(env, "access", "token", id).code()).isEqualTo(1);
         assertThat(fixture.admin().post(fixture.base() + "/access-requests/" + id + "/approve", "").status()).isEqualTo(200);
         Run shown = cli(Map.of(), "access", "show", id);
+        assertThat(shown.code()).as(shown.err()).isZero();
         assertThat(shown.out()).contains("approved").contains("ticket 5: a reason");
 
         Run token = cli(env, "access", "token", id, "--json");
