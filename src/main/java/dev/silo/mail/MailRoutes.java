@@ -98,7 +98,8 @@ public final class MailRoutes {
         });
         routes.get("/admin/tenants/{slug}/mail", (request, response) -> {
             operators.require(request);
-            Tenant tenant = directory.requireServing(request.path().pathParameters().get("slug")).tenant();
+            // a read: served during a move's write freeze too
+            Tenant tenant = directory.requireServing(request.path().pathParameters().get("slug"), false).tenant();
             Json.ok(response, mail.settings(tenant));
         });
         routes.patch("/admin/tenants/{slug}/mail", (request, response) -> {
