@@ -87,6 +87,8 @@ function signOut(message) {
     call('POST', base + '/auth/logout', { token: ending.access_token }).catch(() => {});
   }
   showSignedIn(false);
+  clear($('#recovery-codes'));
+  $('#recovery-codes').hidden = true;
   const error = $('#sign-in-error');
   if (message) {
     showError(error, message);
@@ -98,11 +100,72 @@ function signOut(message) {
 }
 
 onSubmit($('#sign-in-form'), (form, button) => act(button, $('#sign-in-error'), async () => {
-  const { data } = await call('POST', base + '/auth/login', { body: { email: form.email, password: form.password } });
+  let data;
+  try {
+    ({ data } = await call('POST', base + '/auth/login', { body: { email: form.email, password: form.password } }));
+  } catch (error) {
+    if (error instanceof ApiError && (error.type.endsWith('/mfa-required') || error.type.endsWith('/mfa-enrolment-required'))) {
+      $('#password').value = '';
+      await askSecondFactor(error);
+      return;
+    }
+    throw error;
+  }
   keep(data);
   $('#password').value = '';
   await start();
 }));
+
+// ---- second factor: the login's 401 carries a ticket; the code (or a recovery code) goes to /auth/mfa with it
+
+let mfaTicket = null;
+
+async function askSecondFactor(error) {
+  mfaTicket = error.problem.ticket;
+  const enrol = error.type.endsWith('/mfa-enrolment-required');
+  $('#mfa-intro').textContent = enrol
+    ? 'This tenant requires two-factor authentication: set up an authenticator app to sign in.'
+    : 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.';
+  $('#mfa-setup').hidden = true;
+  if (enrol) {
+    const { data } = await call('POST', base + '/auth/mfa/totp', { body: { ticket: mfaTicket } });
+    $('#mfa-secret').textContent = data.secret;
+    $('#mfa-uri').textContent = data.otpauth_uri;
+    $('#mfa-setup').hidden = false;
+  }
+  hideMessage($('#mfa-error'));
+  $('#sign-in-form').hidden = true;
+  $('#mfa-form').hidden = false;
+  $('#mfa-code').value = '';
+  $('#mfa-code').focus();
+}
+
+function endSecondFactor() {
+  mfaTicket = null;
+  $('#mfa-secret').textContent = '';
+  $('#mfa-uri').textContent = '';
+  $('#mfa-form').hidden = true;
+  $('#sign-in-form').hidden = false;
+}
+
+onSubmit($('#mfa-form'), (form, button) => act(button, $('#mfa-error'), async () => {
+  const code = form.code.replace(/\s+/g, '');
+  const body = /^\d{6}$/.test(code) ? { ticket: mfaTicket, code } : { ticket: mfaTicket, recovery_code: code };
+  const { data } = await call('POST', base + '/auth/mfa', { body });
+  endSecondFactor();
+  keep(data);
+  await start();
+  if (data.recovery_codes) {
+    // Shown once, like a new service credential: the server keeps only their hashes.
+    secretNotice($('#recovery-codes'), 'Your recovery codes (each works once if you lose your authenticator; they are not shown again)',
+      data.recovery_codes.join('\n'));
+  }
+}));
+
+$('#mfa-cancel').addEventListener('click', () => {
+  endSecondFactor();
+  $('#email').focus();
+});
 
 $('#sign-out').addEventListener('click', () => signOut());
 

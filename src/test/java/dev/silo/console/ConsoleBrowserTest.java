@@ -382,6 +382,46 @@ class ConsoleBrowserTest {
         problems.clear();
     }
 
+    @Test
+    @Order(10)
+    void anAdminWithAnAuthenticatorSignsInWithTheCodeAfterThePassword() throws Exception {
+        String email = "mia@" + slug + ".example";
+        assertThat(adminApi().post("/t/" + slug + "/users",
+                "{\"email\":\"" + email + "\",\"password\":\"" + PASSWORD + "\",\"role\":\"admin\"}").status()).isEqualTo(201);
+        TestingHttp mia = new TestingHttp(silo.baseUri(), new TestingHttp(silo.baseUri()).post("/t/" + slug + "/auth/login",
+                "{\"email\":\"" + email + "\",\"password\":\"" + PASSWORD + "\"}").json().get("access_token").asText());
+        byte[] secret = new org.apache.commons.codec.binary.Base32().decode(
+                mia.post("/t/" + slug + "/me/mfa/totp", "").json().get("secret").asText());
+        // Confirmed with the previous step's code (one step of skew is accepted), so the current one is still unused.
+        assertThat(mia.post("/t/" + slug + "/me/mfa/totp/confirm",
+                "{\"code\":\"" + totp(secret, java.time.Instant.now().minusSeconds(30)) + "\"}").status()).isEqualTo(200);
+
+        ((JavascriptExecutor) browser).executeScript("sessionStorage.clear();");
+        open("/t/" + slug + "/console");
+        type("#email", email);
+        type("#password", PASSWORD);
+        click("#sign-in-button");
+        visible("#mfa-form");
+        assertThat(browser.findElement(By.id("sign-in-form")).isDisplayed()).isFalse();
+        assertThat(sessionStorage("silo.tenant." + slug)).isNull(); // no token before the second factor
+
+        type("#mfa-code", "000000");
+        click("#mfa-button");
+        assertThat(textOf("#mfa-error")).contains("Unauthorized");
+
+        type("#mfa-code", totp(secret, java.time.Instant.now()));
+        click("#mfa-button");
+        visible("#section-users");
+        assertThat(textOf("#who")).isEqualTo(email);
+        assertThat(sessionStorage("silo.tenant." + slug)).contains("access_token");
+    }
+
+    private static String totp(byte[] secret, java.time.Instant at) throws Exception {
+        var generator = new com.eatthepath.otp.TimeBasedOneTimePasswordGenerator();
+        return String.format(Locale.ROOT, "%06d",
+                generator.generateOneTimePassword(new javax.crypto.spec.SecretKeySpec(secret, "HmacSHA1"), at));
+    }
+
     // ---- helpers
 
     private static TestingHttp adminApi() {
