@@ -44,6 +44,23 @@ final class Api {
         }
     }
 
+    /** A form-encoded POST with a bearer credential. */
+    Reply callForm(String path, String form, String bearer) {
+        try {
+            HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(60))
+                    .header("Authorization", "Bearer " + bearer)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .POST(HttpRequest.BodyPublishers.ofString(form)).build();
+            HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+            return new Reply(response.statusCode(), response.body());
+        } catch (IOException e) {
+            throw new Fatal("POST " + path + " failed: " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Fatal("interrupted");
+        }
+    }
+
     /** A call that must succeed; anything else is an error naming the contract in docs/benchmarks.md. */
     JsonNode expect(String method, String path, Object body, String bearer) {
         Reply reply = call(method, path, body, bearer);

@@ -137,6 +137,9 @@ public final class Bench {
                     if (options.wants("16")) {
                         new MfaRows(harness).measure(api, features);
                     }
+                    if (options.wants("17")) {
+                        new IntrospectionRows(harness).measure(api, features);
+                    }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");
                 } finally {

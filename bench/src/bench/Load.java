@@ -50,10 +50,19 @@ final class Load {
     }
 
     static byte[] post(URI base, String path, String json, String bearer) {
-        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        return post(base, path, "application/json", json, bearer);
+    }
+
+    /** A form-encoded POST ({@code application/x-www-form-urlencoded}), as RFC 7662 introspection takes. */
+    static byte[] form(URI base, String path, String form, String bearer) {
+        return post(base, path, "application/x-www-form-urlencoded", form, bearer);
+    }
+
+    private static byte[] post(URI base, String path, String contentType, String text, String bearer) {
+        byte[] body = text.getBytes(StandardCharsets.UTF_8);
         StringBuilder request = new StringBuilder("POST ").append(path).append(" HTTP/1.1\r\nHost: ")
                 .append(base.getHost()).append(':').append(base.getPort()).append("\r\n")
-                .append("Content-Type: application/json\r\nContent-Length: ").append(body.length).append("\r\n");
+                .append("Content-Type: ").append(contentType).append("\r\nContent-Length: ").append(body.length).append("\r\n");
         if (bearer != null) {
             request.append("Authorization: Bearer ").append(bearer).append("\r\n");
         }

@@ -275,7 +275,7 @@ public final class Silo implements AutoCloseable {
             SessionRoutes sessionRoutes = new SessionRoutes(tenantRequests,
                     new SessionService(core.tenantDatabases(), core.catalog(), events, core.tenantAudit(), clock));
             IntrospectionRoutes introspectionRoutes = new IntrospectionRoutes(tenantRequests, authService,
-                    new ServiceCredentials(core.tenantDatabases(), core.tenantAudit(), clock));
+                    new ServiceCredentials(core.tenantDatabases(), core.tenantAudit(), clock, events, core.catalog()));
             dev.silo.staff.StaffAccess staffAccess = new dev.silo.staff.StaffAccess(core.catalog(), core.tenantDatabases(), core.audit(),
                     core.tenantAudit(), clock, tuning.emergencyAccess());
             dev.silo.staff.StaffGrants staffGrants = new dev.silo.staff.StaffGrants(staffAccess, core.catalog(), core.tenants());

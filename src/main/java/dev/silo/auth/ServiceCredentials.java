@@ -1,12 +1,19 @@
 package dev.silo.auth;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.silo.audit.TenantAudit;
+import dev.silo.platform.db.CatalogEvents;
 import dev.silo.platform.problem.BadRequest;
 import dev.silo.platform.problem.NotFound;
 import dev.silo.platform.problem.Unauthorized;
 import dev.silo.tenant.Tenant;
 import dev.silo.tenant.TenantDatabases;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.sql.DataSource;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Timestamp;
@@ -23,8 +30,11 @@ import static java.util.Objects.requireNonNull;
  * Credentials of a tenant's own back-end services ({@code silo_sk_} + 256 random bits), which open exactly one
  * route: token introspection (issue 19.4). An admin of the tenant creates one with a name and sees it once; only
  * its SHA-256 is stored, in the tenant's database ({@code service_credentials}), so a credential of one tenant
- * cannot even be looked up in another. Every use reads the row (no cache), so a revocation is refused at once on
- * every node. Creation and revocation are in the tenant's audit log.
+ * cannot even be looked up in another. A credential found live is remembered for at most
+ * {@link SessionCache#MAX_STALENESS}, as sessions are: a revocation is refused at once on the node that made it and,
+ * through a catalog event ({@code service-credentials:<tenant id>}), within milliseconds on the others, the staleness
+ * bounding the delay should an event be lost. Unknown and revoked credentials are never remembered. Creation and
+ * revocation are in the tenant's audit log.
  */
 public final class ServiceCredentials {
     /** The longest name a credential may have. */
@@ -41,14 +51,45 @@ public final class ServiceCredentials {
         }
     }
 
+    static final String EVENT_PREFIX = "service-credentials:";
+    private static final Logger log = LoggerFactory.getLogger(ServiceCredentials.class);
+
     private final TenantDatabases databases;
     private final TenantAudit audit;
     private final Clock clock;
+    private final CatalogEvents events;
+    private final DataSource catalog;
+    /** "tenant id:token hash" to the live credential's id. */
+    private final Cache<String, UUID> live = Caffeine.newBuilder()
+            .expireAfterWrite(SessionCache.MAX_STALENESS)
+            .maximumSize(10_000)
+            .build();
+    /** Counts forgettings: a lookup that raced one is not remembered (it may have read the row before the revoke). */
+    private final java.util.concurrent.atomic.AtomicLong forgets = new java.util.concurrent.atomic.AtomicLong();
 
-    public ServiceCredentials(TenantDatabases databases, TenantAudit audit, Clock clock) {
+    public ServiceCredentials(TenantDatabases databases, TenantAudit audit, Clock clock, CatalogEvents events, DataSource catalog) {
         this.databases = requireNonNull(databases, "databases is null");
         this.audit = requireNonNull(audit, "audit is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.events = requireNonNull(events, "events is null");
+        this.catalog = requireNonNull(catalog, "catalog is null");
+        events.subscribe(this::onEvent);
+    }
+
+    /** A revocation (on any node), any change of the tenant (a restore may bring other rows back), or a resync. */
+    private void onEvent(String payload) {
+        if (CatalogEvents.RESYNC.equals(payload)) {
+            forgets.incrementAndGet();
+            live.invalidateAll();
+            return;
+        }
+        String tenantId = payload.startsWith(EVENT_PREFIX) ? payload.substring(EVENT_PREFIX.length())
+                : payload.startsWith("tenant:") ? payload.split(":", 3)[1] : null;
+        if (tenantId != null) {
+            String prefix = tenantId + ":";
+            forgets.incrementAndGet();
+            live.asMap().keySet().removeIf(key -> key.startsWith(prefix));
+        }
     }
 
     /** Makes a credential for the caller's tenant; the caller must be an admin (the route checks it). */
@@ -117,6 +158,15 @@ public final class ServiceCredentials {
             }
             return null;
         });
+        try {
+            events.announce(catalog, EVENT_PREFIX + admin.tenant().id());
+        } catch (RuntimeException e) {
+            // Committed: this node forgets at once; another node within the staleness bound.
+            events.local(EVENT_PREFIX + admin.tenant().id());
+            log.warn("Could not announce the revocation of a service credential of tenant {} to the other nodes ({}); "
+                    + "they refuse it within {} s", admin.tenant().id(), e.getClass().getSimpleName(),
+                    SessionCache.MAX_STALENESS.toSeconds());
+        }
     }
 
     /**
@@ -132,10 +182,17 @@ public final class ServiceCredentials {
         if (!OpaqueTokens.isWellFormed(OpaqueTokens.Kind.SERVICE, secret)) {
             throw invalidCredential();
         }
-        return databases.withConnection(tenant, connection -> {
+        String hash = OpaqueTokens.hash(secret);
+        String key = tenant.id() + ":" + hash;
+        UUID known = live.getIfPresent(key);
+        if (known != null) {
+            return known;
+        }
+        long forgetsBefore = forgets.get();
+        UUID found = databases.withConnection(tenant, connection -> {
             try (PreparedStatement select = connection.prepareStatement(
                     "SELECT id FROM service_credentials WHERE token_hash = ? AND revoked_at IS NULL")) {
-                select.setString(1, OpaqueTokens.hash(secret));
+                select.setString(1, hash);
                 try (ResultSet rs = select.executeQuery()) {
                     if (!rs.next()) {
                         throw invalidCredential();
@@ -144,6 +201,13 @@ public final class ServiceCredentials {
                 }
             }
         });
+        if (forgets.get() == forgetsBefore) {
+            live.put(key, found);
+            if (forgets.get() != forgetsBefore) {
+                live.invalidate(key); // a revocation landed while it was being put
+            }
+        }
+        return found;
     }
 
     private static String checkName(String name) {

@@ -163,6 +163,8 @@ class IntrospectionTest {
             assertThat(refused.body()).doesNotContain(token);
         }
 
+        // Used (and so remembered by the node) before it is revoked: the revocation must still be refused at once.
+        assertThat(introspect(acme, credential, token).get("active").asBoolean()).isTrue();
         JsonNode admin = login(acme, "admin@example.com");
         var revoked = as(admin).delete("/t/" + acme.slug() + "/service-credentials/" + created.get("id").asText());
         assertThat(revoked.status()).as(revoked.body()).isEqualTo(204);

@@ -140,6 +140,32 @@ class TwoNodesTest {
     }
 
     @Test
+    @Order(2)
+    void aServiceCredentialRevokedOnNodeAIsRefusedOnNodeB() {
+        String slug = createTenantOnA("service-credential");
+        JsonNode tokens = login(nodeA, slug).json();
+        TestingHttp adminA = new TestingHttp(nodeA.baseUri()).withBearer(tokens.get("access_token").asText());
+        var created = adminA.post("/t/" + slug + "/service-credentials", "{\"name\":\"billing\"}");
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        String credential = created.json().get("credential").asText();
+        TestingHttp introspectB = new TestingHttp(nodeB.baseUri());
+        java.util.function.Supplier<TestingHttp.Response> introspect = () -> introspectB.send(
+                introspectB.request("/t/" + slug + "/auth/introspect")
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .header("Authorization", "Bearer " + credential)
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("token=" + tokens.get("access_token").asText()))
+                        .build());
+        // B has seen the credential live (and remembers it) before A revokes it.
+        var before = introspect.get();
+        assertThat(before.status()).as(before.body()).isEqualTo(200);
+        assertThat(before.json().get("active").asBoolean()).isTrue();
+        var revoked = adminA.delete("/t/" + slug + "/service-credentials/" + created.json().get("id").asText());
+        assertThat(revoked.status()).as(revoked.body()).isEqualTo(204);
+        await().atMost(PROPAGATION).pollInterval(Duration.ofMillis(50))
+                .untilAsserted(() -> assertThat(introspect.get().status()).isEqualTo(401));
+    }
+
+    @Test
     @Order(3)
     void aSuspensionOnNodeAStopsTheTenantOnNodeBAndAResumeBringsItBack() {
         String slug = createTenantOnA("suspend");

@@ -126,9 +126,11 @@ class WalSynchronousTest {
         }
     }
 
+    /** The receiver's sync state, or null while it has no replication connection (it may be reconnecting). */
     private static String syncState(EmbeddedPostgresServer postgres) throws SQLException {
-        try (Connection connection = connect(postgres); Statement statement = connection.createStatement()) {
-            return queryText(statement, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'silo_wal'");
+        try (Connection connection = connect(postgres); Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'silo_wal'")) {
+            return rs.next() ? rs.getString(1) : null;
         }
     }
 
