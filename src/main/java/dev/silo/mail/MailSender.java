@@ -1,7 +1,7 @@
 package dev.silo.mail;
 
-import dev.silo.platform.config.LogDrainSettings;
 import dev.silo.platform.config.MailConfig;
+import dev.silo.platform.crypto.ExtraCaTls;
 import jakarta.mail.Message;
 import jakarta.mail.MessagingException;
 import jakarta.mail.SendFailedException;
@@ -15,14 +15,7 @@ import org.eclipse.angus.mail.smtp.SMTPAddressFailedException;
 import org.eclipse.angus.mail.smtp.SMTPSendFailedException;
 
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.Date;
 import java.util.List;
@@ -160,34 +153,6 @@ final class MailSender {
 
     /** The JDK's trusted CAs plus those of {@code SILO_SMTP_CA}, in one PKIX trust manager. */
     private static SSLContext tls(MailConfig config) {
-        try {
-            TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            jdk.init((KeyStore) null);
-            TrustManager[] managers = jdk.getTrustManagers();
-            if (config.caFile().isPresent()) {
-                KeyStore store = KeyStore.getInstance("PKCS12");
-                store.load(null, null);
-                int index = 0;
-                for (TrustManager manager : managers) {
-                    if (manager instanceof X509TrustManager x509) {
-                        for (X509Certificate certificate : x509.getAcceptedIssuers()) {
-                            store.setCertificateEntry("jdk-" + index++, certificate);
-                        }
-                    }
-                }
-                List<X509Certificate> extra = LogDrainSettings.readCertificates(config.caFile().get());
-                for (int i = 0; i < extra.size(); i++) {
-                    store.setCertificateEntry("silo-smtp-ca-" + i, extra.get(i));
-                }
-                TrustManagerFactory combined = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-                combined.init(store);
-                managers = combined.getTrustManagers();
-            }
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, managers, null);
-            return context;
-        } catch (GeneralSecurityException | IOException e) {
-            throw new IllegalStateException("cannot set up TLS for SMTP: " + e, e);
-        }
+        return ExtraCaTls.context(config.caFile(), "smtp");
     }
 }

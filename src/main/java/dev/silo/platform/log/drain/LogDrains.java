@@ -66,7 +66,7 @@ public final class LogDrains implements AutoCloseable {
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
         List<LogDrainAppender> appenders = new ArrayList<>();
         if (!settings.drains().isEmpty()) {
-            SSLContext tls = DrainTls.context(settings.caFile());
+            SSLContext tls = dev.silo.platform.crypto.ExtraCaTls.context(settings.caFile(), "log-drains");
             SyslogFormat format = new SyslogFormat(settings.hostname());
             int index = 0;
             for (LogDrainSettings.Drain drain : settings.drains()) {

@@ -1,4 +1,4 @@
-package dev.silo.platform.log.drain;
+package dev.silo.platform.crypto;
 
 import dev.silo.platform.config.LogDrainSettings;
 
@@ -14,14 +14,18 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The TLS context of the drains: the JDK's default trust store (the public CAs a hosted log service's certificate
- * chains to), plus the certificates of {@code SILO_LOG_DRAINS_CA} for a collector with a private CA. Both in one
- * PKIX trust manager, so hostname verification and the usual path checks apply to either.
+ * A client TLS context for an outside service (a log drain, an SMTP server): the JDK's default trust store (the
+ * public CAs a hosted service's certificate chains to), plus the certificates of an operator's PEM file for one
+ * with a private CA ({@code SILO_LOG_DRAINS_CA}, {@code SILO_SMTP_CA}). Both in one PKIX trust manager, so hostname
+ * verification and the usual path checks apply to either.
  */
-final class DrainTls {
-    private DrainTls() {}
+public final class ExtraCaTls {
+    private ExtraCaTls() {}
 
-    static SSLContext context(Optional<Path> caFile) {
+    /**
+     * @param service what the context is for, in the certificates' aliases and in an error ("log-drains", "smtp")
+     */
+    public static SSLContext context(Optional<Path> caFile, String service) {
         try {
             TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             jdk.init((KeyStore) null);
@@ -39,7 +43,7 @@ final class DrainTls {
                 }
                 List<X509Certificate> extra = LogDrainSettings.readCertificates(caFile.get());
                 for (int i = 0; i < extra.size(); i++) {
-                    store.setCertificateEntry("silo-log-drains-ca-" + i, extra.get(i));
+                    store.setCertificateEntry("silo-" + service + "-ca-" + i, extra.get(i));
                 }
                 TrustManagerFactory combined = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
                 combined.init(store);
@@ -49,7 +53,7 @@ final class DrainTls {
             context.init(null, managers, null);
             return context;
         } catch (GeneralSecurityException | java.io.IOException e) {
-            throw new IllegalStateException("cannot set up TLS for the log drains: " + e, e);
+            throw new IllegalStateException("cannot set up TLS for " + service + ": " + e, e);
         }
     }
 }
