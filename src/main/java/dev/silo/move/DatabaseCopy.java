@@ -1,6 +1,7 @@
 package dev.silo.move;
 
 import dev.silo.platform.db.Sql;
+import dev.silo.platform.db.TenantTables;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyManager;
@@ -12,12 +13,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.stream.Collectors;
 
 import static java.util.Objects.requireNonNull;
@@ -66,18 +64,6 @@ final class DatabaseCopy {
         }
     }
 
-    private static final String TABLES = """
-            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'flyway_schema_history'
-              AND c.relname NOT LIKE 'silo\\_move\\_%'
-            ORDER BY c.relname
-            """;
-    private static final String REFERENCES = """
-            SELECT c.relname, p.relname FROM pg_constraint k
-              JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
-              JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE k.contype = 'f' AND n.nspname = 'public' AND c.oid <> p.oid
-            """;
     private static final String COLUMNS = """
             SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false) FROM pg_attribute a
               LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
@@ -92,22 +78,7 @@ final class DatabaseCopy {
      * followed by key and fails the move before anything is copied.
      */
     static List<Table> tables(Connection connection) throws SQLException {
-        List<String> names = new ArrayList<>();
-        try (PreparedStatement select = connection.prepareStatement(TABLES); ResultSet rs = select.executeQuery()) {
-            while (rs.next()) {
-                names.add(rs.getString(1));
-            }
-        }
-        Map<String, Set<String>> parents = new HashMap<>();
-        try (PreparedStatement select = connection.prepareStatement(REFERENCES); ResultSet rs = select.executeQuery()) {
-            while (rs.next()) {
-                parents.computeIfAbsent(rs.getString(1), k -> new LinkedHashSet<>()).add(rs.getString(2));
-            }
-        }
-        Set<String> ordered = new LinkedHashSet<>();
-        for (String name : names) {
-            visit(name, names, parents, ordered, new LinkedHashSet<>());
-        }
+        List<String> ordered = TenantTables.parentsFirst(connection, name -> true);
         List<Table> tables = new ArrayList<>();
         for (String name : ordered) {
             Sql.identifier(name);
@@ -131,19 +102,6 @@ final class DatabaseCopy {
             tables.add(new Table(name, columns, keys));
         }
         return tables;
-    }
-
-    private static void visit(String name, List<String> names, Map<String, Set<String>> parents, Set<String> ordered,
-                              Set<String> path) {
-        if (ordered.contains(name) || !path.add(name)) {
-            return;
-        }
-        for (String parent : parents.getOrDefault(name, Set.of())) {
-            if (names.contains(parent)) {
-                visit(parent, names, parents, ordered, path);
-            }
-        }
-        ordered.add(name);
     }
 
     /** Creates the change log and its triggers on the source, in one transaction (waiting for writes in progress). */

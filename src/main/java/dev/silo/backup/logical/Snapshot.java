@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.silo.platform.db.Sql;
+import dev.silo.platform.db.TenantTables;
 import dev.silo.platform.http.Json;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
@@ -23,13 +24,10 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Predicate;
 
 import static java.util.Objects.requireNonNull;
@@ -101,18 +99,6 @@ final class Snapshot {
         }
     }
 
-    private static final String TABLES = """
-            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'flyway_schema_history'
-              AND c.relname NOT LIKE 'silo\\_move\\_%'
-            ORDER BY c.relname
-            """;
-    private static final String REFERENCES = """
-            SELECT c.relname, p.relname FROM pg_constraint k
-              JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
-              JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE k.contype = 'f' AND n.nspname = 'public' AND c.oid <> p.oid
-            """;
     private static final String COLUMNS = """
             SELECT a.attname FROM pg_attribute a
             WHERE a.attrelid = ('public.' || quote_ident(?))::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -122,24 +108,7 @@ final class Snapshot {
 
     /** The tables of {@code public} (those {@code include} accepts), parents before the tables that reference them. */
     static List<Table> tables(Connection connection, Predicate<String> include) throws SQLException {
-        List<String> names = new ArrayList<>();
-        try (PreparedStatement select = connection.prepareStatement(TABLES); ResultSet rs = select.executeQuery()) {
-            while (rs.next()) {
-                if (include.test(rs.getString(1))) {
-                    names.add(rs.getString(1));
-                }
-            }
-        }
-        Map<String, Set<String>> parents = new HashMap<>();
-        try (PreparedStatement select = connection.prepareStatement(REFERENCES); ResultSet rs = select.executeQuery()) {
-            while (rs.next()) {
-                parents.computeIfAbsent(rs.getString(1), k -> new LinkedHashSet<>()).add(rs.getString(2));
-            }
-        }
-        Set<String> ordered = new LinkedHashSet<>();
-        for (String name : names) {
-            visit(name, names, parents, ordered, new LinkedHashSet<>());
-        }
+        List<String> ordered = TenantTables.parentsFirst(connection, include);
         List<Table> tables = new ArrayList<>();
         for (String name : ordered) {
             List<String> columns = new ArrayList<>();
@@ -154,19 +123,6 @@ final class Snapshot {
             tables.add(new Table(name, columns));
         }
         return tables;
-    }
-
-    private static void visit(String name, List<String> names, Map<String, Set<String>> parents, Set<String> ordered,
-                              Set<String> path) {
-        if (ordered.contains(name) || !path.add(name)) {
-            return; // done, or a cycle of references (then the order within it does not matter to COPY's checks: none)
-        }
-        for (String parent : parents.getOrDefault(name, Set.of())) {
-            if (names.contains(parent)) {
-                visit(parent, names, parents, ordered, path);
-            }
-        }
-        ordered.add(name);
     }
 
     /**
