@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -19,9 +20,11 @@ import static java.util.Objects.requireNonNull;
 
 /**
  * Writes checkpoints of the audit chains every {@value #PERIOD_SECONDS} seconds and once more at shutdown: the
- * platform log's head, and the head of every tenant log this node appended to since the last run (at start:
- * every active tenant). Every node writes its own; each checkpoint is a line in the data directory's checkpoint
- * file and on the app log stream.
+ * platform log's head, and the head of every tenant log this node appended to since the last run. The first round
+ * also covers every active tenant (entries a {@code silo} command wrote are anchored that way), but a stop does not
+ * wait for that part: with thousands of tenants it is a connection to each, and a dyno has 30 s to stop. What the
+ * stop cuts short is done by the next start. Every node writes its own; each checkpoint is a line in the data
+ * directory's checkpoint file and on the app log stream.
  */
 public final class AuditCheckpointJob implements AutoCloseable {
     static final int PERIOD_SECONDS = 60;
@@ -30,6 +33,11 @@ public final class AuditCheckpointJob implements AutoCloseable {
     private final SiloCore core;
     private final ScheduledExecutorService executor;
     private final ReentrantLock running = new ReentrantLock();
+    /** The active tenants at start that the first round has still to anchor; emptied by that round. */
+    private final Set<String> atStart = ConcurrentHashMap.newKeySet();
+    private volatile boolean stopping;
+    /** For tests: runs before each tenant log is checkpointed, on the job's thread. */
+    static volatile Runnable beforeTenant = () -> {};
 
     private AuditCheckpointJob(SiloCore core) {
         this.core = requireNonNull(core, "core is null");
@@ -38,7 +46,7 @@ public final class AuditCheckpointJob implements AutoCloseable {
 
     static AuditCheckpointJob start(SiloCore core) {
         AuditCheckpointJob job = new AuditCheckpointJob(core);
-        core.tenantAudit().markChanged(core.tenants().list(false).stream()
+        job.atStart.addAll(core.tenants().list(false).stream()
                 .filter(tenant -> tenant.status() == TenantStatus.ACTIVE).map(Tenant::databaseName).toList());
         job.executor.scheduleWithFixedDelay(job::run, 0, PERIOD_SECONDS, TimeUnit.SECONDS);
         return job;
@@ -57,7 +65,9 @@ public final class AuditCheckpointJob implements AutoCloseable {
                 log.warn("Cannot checkpoint the platform audit log: {}", e.toString());
             }
             Set<String> changed = core.tenantAudit().takeChanged();
-            if (changed.isEmpty()) {
+            Set<String> startRound = new HashSet<>(atStart);
+            atStart.clear();
+            if (changed.isEmpty() && startRound.isEmpty()) {
                 return;
             }
             Set<String> retry = new HashSet<>();
@@ -66,13 +76,21 @@ public final class AuditCheckpointJob implements AutoCloseable {
                 tenants = core.tenants().list(false);
             } catch (RuntimeException e) {
                 core.tenantAudit().markChanged(changed);
+                atStart.addAll(startRound);
                 log.warn("Cannot checkpoint tenant audit logs: {}", e.toString());
                 return;
             }
+            int skipped = 0;
             for (Tenant tenant : tenants) {
-                if (!changed.contains(tenant.databaseName()) || tenant.status() != TenantStatus.ACTIVE) {
+                boolean appended = changed.contains(tenant.databaseName());
+                if (!appended && !startRound.contains(tenant.databaseName()) || tenant.status() != TenantStatus.ACTIVE) {
                     continue;
                 }
+                if (!appended && stopping) {
+                    skipped++; // only the start round's: the next start anchors it
+                    continue;
+                }
+                beforeTenant.run();
                 try {
                     core.tenantDatabases().withConnection(tenant, connection -> {
                         core.tenantAudit().checkpoint(connection, TenantAudit.logName(tenant.id()));
@@ -84,6 +102,9 @@ public final class AuditCheckpointJob implements AutoCloseable {
                 }
             }
             core.tenantAudit().markChanged(retry);
+            if (skipped > 0) {
+                log.info("Stopping: {} tenant audit logs of the start round were left for the next start", skipped);
+            }
         } finally {
             running.unlock();
         }
@@ -92,6 +113,7 @@ public final class AuditCheckpointJob implements AutoCloseable {
     /** Stops the schedule and writes a last round, before the pools close. */
     @Override
     public void close() {
+        stopping = true;
         executor.shutdownNow();
         try {
             executor.awaitTermination(10, TimeUnit.SECONDS);

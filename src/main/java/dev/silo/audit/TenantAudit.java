@@ -153,7 +153,7 @@ public final class TenantAudit {
         return taken;
     }
 
-    /** Asks for a checkpoint of these tenant databases' logs at the next run (at start: every active tenant). */
+    /** Asks for a checkpoint of these tenant databases' logs at the next run. */
     public void markChanged(Collection<String> databaseNames) {
         changed.addAll(databaseNames);
     }

@@ -339,7 +339,7 @@ public final class TenantService {
         }
 
         failures.before(Step.SCHEMA, tenant);
-        migrate(tenant);
+        recordSchemaVersion(tenant, migrate(tenant));
 
         failures.before(Step.ACTIVATE, tenant);
         Tenant activated = Sql.inTransaction(catalog, connection -> {
@@ -390,11 +390,19 @@ public final class TenantService {
                 return false;
             }
             Optional<MigrationVersion> shipped = TenantSpares.shippedSchemaVersion();
-            if (shipped.isPresent() && appliedSchemaVersion(tenant).compareTo(shipped.get()) >= 0) {
-                currentSchemas.add(tenant.id());
+            if (shipped.isPresent() && recordedSchemaVersion(tenant).map(v -> v.compareTo(shipped.get()) >= 0).orElse(false)) {
+                currentSchemas.add(tenant.id()); // the catalog's word: no session to the tenant's database
                 return false;
             }
-            migrate(tenant);
+            if (shipped.isPresent()) {
+                MigrationVersion applied = appliedSchemaVersion(tenant);
+                if (applied.compareTo(shipped.get()) >= 0) {
+                    recordSchemaVersion(tenant, applied);
+                    currentSchemas.add(tenant.id());
+                    return false;
+                }
+            }
+            recordSchemaVersion(tenant, migrate(tenant));
             log.info("Migrated the schema of tenant {} to this build's version before using it", tenant.slug());
             return true;
         } catch (RuntimeException e) {
@@ -406,6 +414,49 @@ public final class TenantService {
                     + "try again in a few seconds", Duration.ofSeconds(5));
         } finally {
             lock.unlock();
+        }
+    }
+
+    private static final String RECORDED_SCHEMA_VERSION = "SELECT schema_version FROM tenants WHERE id = ?";
+    private static final String RECORD_SCHEMA_VERSION = "UPDATE tenants SET schema_version = ? WHERE id = ?";
+
+    /**
+     * The schema version the catalog says the tenant's database is at (catalog V13), written only by a node that
+     * has just migrated or read that database's history; empty when unknown or unreadable (the caller then reads
+     * the tenant's own history). Restores and moves leave their copy at this build's version or newer.
+     */
+    private Optional<MigrationVersion> recordedSchemaVersion(Tenant tenant) {
+        try {
+            return Sql.withConnection(catalog, connection -> {
+                try (PreparedStatement statement = connection.prepareStatement(RECORDED_SCHEMA_VERSION)) {
+                    statement.setObject(1, tenant.id());
+                    try (ResultSet rs = statement.executeQuery()) {
+                        return rs.next() && rs.getString(1) != null
+                                ? Optional.of(MigrationVersion.fromVersion(rs.getString(1))) : Optional.<MigrationVersion>empty();
+                    }
+                }
+            });
+        } catch (RuntimeException e) {
+            log.debug("Cannot read the recorded schema version of tenant {}: {}", tenant.slug(), e.toString());
+            return Optional.empty();
+        }
+    }
+
+    /** Records the version a tenant's database was seen at; a failure only costs the next node a session to it. */
+    private void recordSchemaVersion(Tenant tenant, MigrationVersion version) {
+        if (version == null || MigrationVersion.EMPTY.equals(version)) {
+            return;
+        }
+        try {
+            Sql.withConnection(catalog, connection -> {
+                try (PreparedStatement statement = connection.prepareStatement(RECORD_SCHEMA_VERSION)) {
+                    statement.setString(1, version.getVersion());
+                    statement.setObject(2, tenant.id());
+                    return statement.executeUpdate();
+                }
+            });
+        } catch (RuntimeException e) {
+            log.warn("Cannot record the schema version of tenant {} in the catalog: {}", tenant.slug(), e.toString());
         }
     }
 

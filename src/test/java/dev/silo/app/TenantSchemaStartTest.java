@@ -2,6 +2,7 @@ package dev.silo.app;
 
 import dev.silo.audit.Actor;
 import dev.silo.tenant.Tenant;
+import dev.silo.tenant.TenantSpares;
 import dev.silo.audit.TenantAudit;
 import dev.silo.testing.TestingHttp;
 import dev.silo.testing.TestingSilo;
@@ -61,6 +62,9 @@ class TenantSchemaStartTest {
             assertThat(login.status()).as(login.body()).isEqualTo(200);
             assertThat(hasV4(silo, first)).isTrue();
             assertThat(storedEmail(silo, first)).isEqualTo(ZOE_NFC);
+            String shipped = TenantSpares.shippedSchemaVersion().orElseThrow().getVersion();
+            assertThat(recordedVersion(silo, first)).as("the catalog now says where the tenant is").isEqualTo(shipped);
+            assertThat(recordedVersion(silo, second)).isEqualTo("3");
             assertThat(hasV4(silo, second)).as("only the tenant asked for").isFalse();
 
             // Once per node: the next request does not look at the schema again.
@@ -94,6 +98,29 @@ class TenantSchemaStartTest {
             return null;
         });
         forgetV4(silo, tenant);
+        recordVersion(silo, tenant, "3"); // what the older release that made it would have recorded
+    }
+
+    private static void recordVersion(Silo silo, Tenant tenant, String version) {
+        dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (PreparedStatement update = connection.prepareStatement("UPDATE tenants SET schema_version = ? WHERE id = ?")) {
+                update.setString(1, version);
+                update.setObject(2, tenant.id());
+                return update.executeUpdate();
+            }
+        });
+    }
+
+    private static String recordedVersion(Silo silo, Tenant tenant) {
+        return dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (PreparedStatement select = connection.prepareStatement("SELECT schema_version FROM tenants WHERE id = ?")) {
+                select.setObject(1, tenant.id());
+                try (ResultSet rs = select.executeQuery()) {
+                    rs.next();
+                    return rs.getString(1);
+                }
+            }
+        });
     }
 
     private static void forgetV4(Silo silo, Tenant tenant) {
