@@ -3,7 +3,6 @@ package dev.silo.backup;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -94,22 +93,37 @@ public final class FileBackupStore implements BackupStore {
     public List<StoredObject> list(String prefix) throws IOException {
         BackupStore.checkPrefix(prefix);
         List<StoredObject> objects = new ArrayList<>();
-        try (Stream<Path> files = Files.walk(root)) {
-            for (Path file : (Iterable<Path>) files.filter(Files::isRegularFile).filter(p -> !isTemporary(p))::iterator) {
-                String name = root.relativize(file).toString().replace(file.getFileSystem().getSeparator(), "/");
-                if (name.startsWith(prefix) && BackupStore.NAME.matcher(name).matches()) {
-                    try {
-                        var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+        // Writers rename temporary files into place and the retention job deletes, while this walks: an entry that
+        // is gone by the time it is visited (or a directory removed under the walk) is simply not listed.
+        Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attributes) {
+                if (attributes.isRegularFile() && !isTemporary(file)) {
+                    String name = root.relativize(file).toString().replace(file.getFileSystem().getSeparator(), "/");
+                    if (name.startsWith(prefix) && BackupStore.NAME.matcher(name).matches()) {
                         objects.add(new StoredObject(name, attributes.size(),
                                 java.util.Optional.of(attributes.lastModifiedTime().toInstant())));
-                    } catch (NoSuchFileException deletedMeanwhile) {
-                        // deleted between the walk and the size: not listed
                     }
                 }
+                return java.nio.file.FileVisitResult.CONTINUE;
             }
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return java.nio.file.FileVisitResult.CONTINUE; // deleted or renamed meanwhile
+                }
+                throw e;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult postVisitDirectory(Path directory, IOException e) throws IOException {
+                if (e != null && !(e instanceof NoSuchFileException)) {
+                    throw e;
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
         objects.sort(Comparator.comparing(StoredObject::name));
         return objects;
     }

@@ -89,4 +89,37 @@ class FileBackupStoreTest extends BackupStoreContractTest {
             assertThat(dir.resolve("x")).doesNotExist();
         }
     }
+
+    /** Bench run of 2026-12-08: GET /admin/backups answered 500 when a base backup renamed a part into place mid-walk. */
+    @Test
+    void listingWhileObjectsAreWrittenAndDeletedNeverFails() throws Exception {
+        Path dir = TestingSilo.newDataDir("store-churn");
+        try (FileBackupStore store = new FileBackupStore(dir.resolve("backups"))) {
+            store.put("base/b0/manifest.json", bytes("{}"));
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<Throwable> writerFailed = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread writer = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; !done.get(); i++) {
+                        store.put("base/b" + (i % 7) + "/db/" + i + ".tar", bytes("part " + i));
+                        if (i % 3 == 0) {
+                            store.delete("base/b" + (i % 7) + "/db/" + (i - 3) + ".tar");
+                        }
+                    }
+                } catch (Throwable e) {
+                    writerFailed.set(e);
+                }
+            });
+            try {
+                for (int round = 0; round < 300; round++) {
+                    assertThat(store.list("base/")).as("round " + round).isNotEmpty()
+                            .allSatisfy(object -> assertThat(object.name()).doesNotContain(".tmp"));
+                }
+            } finally {
+                done.set(true);
+                writer.join();
+            }
+            assertThat(writerFailed.get()).isNull();
+        }
+    }
 }
