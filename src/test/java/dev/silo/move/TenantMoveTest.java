@@ -340,6 +340,198 @@ class TenantMoveTest {
         assertThat(http.get("/t/" + tenant.slug() + "/health").status()).isEqualTo(200);
     }
 
+    /**
+     * Two users swap their emails (a unique column) in one transaction, through a temporary value, once after the
+     * snapshot copy and once just before the freeze. Replayed one row at a time, each swap meets the other row's old
+     * value on the target (a unique violation); the move completes, and the target holds what the source holds,
+     * the users' sessions too (a row rewritten by delete and insert would take them with it, ON DELETE CASCADE).
+     */
+    @Test
+    @Order(5)
+    void twoRowsSwappingAUniqueValueDuringTheMoveDoNotBreakIt() throws Exception {
+        Assumptions.assumeTrue(machine, "no PostgreSQL with TLS on 127.0.0.1:5432");
+        reopenMachine();
+        Tenant tenant = tenant("swap");
+        UUID ann = UUID.randomUUID();
+        UUID bob = UUID.randomUUID();
+        silo.core().tenantDatabases().inTransaction(tenant, connection -> {
+            for (UUID user : List.of(ann, bob)) {
+                try (PreparedStatement insert = connection.prepareStatement("""
+                        INSERT INTO users (id, email, email_normalized, password_hash, role, created_at, updated_at,
+                                           password_changed_at)
+                        VALUES (?, ?, ?, 'not a hash', 'member', now(), now(), now())
+                        """)) {
+                    String email = (user.equals(ann) ? "ann" : "bob") + "@swap.example";
+                    insert.setObject(1, user);
+                    insert.setString(2, email);
+                    insert.setString(3, email);
+                    insert.executeUpdate();
+                }
+                try (PreparedStatement insert = connection.prepareStatement("""
+                        INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (gen_random_uuid(), ?, now(),
+                                              now() + interval '1 day')
+                        """)) {
+                    insert.setObject(1, user);
+                    insert.executeUpdate();
+                }
+            }
+            return null;
+        });
+        var url = silo.core().placements().tenantUrl(tenant);
+        List<String> progress = new CopyOnWriteArrayList<>();
+        AtomicInteger swaps = new AtomicInteger();
+        Map<String, Object> result;
+        try (Connection writer = DriverManager.getConnection(url.jdbcUrl(), url.properties());
+             Jobs jobs = new Jobs(silo.core().catalog())) {
+            TenantMoves moves = Silo.tenantMoves(silo.core(), jobs);
+            result = moves.run(moves.prepare(tenant.slug(), MACHINE, Actor.SYSTEM), line -> {
+                progress.add(line);
+                // After the snapshot (the first catch-up round replays it) and before the freeze (its last round does).
+                if (line.startsWith("copied ") || line.startsWith("refusing writes")) {
+                    swapEmails(writer, ann, bob);
+                    swaps.incrementAndGet();
+                }
+            });
+        }
+        assertThat(swaps.get()).as(String.join("\n", progress)).isEqualTo(2);
+        assertThat(result.get("to")).isEqualTo(MACHINE);
+        Tenant now = silo.tenants().get(tenant.slug());
+        assertThat(silo.tenants().view(now).get("placement")).isEqualTo(MACHINE);
+        UUID embedded = silo.core().placements().find("embedded").id();
+        var source = silo.core().placements().adminUrl(embedded, tenant.databaseName());
+        for (String query : List.of("SELECT string_agg(id || '=' || email_normalized, ',' ORDER BY id) FROM users",
+                "SELECT string_agg(id || '>' || user_id, ',' ORDER BY id) FROM sessions")) {
+            String onSource;
+            try (Connection connection = DriverManager.getConnection(source.jdbcUrl(), source.properties())) {
+                onSource = text(connection, query);
+            }
+            String onTarget;
+            try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/" + tenant.databaseName(),
+                    machineProperties())) {
+                onTarget = text(connection, query);
+            }
+            assertThat(onTarget).as(query).isEqualTo(onSource).isNotNull();
+        }
+        assertThat(machineQuery(tenant.databaseName(), "SELECT count(*) FROM sessions")).isEqualTo(2);
+    }
+
+    /** One committed transaction that swaps the two users' emails through a temporary value. */
+    private static void swapEmails(Connection connection, UUID first, UUID second) {
+        try {
+            connection.setAutoCommit(false);
+            String firstEmail = email(connection, first);
+            String secondEmail = email(connection, second);
+            try (PreparedStatement update = connection.prepareStatement("UPDATE users SET email_normalized = ? WHERE id = ?")) {
+                for (Object[] step : List.of(new Object[] {"swapping@swap.example", first}, new Object[] {firstEmail, second},
+                        new Object[] {secondEmail, first})) {
+                    update.setString(1, (String) step[0]);
+                    update.setObject(2, step[1]);
+                    assertThat(update.executeUpdate()).isEqualTo(1);
+                }
+            }
+            connection.commit();
+            connection.setAutoCommit(true);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot swap the emails: " + e.getMessage(), e);
+        }
+    }
+
+    private static String email(Connection connection, UUID user) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT email_normalized FROM users WHERE id = ?")) {
+            select.setObject(1, user);
+            try (ResultSet rs = select.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
+    }
+
+    private static String text(Connection connection, String query) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement(query); ResultSet rs = select.executeQuery()) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /**
+     * {@code silo tenants move} as an operator runs it: each step, then the outcome (or JSON with --json), exit 0;
+     * a wrong slug, placement or target is one line on stderr and exit 1, a missing --to a usage error.
+     */
+    @Test
+    @Order(6)
+    void theMoveCommandMovesATenantAndRefusesBadMovesInOneLine() {
+        Assumptions.assumeTrue(machine, "no PostgreSQL with TLS on 127.0.0.1:5432");
+        reopenMachine();
+        Tenant tenant = tenant("cli-move");
+        TestingHttp admin = admin(tenant);
+        String notes = collection(admin, tenant);
+        String id = admin.post("/t/" + tenant.slug() + "/collections/" + notes + "/records", "{\"kept\": true}").json()
+                .get("id").asText();
+
+        Run moved = cli("tenants", "move", tenant.slug(), "--to", MACHINE);
+        assertThat(moved.code()).as(moved.out() + moved.err()).isZero();
+        assertThat(moved.out()).contains("creating the database of " + tenant.slug() + " on " + MACHINE, "in one snapshot",
+                "refusing writes to " + tenant.slug(), "moved tenant " + tenant.slug() + " from embedded to " + MACHINE,
+                "writes paused");
+        assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo(MACHINE);
+        assertThat(admin.get("/t/" + tenant.slug() + "/collections/" + notes + "/records/" + id).status()).isEqualTo(200);
+
+        Run back = cli("tenants", "move", tenant.slug(), "--to", "embedded", "--json");
+        assertThat(back.code()).as(back.out() + back.err()).isZero();
+        JsonNode json = back.json();
+        assertThat(json.get("tenant").asText()).isEqualTo(tenant.slug());
+        assertThat(json.get("from").asText()).isEqualTo(MACHINE);
+        assertThat(json.get("to").asText()).isEqualTo("embedded");
+        assertThat(json.get("rows").get("records").asLong()).isEqualTo(1);
+        assertThat(json.get("write_pause_ms").asLong()).isNotNegative();
+        assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
+        assertThat(admin.get("/t/" + tenant.slug() + "/collections/" + notes + "/records/" + id).status()).isEqualTo(200);
+
+        assertOneLineError(cli("tenants", "move", "no-such-tenant", "--to", MACHINE), "no-such-tenant");
+        assertOneLineError(cli("tenants", "move", tenant.slug(), "--to", "nowhere"), "no placement named 'nowhere'");
+        assertOneLineError(cli("tenants", "move", tenant.slug(), "--to", "embedded"), "already on placement 'embedded'");
+        Run missing = cli("tenants", "move", tenant.slug());
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("--to");
+        Run help = cli("tenants", "move", "--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("Move a tenant's database to another placement while it is served");
+        assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
+    }
+
+    private record Run(int code, String out, String err) {
+        JsonNode json() {
+            try {
+                return dev.silo.platform.http.Json.MAPPER.readTree(out);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("not JSON: " + out + err, e);
+            }
+        }
+    }
+
+    /** The {@code silo} command line, run against this test's node as an operator runs it. */
+    private static Run cli(String... args) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        List<String> full = new java.util.ArrayList<>(List.of(args));
+        full.add("--data-dir");
+        full.add(silo.config().dataDir().toString());
+        int code = dev.silo.app.Main.run(full.toArray(String[]::new), Map.of(),
+                new java.io.PrintStream(out, true, StandardCharsets.UTF_8), new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static void assertOneLineError(Run run, String says) {
+        assertThat(run.code()).as(run.out() + run.err()).isEqualTo(1);
+        assertThat(run.err().strip()).startsWith("silo: ").contains(says);
+        assertThat(run.err().strip().lines().count()).as(run.err()).isEqualTo(1);
+    }
+
+    /** The earlier tests drained the machine's placement; these move tenants onto it again. */
+    private static void reopenMachine() {
+        silo.core().placements().setAccepting(MACHINE, true, Actor.SYSTEM);
+    }
+
     // ---- helpers
 
     private static Tenant tenant(String prefix) {
