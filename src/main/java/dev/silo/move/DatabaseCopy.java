@@ -31,8 +31,10 @@ import static java.util.Objects.requireNonNull;
  * writes in progress on its table, so every change the snapshot misses is in the log. A round
  * ({@link #applyChanges}) deletes the log entries it can see and, in the same REPEATABLE READ snapshot, reads the
  * current rows of those keys: rows gone are deleted on the target (children first), rows present are upserted
- * (parents first; an unchanged row is left alone, so the append-only audit trigger never fires). Entries of writes
- * still in flight stay for the next round; a round is idempotent, so one that failed halfway is simply repeated.
+ * (parents first; an unchanged row is left alone, so the append-only audit trigger never fires; a row whose values
+ * in a unique index change is parked first, so that rows swapping a unique value in one transaction do not collide on
+ * the target, see {@link #park}). Entries of writes still in flight stay for the next round; a round is idempotent,
+ * so one that failed halfway is simply repeated.
  */
 final class DatabaseCopy {
     static final String LOG_TABLE = "silo_move_log";
@@ -41,12 +43,16 @@ final class DatabaseCopy {
 
     private DatabaseCopy() {}
 
-    /** A table, its columns and primary-key columns, all plain identifiers (checked by {@link Sql#identifier}). */
-    record Table(String name, List<String> columns, List<String> keys) {
+    /**
+     * A table, its columns, primary-key columns and unique indexes besides the primary key, all plain identifiers
+     * (checked by {@link Sql#identifier}).
+     */
+    record Table(String name, List<String> columns, List<String> keys, List<Unique> uniques) {
         Table {
             requireNonNull(name, "name is null");
             columns = List.copyOf(columns);
             keys = List.copyOf(keys);
+            uniques = List.copyOf(uniques);
         }
 
         String quoted() {
@@ -63,6 +69,34 @@ final class DatabaseCopy {
                     + key + "))." + Sql.identifier(k)).collect(Collectors.joining(" AND "));
         }
     }
+
+    /**
+     * A unique index other than the primary key: the columns it reads (in its expressions and predicate too), and
+     * the one a round parks while it rewrites the index's values, when the index has one: a text or uuid column
+     * outside the primary key and every foreign key (a parked value must keep its row's key and its references).
+     * Without one, two rows that swap the index's values in one transaction fail the round with a unique violation.
+     */
+    record Unique(String index, List<String> columns, String parkColumn, boolean parkUuid) {
+        Unique {
+            requireNonNull(index, "index is null");
+            columns = List.copyOf(columns);
+        }
+    }
+
+    private static final String UNIQUES = """
+            SELECT ic.relname, a.attname, a.atttypid = 'uuid'::regtype AS is_uuid,
+                   a.atttypid IN ('text'::regtype, 'character varying'::regtype, 'uuid'::regtype) AND a.attgenerated = ''
+                     AND NOT EXISTS (SELECT 1 FROM pg_index p WHERE p.indrelid = i.indrelid AND p.indisprimary
+                                     AND a.attnum = ANY (p.indkey))
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid AND c.contype = 'f'
+                                     AND a.attnum = ANY (c.conkey)) AS parkable
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+               AND (a.attnum = ANY (i.indkey) OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                    AND d.objid = i.indexrelid AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum))
+            WHERE i.indrelid = ('public.' || quote_ident(?))::regclass AND i.indisunique AND NOT i.indisprimary
+            ORDER BY ic.relname, a.attnum
+            """;
 
     private static final String COLUMNS = """
             SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false) FROM pg_attribute a
@@ -99,9 +133,34 @@ final class DatabaseCopy {
             if (keys.isEmpty()) {
                 throw new IllegalStateException("table " + name + " has no primary key, so its changes cannot be followed");
             }
-            tables.add(new Table(name, columns, keys));
+            tables.add(new Table(name, columns, keys, uniques(connection, name)));
         }
         return tables;
+    }
+
+    private static List<Unique> uniques(Connection connection, String table) throws SQLException {
+        Map<String, List<String>> columns = new LinkedHashMap<>();
+        Map<String, String> park = new LinkedHashMap<>();
+        Map<String, Boolean> parkUuid = new LinkedHashMap<>();
+        try (PreparedStatement select = connection.prepareStatement(UNIQUES)) {
+            select.setString(1, table);
+            try (ResultSet rs = select.executeQuery()) {
+                while (rs.next()) {
+                    String index = rs.getString(1);
+                    String column = rs.getString(2);
+                    Sql.identifier(column);
+                    columns.computeIfAbsent(index, i -> new ArrayList<>()).add(column);
+                    if (rs.getBoolean(4) && !park.containsKey(index)) {
+                        park.put(index, column);
+                        parkUuid.put(index, rs.getBoolean(3));
+                    }
+                }
+            }
+        }
+        List<Unique> uniques = new ArrayList<>();
+        columns.forEach((index, read) -> uniques.add(new Unique(index, read, park.get(index),
+                parkUuid.getOrDefault(index, false))));
+        return uniques;
     }
 
     /** Creates the change log and its triggers on the source, in one transaction (waiting for writes in progress). */
@@ -271,6 +330,7 @@ final class DatabaseCopy {
         if (rows == 0) {
             return;
         }
+        park(target, table, stage);
         List<String> others = table.columns().stream().filter(c -> !table.keys().contains(c)).toList();
         String conflict = others.isEmpty() ? "DO NOTHING" : "DO UPDATE SET "
                 + others.stream().map(c -> Sql.identifier(c) + " = excluded." + Sql.identifier(c)).collect(Collectors.joining(", "))
@@ -286,6 +346,33 @@ final class DatabaseCopy {
             statement.executeUpdate("INSERT INTO " + table.quoted() + " (" + table.columnList() + ") SELECT " + table.columnList()
                     + " FROM " + Sql.identifier(stage) + " ON CONFLICT (" + table.keys().stream().map(Sql::identifier)
                     .collect(Collectors.joining(", ")) + ") " + conflict);
+        }
+    }
+
+    /**
+     * Before the staged rows are written: every target row of the round whose values in a unique index change gets
+     * a unique stand-in in that index's park column. Writing the rows one by one would otherwise meet a value that
+     * another row of the same round is about to give up (two rows that swapped their emails in one transaction,
+     * say), a violation PostgreSQL reports at once for a unique index that is not deferrable. A row whose index
+     * values change is in the round (the source's snapshot held each value once, so the row that held it on the
+     * target changed too), so every stand-in is overwritten by the upsert that follows, in the same transaction.
+     * Parking updates the row in place, where deleting and inserting it would cascade to the rows referencing it.
+     */
+    private static void park(Connection target, Table table, String stage) throws SQLException {
+        String match = table.keys().stream().map(k -> "t." + Sql.identifier(k) + " = s." + Sql.identifier(k))
+                .collect(Collectors.joining(" AND "));
+        for (Unique unique : table.uniques()) {
+            if (unique.parkColumn() == null) {
+                continue;
+            }
+            String standIn = unique.parkUuid() ? "gen_random_uuid()" : "'silo-move-parked:' || gen_random_uuid()";
+            String changed = "ROW(" + unique.columns().stream().map(c -> "t." + Sql.identifier(c)).collect(Collectors.joining(", "))
+                    + ") IS DISTINCT FROM ROW(" + unique.columns().stream().map(c -> "s." + Sql.identifier(c))
+                    .collect(Collectors.joining(", ")) + ")";
+            try (Statement statement = target.createStatement()) {
+                statement.executeUpdate("UPDATE " + table.quoted() + " t SET " + Sql.identifier(unique.parkColumn()) + " = "
+                        + standIn + " FROM " + Sql.identifier(stage) + " s WHERE " + match + " AND " + changed);
+            }
         }
     }
 
