@@ -35,9 +35,15 @@ import static java.util.Objects.requireNonNull;
  * in a unique index change is parked first, so that rows swapping a unique value in one transaction do not collide on
  * the target, see {@link #park}). Entries of writes still in flight stay for the next round; a round is idempotent,
  * so one that failed halfway is simply repeated.
+ *
+ * <p><b>The checks</b>: a round can compare the row counts of every table on both sides as of its snapshot (the
+ * last one before the freeze, {@link Check#COUNT_ROWS}); the rounds under the freeze keep their keys, and
+ * {@link #verifyChanged} compares those rows one by one, which reads what changed rather than the whole tenant.
  */
 final class DatabaseCopy {
     static final String LOG_TABLE = "silo_move_log";
+    /** A temporary table of the rounds' source session: the keys the rounds under the freeze carried. */
+    private static final String CHECKED_TABLE = "silo_move_checked";
     private static final String CAPTURE_FUNCTION = "silo_move_capture";
     private static final String TRIGGER = "silo_move_capture";
 
@@ -254,12 +260,36 @@ final class DatabaseCopy {
         }
     }
 
+    /** What a round does besides bringing the changes over. */
+    enum Check {
+        /** Nothing more. */
+        NONE,
+        /**
+         * Compares the row counts of every table: the source's in the round's snapshot, the target's once the round
+         * is applied (the whole tenant is read; done before the freeze, while writes go on).
+         */
+        COUNT_ROWS,
+        /** Keeps the round's keys on the source connection for {@link #verifyChanged} (the rounds under the freeze). */
+        KEEP_KEYS
+    }
+
+    /** What a round carried: its distinct keys, and with {@link Check#COUNT_ROWS} the rows per table (else empty). */
+    record Round(int keys, Map<String, Long> rows) {}
+
     /**
      * One round of changes: the keys logged (and committed) since the last round, brought to the target as the
      * source holds them now. Returns how many distinct keys the round carried (0: the target matches the source as
      * of the round's snapshot).
      */
     static int applyChanges(Connection source, Connection target, List<Table> tables) throws SQLException {
+        return applyChanges(source, target, tables, Check.NONE).keys();
+    }
+
+    /**
+     * A round ({@link #applyChanges(Connection, Connection, List)}) with a check; with {@link Check#COUNT_ROWS} a
+     * mismatch fails the round (nothing of it is committed).
+     */
+    static Round applyChanges(Connection source, Connection target, List<Table> tables, Check check) throws SQLException {
         source.setAutoCommit(false);
         source.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
         target.setAutoCommit(false);
@@ -269,6 +299,9 @@ final class DatabaseCopy {
                 statement.execute("CREATE TEMP TABLE silo_move_batch (tbl text NOT NULL, pk jsonb NOT NULL) ON COMMIT DROP");
                 keys = statement.executeUpdate("WITH taken AS (DELETE FROM " + LOG_TABLE + " RETURNING tbl, pk) "
                         + "INSERT INTO silo_move_batch SELECT DISTINCT tbl, pk FROM taken");
+                if (check == Check.KEEP_KEYS && keys > 0) {
+                    statement.executeUpdate("INSERT INTO " + CHECKED_TABLE + " SELECT tbl, pk FROM silo_move_batch");
+                }
             }
             if (keys > 0) {
                 for (Table table : tables.reversed()) {
@@ -278,9 +311,18 @@ final class DatabaseCopy {
                     upsertPresent(source, target, table);
                 }
             }
+            Map<String, Long> rows = Map.of();
+            if (check == Check.COUNT_ROWS) {
+                rows = count(source, tables);
+                Map<String, Long> targetRows = count(target, tables);
+                if (!rows.equals(targetRows)) {
+                    throw new IllegalStateException("the copy does not match: the source holds " + rows + " rows and the "
+                            + "target " + targetRows);
+                }
+            }
             target.commit();
             source.commit();
-            return keys;
+            return new Round(keys, rows);
         } catch (SQLException | RuntimeException e) {
             target.rollback();
             source.rollback();
@@ -290,6 +332,63 @@ final class DatabaseCopy {
             source.setAutoCommit(true);
             target.setAutoCommit(true);
         }
+    }
+
+    /** Empties (creating it first if need be) the source session's list of keys kept by {@link Check#KEEP_KEYS}. */
+    static void forgetKeptKeys(Connection source) throws SQLException {
+        try (Statement statement = source.createStatement()) {
+            statement.execute("CREATE TEMP TABLE IF NOT EXISTS " + CHECKED_TABLE + " (tbl text NOT NULL, pk jsonb NOT NULL)");
+            statement.execute("TRUNCATE " + CHECKED_TABLE);
+        }
+    }
+
+    /**
+     * Under the freeze, after the last round: every row the rounds kept the keys of (changed since the rounds that
+     * compared the row counts) is the same on both sides, or absent from both. Reads what the rows changed, not the
+     * whole tenant. Returns how many rows it compared; a difference fails the move (no row's value is named).
+     */
+    static int verifyChanged(Connection source, Connection target, List<Table> tables) throws SQLException {
+        int compared = 0;
+        for (Table table : tables) {
+            Map<String, String> onSource = new LinkedHashMap<>();
+            try (PreparedStatement select = source.prepareStatement("SELECT k.pk::text, " + rowDigest(table) + " FROM "
+                    + "(SELECT DISTINCT pk FROM " + CHECKED_TABLE + " WHERE tbl = ?) k LEFT JOIN " + table.quoted() + " t ON "
+                    + table.keyMatch("t", "k.pk"))) {
+                select.setString(1, table.name());
+                try (ResultSet rs = select.executeQuery()) {
+                    while (rs.next()) {
+                        onSource.put(rs.getString(1), rs.getString(2));
+                    }
+                }
+            }
+            if (onSource.isEmpty()) {
+                continue;
+            }
+            Map<String, String> onTarget = new LinkedHashMap<>();
+            try (PreparedStatement select = target.prepareStatement("SELECT k.pk::text, " + rowDigest(table) + " FROM "
+                    + "jsonb_array_elements(?::jsonb) k(pk) LEFT JOIN " + table.quoted() + " t ON " + table.keyMatch("t", "k.pk"))) {
+                select.setString(1, "[" + String.join(", ", onSource.keySet()) + "]");
+                try (ResultSet rs = select.executeQuery()) {
+                    while (rs.next()) {
+                        onTarget.put(rs.getString(1), rs.getString(2));
+                    }
+                }
+            }
+            long differ = onSource.entrySet().stream()
+                    .filter(entry -> !java.util.Objects.equals(entry.getValue(), onTarget.get(entry.getKey()))).count();
+            if (differ > 0 || onTarget.size() != onSource.size()) {
+                throw new IllegalStateException("the copy does not match: " + differ + " of the " + onSource.size() + " rows of "
+                        + table.name() + " changed during the move differ between the source and the target");
+            }
+            compared += onSource.size();
+        }
+        return compared;
+    }
+
+    /** The row {@code t}'s digest (null when no row matched): its columns' text forms, which both servers write alike. */
+    private static String rowDigest(Table table) {
+        return "CASE WHEN t." + Sql.identifier(table.keys().getFirst()) + " IS NULL THEN NULL ELSE md5(ROW("
+                + table.columns().stream().map(c -> "t." + Sql.identifier(c)).collect(Collectors.joining(", ")) + ")::text) END";
     }
 
     private static void deleteGone(Connection source, Connection target, Table table) throws SQLException {
@@ -382,7 +481,7 @@ final class DatabaseCopy {
         return "'" + name + "'";
     }
 
-    /** Row counts of every table (both sides are compared under the freeze, before the switch). */
+    /** Row counts of every table. */
     static Map<String, Long> count(Connection connection, List<Table> tables) throws SQLException {
         Map<String, Long> rows = new LinkedHashMap<>();
         try (Statement statement = connection.createStatement()) {

@@ -46,11 +46,12 @@ import static java.util.Objects.requireNonNull;
  * the source and the rows are copied in one snapshot, then the changes made meanwhile, in rounds ({@link
  * DatabaseCopy}). The servers are not asked for logical replication: Silo's embedded PostgreSQL and most managed ones
  * run {@code wal_level=replica}, and a subscription needs rights the placement's admin account need not hold. Instead
- * a <b>write freeze</b> of at most a few seconds: the tenant's writes answer 503 {@code tenant-moving} with
- * {@code Retry-After} on every node, the move locks the source tables against writes (waiting for the writes in
- * progress, so nothing acknowledged is missed), copies the last changes, compares the row counts, and switches the
- * catalog in one transaction, which every node hears of (LISTEN/NOTIFY) and so retires its pool. Reads are served
- * from the source until then and from the target after. The source copy's role then cannot log in and its sessions
+ * a <b>write freeze</b> of at most a few seconds: the row counts of every table are compared first, while writes go
+ * on; then the tenant's writes answer 503 {@code tenant-moving} with {@code Retry-After} on every node, the move locks
+ * the source tables against writes (waiting for the writes in progress, so nothing acknowledged is missed), copies the
+ * last changes, compares the rows they touched on both sides (what the freeze costs follows the changes, not the
+ * tenant's size), and switches the catalog in one transaction, which every node hears of (LISTEN/NOTIFY) and so
+ * retires its pool. Reads are served from the source until then and from the target after. The source copy's role then cannot log in and its sessions
  * are ended; the copy is kept for the tenants' retention window, then dropped by the lifecycle job.
  *
  * <p>A move that fails before the switch leaves the tenant on the source and removes the target copy and the change
@@ -216,13 +217,15 @@ public final class TenantMoves {
                     carried = DatabaseCopy.applyChanges(rounds, target, tables);
                 }
                 long pause = -1;
+                Freeze freeze = null;
                 for (int attempt = 1; attempt <= FREEZE_ATTEMPTS && pause < 0; attempt++) {
-                    Optional<Long> frozen = freezeAndSwitch(prepared, tables, source, rounds, target, report);
+                    // The whole tenant is counted here, while writes go on; the freeze checks only what changed since.
+                    Map<String, Long> counted = DatabaseCopy.applyChanges(rounds, target, tables, DatabaseCopy.Check.COUNT_ROWS).rows();
+                    roundCount++;
+                    Optional<Freeze> frozen = freezeAndSwitch(prepared, tables, counted, source, rounds, target, report);
                     if (frozen.isPresent()) {
-                        pause = frozen.get();
-                    } else {
-                        DatabaseCopy.applyChanges(rounds, target, tables);
-                        roundCount++;
+                        freeze = frozen.get();
+                        pause = freeze.pauseNanos();
                     }
                 }
                 if (pause < 0) {
@@ -237,6 +240,7 @@ public final class TenantMoves {
                 result.put("rows", rows);
                 result.put("rounds", roundCount);
                 result.put("write_pause_ms", pause / 1_000_000);
+                result.put("rows_checked_in_freeze", freeze.rowsChecked());
             }
             result.put("move_ms", (System.nanoTime() - started) / 1_000_000);
             report.accept("moved tenant " + tenant.slug() + " from " + prepared.source.name() + " to " + prepared.target.name()
@@ -270,15 +274,20 @@ public final class TenantMoves {
         }
     }
 
+    /** A freeze that switched: how long writes were refused, and how many changed rows it compared on both sides. */
+    private record Freeze(long pauseNanos, int rowsChecked) {}
+
     /**
      * The freeze: writes refused on every node, the source tables locked against the writes still in progress,
-     * the last changes copied, the row counts compared, the catalog switched, the source retired. Empty when the
-     * writes in progress did not end within {@link #LOCK_WAIT} (the freeze is lifted, the caller tries again).
-     *
-     * @return how long writes were refused, in nanoseconds
+     * the last changes copied, the rows they touched compared, the catalog switched, the source retired. The caller
+     * compared the row counts of every table just before, in a round's snapshot; every change since is logged and
+     * carried by the rounds under the lock, so comparing those rows, row by row, completes the check at the cost of
+     * the changes, whatever the tenant's size. Empty when the writes in progress did not end within
+     * {@link #LOCK_WAIT} (the freeze is lifted, the caller counts again and tries again).
      */
-    private Optional<Long> freezeAndSwitch(Prepared prepared, List<DatabaseCopy.Table> tables, Connection source,
-                                           Connection rounds, Connection target, Consumer<String> report) throws SQLException {
+    private Optional<Freeze> freezeAndSwitch(Prepared prepared, List<DatabaseCopy.Table> tables, Map<String, Long> counted,
+                                             Connection source, Connection rounds, Connection target,
+                                             Consumer<String> report) throws SQLException {
         Tenant tenant = prepared.tenant;
         phase(prepared, "freezing", "refusing writes to " + tenant.slug() + " while the last changes are copied", report);
         setFrozen(prepared, true);
@@ -301,19 +310,15 @@ public final class TenantMoves {
                 }
                 throw e;
             }
-            while (DatabaseCopy.applyChanges(rounds, target, tables) > 0) {
+            DatabaseCopy.forgetKeptKeys(rounds);
+            while (DatabaseCopy.applyChanges(rounds, target, tables, DatabaseCopy.Check.KEEP_KEYS).keys() > 0) {
                 // nothing can be logged now: this ends after one or two rounds
             }
-            Map<String, Long> sourceRows = DatabaseCopy.count(rounds, tables);
-            Map<String, Long> targetRows = DatabaseCopy.count(target, tables);
-            if (!sourceRows.equals(targetRows)) {
-                throw new IllegalStateException("the copy does not match: the source holds " + sourceRows + " rows and the "
-                        + "target " + targetRows);
-            }
+            int checked = DatabaseCopy.verifyChanged(rounds, target, tables);
             Instant now = clock.instant();
             Instant dropAfter = now.plus(tenants.settings().retention());
             tenants.switchPlacement(tenant, prepared.source.id(), prepared.target.id(), prepared.job.actor(),
-                    Map.of("job", prepared.jobId().toString(), "rows", targetRows), connection -> {
+                    Map.of("job", prepared.jobId().toString(), "rows", counted, "rows_checked_in_freeze", checked), connection -> {
                         try (PreparedStatement update = connection.prepareStatement("""
                                 UPDATE tenant_moves SET state = 'switched', switched_at = ?, drop_source_after = ? WHERE job_id = ?
                                 """)) {
@@ -337,7 +342,7 @@ public final class TenantMoves {
                 // The tenant is served from the target already; maintain() retires the source on its next round.
                 log.warn("Tenant {} moved, but its source copy is not retired yet: {}", tenant, e.toString());
             }
-            return Optional.of(pause);
+            return Optional.of(new Freeze(pause, checked));
         } finally {
             if (!switched) {
                 setFrozenQuietly(prepared);

@@ -177,7 +177,7 @@ class TenantMoveTest {
         assertThat(status.get("to").asText()).isEqualTo(MACHINE);
         assertThat(result.get("rows").get("records").asLong()).isGreaterThanOrEqualTo(10_001);
         System.out.println("tenant move: " + result.get("move_ms") + " ms, longest write pause " + result.get("write_pause_ms")
-                + " ms, " + result.get("rounds") + " rounds; " + acknowledged.size() + " writes acknowledged, "
+                + " ms, " + result.get("rounds") + " rounds, " + result.get("rows_checked_in_freeze") + " rows checked in the freeze; " + acknowledged.size() + " writes acknowledged, "
                 + refusedWhileMoving.get() + " refused while moving, " + endedAtSwitch.get() + " ended at the switch, " + reads.get() + " reads");
         assertThat(endedAtSwitch.get()).as("only writes caught in flight by the switch").isLessThanOrEqualTo(2);
         assertThat(unexpected).as("only writes during the freeze may be refused, with 503 tenant-moving").isEmpty();
