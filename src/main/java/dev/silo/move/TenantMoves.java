@@ -4,6 +4,7 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.PlatformAudit;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.db.CatalogEvents;
+import dev.silo.platform.db.SessionLock;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.jobs.Jobs;
 import dev.silo.platform.problem.Conflict;
@@ -56,11 +57,16 @@ import static java.util.Objects.requireNonNull;
  *
  * <p>A move that fails before the switch leaves the tenant on the source and removes the target copy and the change
  * log; one whose process died is found by {@link #maintain} (or by the next move of the tenant) and cleaned up the
- * same way, so it can simply be started again. The freeze holds only while the job beats.
+ * same way, so it can simply be started again. The freeze holds only while the job beats. A drain holds an advisory
+ * lock on its placement for as long as it runs ({@link #prepareDrain}).
  */
 public final class TenantMoves {
     public static final String KIND = "tenant.move";
     public static final String DRAIN_KIND = "placement.drain";
+    /** The first key of the two-key advisory lock a drain holds in the catalog; the second is its placement's. */
+    public static final int DRAIN_LOCK_SPACE = 7215040;
+    /** The drain lock's session in {@code pg_stat_activity}. */
+    public static final String DRAIN_APPLICATION = "silo-placement-drain";
     private static final Logger log = LoggerFactory.getLogger(TenantMoves.class);
     /** Catch-up rounds before freezing stop when a round carries fewer keys than this (or after MAX_ROUNDS). */
     private static final int SMALL_ROUND = 200;
@@ -77,6 +83,7 @@ public final class TenantMoves {
     private static final Duration READS_DRAIN = Duration.ofSeconds(2);
 
     private final DataSource catalog;
+    private final DatabaseUrl catalogUrl;
     private final TenantService tenants;
     private final Placements placements;
     private final Jobs jobs;
@@ -84,9 +91,10 @@ public final class TenantMoves {
     private final PlatformAudit audit;
     private final Clock clock;
 
-    public TenantMoves(DataSource catalog, TenantService tenants, Placements placements, Jobs jobs, CatalogEvents events,
-                       PlatformAudit audit, Clock clock) {
+    public TenantMoves(DataSource catalog, DatabaseUrl catalogUrl, TenantService tenants, Placements placements, Jobs jobs,
+                       CatalogEvents events, PlatformAudit audit, Clock clock) {
         this.catalog = requireNonNull(catalog, "catalog is null");
+        this.catalogUrl = requireNonNull(catalogUrl, "catalogUrl is null");
         this.tenants = requireNonNull(tenants, "tenants is null");
         this.placements = requireNonNull(placements, "placements is null");
         this.jobs = requireNonNull(jobs, "jobs is null");
@@ -379,18 +387,64 @@ public final class TenantMoves {
 
     // ---- draining
 
-    /** A checked drain, ready to {@link #runDrain}. */
-    public record PreparedDrain(Placements.Placement placement, Jobs.Job job) {
+    /** A checked drain holding its placement's drain lock, ready to {@link #runDrain} (or {@link #abandonDrain}). */
+    public record PreparedDrain(Placements.Placement placement, Jobs.Job job, SessionLock lock) {
+        public PreparedDrain {
+            requireNonNull(placement, "placement is null");
+            requireNonNull(job, "job is null");
+            requireNonNull(lock, "lock is null");
+        }
+
         public UUID jobId() {
             return job.id();
         }
     }
 
-    /** Closes the placement to new tenants and moves (audited) and records the drain's job. */
+    /**
+     * Takes the placement's drain lock, closes the placement to new tenants and moves (audited) and records the
+     * drain's job. One drain per placement at a time, across nodes and commands: the lock is a session advisory lock
+     * in the catalog, held on a connection of its own until the drain ends, and gone with that session when its
+     * process dies (nothing to clean up). A second drain meanwhile is a 409 {@code drain-running} problem.
+     */
     public PreparedDrain prepareDrain(String name, Actor actor) {
-        Placements.Placement placement = placements.setAccepting(placements.find(name).name(), false, actor);
-        Jobs.Job job = jobs.start(DRAIN_KIND, null, Map.of("placement", placement.name()), actor, null).orElseThrow();
-        return new PreparedDrain(placement, job);
+        Placements.Placement found = placements.find(name);
+        SessionLock lock = SessionLock.tryAcquire(catalogUrl, DRAIN_APPLICATION, DRAIN_LOCK_SPACE, found.id().hashCode())
+                .orElseThrow(() -> new Conflict("drain-running", "placement '" + found.name() + "' is already being drained"
+                        + runningDrain(found.name()).map(id -> " (job " + id + ")").orElse("") + "; wait for that drain to end"));
+        try {
+            Placements.Placement placement = placements.setAccepting(found.name(), false, actor);
+            Jobs.Job job = jobs.start(DRAIN_KIND, null, Map.of("placement", placement.name()), actor, null).orElseThrow();
+            return new PreparedDrain(placement, job, lock);
+        } catch (RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    /** Fails a prepared drain that will not run, and lets go of its lock. */
+    public void abandonDrain(PreparedDrain drain, String why) {
+        try {
+            drain.job().fail(why);
+            drain.job().close();
+        } finally {
+            drain.lock().close();
+        }
+    }
+
+    /** The newest running drain job of the placement, to name in a refusal. */
+    private Optional<UUID> runningDrain(String placement) {
+        return Sql.withConnection(catalog, connection -> {
+            try (PreparedStatement select = connection.prepareStatement("""
+                    SELECT id FROM jobs WHERE kind = ? AND state = 'running' AND request ->> 'placement' = ?
+                    ORDER BY created_at DESC LIMIT 1
+                    """)) {
+                select.setString(1, DRAIN_KIND);
+                select.setString(2, placement);
+                try (ResultSet rs = select.executeQuery()) {
+                    return rs.next() ? Optional.of(rs.getObject(1, UUID.class)) : Optional.empty();
+                }
+            }
+        });
     }
 
     /**
@@ -436,7 +490,11 @@ public final class TenantMoves {
             drain.job().fail(e.getMessage() == null ? e.toString() : e.getMessage());
             throw e;
         } finally {
-            drain.job().close();
+            try {
+                drain.job().close();
+            } finally {
+                drain.lock().close();
+            }
         }
     }
 

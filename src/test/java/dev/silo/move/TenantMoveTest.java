@@ -499,6 +499,76 @@ class TenantMoveTest {
         assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
     }
 
+    /**
+     * One drain per placement at a time, across nodes and commands: while one runs (here prepared by another node),
+     * {@code silo placements drain} fails in one line and the route answers 409 drain-running; once that node dies
+     * (its catalog session, and the advisory lock with it, ends), the command moves every tenant off and says so,
+     * and after it ended the route drains again.
+     */
+    @Test
+    @Order(7)
+    void aSecondDrainOfAPlacementIsRefusedWhileOneRunsAndTheCommandReportsEveryTenantMoved() throws Exception {
+        Assumptions.assumeTrue(machine, "no PostgreSQL with TLS on 127.0.0.1:5432");
+        reopenMachine();
+        Tenant first = silo.tenants().create(slug("drained"), null, Optional.of(MACHINE), Actor.SYSTEM);
+        Tenant second = silo.tenants().create(slug("drained"), null, Optional.of(MACHINE), Actor.SYSTEM);
+        Jobs otherNode = new Jobs(silo.core().catalog());
+        TenantMoves.PreparedDrain running = Silo.tenantMoves(silo.core(), otherNode).prepareDrain(MACHINE, Actor.SYSTEM);
+        try {
+            Run refused = cli("placements", "drain", MACHINE);
+            assertOneLineError(refused, "placement '" + MACHINE + "' is already being drained");
+            assertThat(refused.err()).contains(running.jobId().toString());
+            assertProblem(operator.post("/admin/placements/" + MACHINE + "/drain", ""), 409, "drain-running");
+            assertThat(silo.tenants().view(silo.tenants().get(first.slug())).get("placement")).isEqualTo(MACHINE);
+
+            // The other node dies: its sessions end, and the lock with them (its job reads interrupted later).
+            long ended = dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+                try (PreparedStatement terminate = connection.prepareStatement("SELECT count(pg_terminate_backend(pid)) "
+                        + "FROM pg_stat_activity WHERE application_name = 'silo-placement-drain'");
+                     ResultSet rs = terminate.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            });
+            assertThat(ended).isEqualTo(1);
+        } finally {
+            otherNode.close();
+            running.lock().close();
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> dev.silo.platform.db.Sql.withConnection(silo.core().catalog(),
+                connection -> {
+                    try (PreparedStatement select = connection.prepareStatement("SELECT count(*) FROM pg_stat_activity "
+                            + "WHERE application_name = 'silo-placement-drain'"); ResultSet rs = select.executeQuery()) {
+                        rs.next();
+                        return rs.getLong(1) == 0;
+                    }
+                }));
+        Run drained = cli("placements", "drain", MACHINE);
+        assertThat(drained.code()).as(drained.out() + drained.err()).isZero();
+        assertThat(drained.out()).contains("moved tenant " + first.slug() + " from " + MACHINE + " to embedded",
+                "moved tenant " + second.slug() + " from " + MACHINE + " to embedded", "placement '" + MACHINE + "' drained:",
+                first.slug(), second.slug());
+        for (Tenant tenant : List.of(first, second)) {
+            assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
+        }
+        assertThat(silo.core().placements().find(MACHINE).liveTenants()).isZero();
+
+        // The command's drain ended, and with it its lock: the route drains again (nothing is left to move).
+        var again = operator.post("/admin/placements/" + MACHINE + "/drain", "");
+        assertThat(again.status()).as(again.body()).isEqualTo(202);
+        String job = again.json().get("job").asText();
+        await().atMost(Duration.ofMinutes(1)).until(() ->
+                !operator.get("/admin/jobs/" + job).json().get("state").asText().equals("running"));
+        JsonNode done = operator.get("/admin/jobs/" + job).json();
+        assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
+        assertThat(done.get("result").get("moved").size()).isZero();
+        Run json = cli("placements", "drain", MACHINE, "--json");
+        assertThat(json.code()).as(json.out() + json.err()).isZero();
+        assertThat(json.json().get("placement").asText()).isEqualTo(MACHINE);
+        assertThat(json.json().get("moved").size()).isZero();
+        assertThat(json.json().get("failed").size()).isZero();
+    }
+
     private record Run(int code, String out, String err) {
         JsonNode json() {
             try {
