@@ -679,7 +679,7 @@ public final class Silo implements AutoCloseable {
 
     /** Tenant moves between placements (issue 18.2); the CLI builds its own with the same parts. */
     public static TenantMoves tenantMoves(SiloCore core, dev.silo.platform.jobs.Jobs jobs) {
-        return new TenantMoves(core.catalog(), core.tenants(), core.placements(), jobs, core.events(), core.audit(), core.clock());
+        return new TenantMoves(core.catalog(), core.catalogUrl(), core.tenants(), core.placements(), jobs, core.events(), core.audit(), core.clock());
     }
 
     /** Interrupted moves cleaned up, source copies retired and, after the retention window, dropped. */

@@ -100,12 +100,14 @@ public final class PlacementsCommand {
     @Command(name = "drain", mixinStandardHelpOptions = true,
             description = {"Take a placement out of service: it takes no new tenant from now on, and every active or "
                     + "suspended tenant on it is moved, one after another, to the accepting placement with the fewest "
-                    + "tenants (see `silo tenants move`). Deprovisioned tenants stay until their purge."})
+                    + "tenants (see `silo tenants move`). Deprovisioned tenants stay until their purge.",
+                    "One drain of a placement runs at a time, on any node or command line; the command prints each move "
+                            + "and exits 1 if a tenant could not be moved (run it again to retry those)."})
     static final class Drain implements Callable<Integer> {
         @Mixin
         CoreOptions core;
 
-        @Parameters(index = "0", paramLabel = "NAME")
+        @Parameters(index = "0", paramLabel = "NAME", description = "the placement to drain (see `silo placements list`)")
         String name;
 
         @Override
@@ -120,11 +122,18 @@ public final class PlacementsCommand {
                 if (core.json) {
                     Output.json(out, result);
                 } else {
-                    out.println("placement '" + name + "' drained: " + result.get("moved") + " moved, " + result.get("failed")
-                            + " failed, " + result.get("left") + " left (deprovisioned)");
+                    out.println("placement '" + name + "' drained: " + slugs(result.get("moved")) + " moved, "
+                            + slugs(((Map<?, ?>) result.get("failed")).keySet()) + " failed, " + slugs(result.get("left"))
+                            + " left (attached, or deprovisioned until their purge)");
                 }
                 return ((Map<?, ?>) result.get("failed")).isEmpty() ? 0 : 1;
             }
+        }
+
+        private static String slugs(Object tenants) {
+            java.util.Collection<?> slugs = (java.util.Collection<?>) tenants;
+            return slugs.isEmpty() ? "no tenant" : slugs.size() + " (" + slugs.stream().map(Object::toString)
+                    .collect(java.util.stream.Collectors.joining(", ")) + ")";
         }
     }
 }

@@ -31,22 +31,34 @@ import static java.util.Objects.requireNonNull;
  * writes in progress on its table, so every change the snapshot misses is in the log. A round
  * ({@link #applyChanges}) deletes the log entries it can see and, in the same REPEATABLE READ snapshot, reads the
  * current rows of those keys: rows gone are deleted on the target (children first), rows present are upserted
- * (parents first; an unchanged row is left alone, so the append-only audit trigger never fires). Entries of writes
- * still in flight stay for the next round; a round is idempotent, so one that failed halfway is simply repeated.
+ * (parents first; an unchanged row is left alone, so the append-only audit trigger never fires; a row whose values
+ * in a unique index change is parked first, so that rows swapping a unique value in one transaction do not collide on
+ * the target, see {@link #park}). Entries of writes still in flight stay for the next round; a round is idempotent,
+ * so one that failed halfway is simply repeated.
+ *
+ * <p><b>The checks</b>: a round can compare the row counts of every table on both sides as of its snapshot (the
+ * last one before the freeze, {@link Check#COUNT_ROWS}); the rounds under the freeze keep their keys, and
+ * {@link #verifyChanged} compares those rows one by one, which reads what changed rather than the whole tenant.
  */
 final class DatabaseCopy {
     static final String LOG_TABLE = "silo_move_log";
+    /** A temporary table of the rounds' source session: the keys the rounds under the freeze carried. */
+    private static final String CHECKED_TABLE = "silo_move_checked";
     private static final String CAPTURE_FUNCTION = "silo_move_capture";
     private static final String TRIGGER = "silo_move_capture";
 
     private DatabaseCopy() {}
 
-    /** A table, its columns and primary-key columns, all plain identifiers (checked by {@link Sql#identifier}). */
-    record Table(String name, List<String> columns, List<String> keys) {
+    /**
+     * A table, its columns, primary-key columns and unique indexes besides the primary key, all plain identifiers
+     * (checked by {@link Sql#identifier}).
+     */
+    record Table(String name, List<String> columns, List<String> keys, List<Unique> uniques) {
         Table {
             requireNonNull(name, "name is null");
             columns = List.copyOf(columns);
             keys = List.copyOf(keys);
+            uniques = List.copyOf(uniques);
         }
 
         String quoted() {
@@ -63,6 +75,34 @@ final class DatabaseCopy {
                     + key + "))." + Sql.identifier(k)).collect(Collectors.joining(" AND "));
         }
     }
+
+    /**
+     * A unique index other than the primary key: the columns it reads (in its expressions and predicate too), and
+     * the one a round parks while it rewrites the index's values, when the index has one: a text or uuid column
+     * outside the primary key and every foreign key (a parked value must keep its row's key and its references).
+     * Without one, two rows that swap the index's values in one transaction fail the round with a unique violation.
+     */
+    record Unique(String index, List<String> columns, String parkColumn, boolean parkUuid) {
+        Unique {
+            requireNonNull(index, "index is null");
+            columns = List.copyOf(columns);
+        }
+    }
+
+    private static final String UNIQUES = """
+            SELECT ic.relname, a.attname, a.atttypid = 'uuid'::regtype AS is_uuid,
+                   a.atttypid IN ('text'::regtype, 'character varying'::regtype, 'uuid'::regtype) AND a.attgenerated = ''
+                     AND NOT EXISTS (SELECT 1 FROM pg_index p WHERE p.indrelid = i.indrelid AND p.indisprimary
+                                     AND a.attnum = ANY (p.indkey))
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid AND c.contype = 'f'
+                                     AND a.attnum = ANY (c.conkey)) AS parkable
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+               AND (a.attnum = ANY (i.indkey) OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                    AND d.objid = i.indexrelid AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum))
+            WHERE i.indrelid = ('public.' || quote_ident(?))::regclass AND i.indisunique AND NOT i.indisprimary
+            ORDER BY ic.relname, a.attnum
+            """;
 
     private static final String COLUMNS = """
             SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false) FROM pg_attribute a
@@ -99,9 +139,34 @@ final class DatabaseCopy {
             if (keys.isEmpty()) {
                 throw new IllegalStateException("table " + name + " has no primary key, so its changes cannot be followed");
             }
-            tables.add(new Table(name, columns, keys));
+            tables.add(new Table(name, columns, keys, uniques(connection, name)));
         }
         return tables;
+    }
+
+    private static List<Unique> uniques(Connection connection, String table) throws SQLException {
+        Map<String, List<String>> columns = new LinkedHashMap<>();
+        Map<String, String> park = new LinkedHashMap<>();
+        Map<String, Boolean> parkUuid = new LinkedHashMap<>();
+        try (PreparedStatement select = connection.prepareStatement(UNIQUES)) {
+            select.setString(1, table);
+            try (ResultSet rs = select.executeQuery()) {
+                while (rs.next()) {
+                    String index = rs.getString(1);
+                    String column = rs.getString(2);
+                    Sql.identifier(column);
+                    columns.computeIfAbsent(index, i -> new ArrayList<>()).add(column);
+                    if (rs.getBoolean(4) && !park.containsKey(index)) {
+                        park.put(index, column);
+                        parkUuid.put(index, rs.getBoolean(3));
+                    }
+                }
+            }
+        }
+        List<Unique> uniques = new ArrayList<>();
+        columns.forEach((index, read) -> uniques.add(new Unique(index, read, park.get(index),
+                parkUuid.getOrDefault(index, false))));
+        return uniques;
     }
 
     /** Creates the change log and its triggers on the source, in one transaction (waiting for writes in progress). */
@@ -195,12 +260,36 @@ final class DatabaseCopy {
         }
     }
 
+    /** What a round does besides bringing the changes over. */
+    enum Check {
+        /** Nothing more. */
+        NONE,
+        /**
+         * Compares the row counts of every table: the source's in the round's snapshot, the target's once the round
+         * is applied (the whole tenant is read; done before the freeze, while writes go on).
+         */
+        COUNT_ROWS,
+        /** Keeps the round's keys on the source connection for {@link #verifyChanged} (the rounds under the freeze). */
+        KEEP_KEYS
+    }
+
+    /** What a round carried: its distinct keys, and with {@link Check#COUNT_ROWS} the rows per table (else empty). */
+    record Round(int keys, Map<String, Long> rows) {}
+
     /**
      * One round of changes: the keys logged (and committed) since the last round, brought to the target as the
      * source holds them now. Returns how many distinct keys the round carried (0: the target matches the source as
      * of the round's snapshot).
      */
     static int applyChanges(Connection source, Connection target, List<Table> tables) throws SQLException {
+        return applyChanges(source, target, tables, Check.NONE).keys();
+    }
+
+    /**
+     * A round ({@link #applyChanges(Connection, Connection, List)}) with a check; with {@link Check#COUNT_ROWS} a
+     * mismatch fails the round (nothing of it is committed).
+     */
+    static Round applyChanges(Connection source, Connection target, List<Table> tables, Check check) throws SQLException {
         source.setAutoCommit(false);
         source.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
         target.setAutoCommit(false);
@@ -210,6 +299,9 @@ final class DatabaseCopy {
                 statement.execute("CREATE TEMP TABLE silo_move_batch (tbl text NOT NULL, pk jsonb NOT NULL) ON COMMIT DROP");
                 keys = statement.executeUpdate("WITH taken AS (DELETE FROM " + LOG_TABLE + " RETURNING tbl, pk) "
                         + "INSERT INTO silo_move_batch SELECT DISTINCT tbl, pk FROM taken");
+                if (check == Check.KEEP_KEYS && keys > 0) {
+                    statement.executeUpdate("INSERT INTO " + CHECKED_TABLE + " SELECT tbl, pk FROM silo_move_batch");
+                }
             }
             if (keys > 0) {
                 for (Table table : tables.reversed()) {
@@ -219,9 +311,18 @@ final class DatabaseCopy {
                     upsertPresent(source, target, table);
                 }
             }
+            Map<String, Long> rows = Map.of();
+            if (check == Check.COUNT_ROWS) {
+                rows = count(source, tables);
+                Map<String, Long> targetRows = count(target, tables);
+                if (!rows.equals(targetRows)) {
+                    throw new IllegalStateException("the copy does not match: the source holds " + rows + " rows and the "
+                            + "target " + targetRows);
+                }
+            }
             target.commit();
             source.commit();
-            return keys;
+            return new Round(keys, rows);
         } catch (SQLException | RuntimeException e) {
             target.rollback();
             source.rollback();
@@ -231,6 +332,63 @@ final class DatabaseCopy {
             source.setAutoCommit(true);
             target.setAutoCommit(true);
         }
+    }
+
+    /** Empties (creating it first if need be) the source session's list of keys kept by {@link Check#KEEP_KEYS}. */
+    static void forgetKeptKeys(Connection source) throws SQLException {
+        try (Statement statement = source.createStatement()) {
+            statement.execute("CREATE TEMP TABLE IF NOT EXISTS " + CHECKED_TABLE + " (tbl text NOT NULL, pk jsonb NOT NULL)");
+            statement.execute("TRUNCATE " + CHECKED_TABLE);
+        }
+    }
+
+    /**
+     * Under the freeze, after the last round: every row the rounds kept the keys of (changed since the rounds that
+     * compared the row counts) is the same on both sides, or absent from both. Reads what the rows changed, not the
+     * whole tenant. Returns how many rows it compared; a difference fails the move (no row's value is named).
+     */
+    static int verifyChanged(Connection source, Connection target, List<Table> tables) throws SQLException {
+        int compared = 0;
+        for (Table table : tables) {
+            Map<String, String> onSource = new LinkedHashMap<>();
+            try (PreparedStatement select = source.prepareStatement("SELECT k.pk::text, " + rowDigest(table) + " FROM "
+                    + "(SELECT DISTINCT pk FROM " + CHECKED_TABLE + " WHERE tbl = ?) k LEFT JOIN " + table.quoted() + " t ON "
+                    + table.keyMatch("t", "k.pk"))) {
+                select.setString(1, table.name());
+                try (ResultSet rs = select.executeQuery()) {
+                    while (rs.next()) {
+                        onSource.put(rs.getString(1), rs.getString(2));
+                    }
+                }
+            }
+            if (onSource.isEmpty()) {
+                continue;
+            }
+            Map<String, String> onTarget = new LinkedHashMap<>();
+            try (PreparedStatement select = target.prepareStatement("SELECT k.pk::text, " + rowDigest(table) + " FROM "
+                    + "jsonb_array_elements(?::jsonb) k(pk) LEFT JOIN " + table.quoted() + " t ON " + table.keyMatch("t", "k.pk"))) {
+                select.setString(1, "[" + String.join(", ", onSource.keySet()) + "]");
+                try (ResultSet rs = select.executeQuery()) {
+                    while (rs.next()) {
+                        onTarget.put(rs.getString(1), rs.getString(2));
+                    }
+                }
+            }
+            long differ = onSource.entrySet().stream()
+                    .filter(entry -> !java.util.Objects.equals(entry.getValue(), onTarget.get(entry.getKey()))).count();
+            if (differ > 0 || onTarget.size() != onSource.size()) {
+                throw new IllegalStateException("the copy does not match: " + differ + " of the " + onSource.size() + " rows of "
+                        + table.name() + " changed during the move differ between the source and the target");
+            }
+            compared += onSource.size();
+        }
+        return compared;
+    }
+
+    /** The row {@code t}'s digest (null when no row matched): its columns' text forms, which both servers write alike. */
+    private static String rowDigest(Table table) {
+        return "CASE WHEN t." + Sql.identifier(table.keys().getFirst()) + " IS NULL THEN NULL ELSE md5(ROW("
+                + table.columns().stream().map(c -> "t." + Sql.identifier(c)).collect(Collectors.joining(", ")) + ")::text) END";
     }
 
     private static void deleteGone(Connection source, Connection target, Table table) throws SQLException {
@@ -271,6 +429,7 @@ final class DatabaseCopy {
         if (rows == 0) {
             return;
         }
+        park(target, table, stage);
         List<String> others = table.columns().stream().filter(c -> !table.keys().contains(c)).toList();
         String conflict = others.isEmpty() ? "DO NOTHING" : "DO UPDATE SET "
                 + others.stream().map(c -> Sql.identifier(c) + " = excluded." + Sql.identifier(c)).collect(Collectors.joining(", "))
@@ -289,13 +448,40 @@ final class DatabaseCopy {
         }
     }
 
+    /**
+     * Before the staged rows are written: every target row of the round whose values in a unique index change gets
+     * a unique stand-in in that index's park column. Writing the rows one by one would otherwise meet a value that
+     * another row of the same round is about to give up (two rows that swapped their emails in one transaction,
+     * say), a violation PostgreSQL reports at once for a unique index that is not deferrable. A row whose index
+     * values change is in the round (the source's snapshot held each value once, so the row that held it on the
+     * target changed too), so every stand-in is overwritten by the upsert that follows, in the same transaction.
+     * Parking updates the row in place, where deleting and inserting it would cascade to the rows referencing it.
+     */
+    private static void park(Connection target, Table table, String stage) throws SQLException {
+        String match = table.keys().stream().map(k -> "t." + Sql.identifier(k) + " = s." + Sql.identifier(k))
+                .collect(Collectors.joining(" AND "));
+        for (Unique unique : table.uniques()) {
+            if (unique.parkColumn() == null) {
+                continue;
+            }
+            String standIn = unique.parkUuid() ? "gen_random_uuid()" : "'silo-move-parked:' || gen_random_uuid()";
+            String changed = "ROW(" + unique.columns().stream().map(c -> "t." + Sql.identifier(c)).collect(Collectors.joining(", "))
+                    + ") IS DISTINCT FROM ROW(" + unique.columns().stream().map(c -> "s." + Sql.identifier(c))
+                    .collect(Collectors.joining(", ")) + ")";
+            try (Statement statement = target.createStatement()) {
+                statement.executeUpdate("UPDATE " + table.quoted() + " t SET " + Sql.identifier(unique.parkColumn()) + " = "
+                        + standIn + " FROM " + Sql.identifier(stage) + " s WHERE " + match + " AND " + changed);
+            }
+        }
+    }
+
     /** A name Silo read from the catalog as a string literal; only plain identifiers ({@link Sql#identifier}) pass. */
     private static String literal(String name) {
         Sql.identifier(name);
         return "'" + name + "'";
     }
 
-    /** Row counts of every table (both sides are compared under the freeze, before the switch). */
+    /** Row counts of every table. */
     static Map<String, Long> count(Connection connection, List<Table> tables) throws SQLException {
         Map<String, Long> rows = new LinkedHashMap<>();
         try (Statement statement = connection.createStatement()) {

@@ -75,10 +75,8 @@ public final class TenantMoveRoutes implements AutoCloseable {
         routes.post("/admin/placements/{name}/drain", (request, response) -> {
             Actor actor = auth.require(request);
             TenantMoves.PreparedDrain drain = moves.prepareDrain(request.path().pathParameters().get("name"), actor);
-            submit(() -> moves.runDrain(drain, line -> log.info("Drain job {}: {}", drain.jobId(), line)), () -> {
-                drain.job().fail("too many moves are queued on this node");
-                drain.job().close();
-            });
+            submit(() -> moves.runDrain(drain, line -> log.info("Drain job {}: {}", drain.jobId(), line)),
+                    () -> moves.abandonDrain(drain, "too many moves are queued on this node"));
             Map<String, Object> reply = new LinkedHashMap<>();
             reply.put("job", drain.jobId());
             reply.put("state", "running");

@@ -4,6 +4,7 @@ import dev.silo.audit.Actor;
 import dev.silo.audit.PlatformAudit;
 import dev.silo.platform.config.DatabaseUrl;
 import dev.silo.platform.db.CatalogEvents;
+import dev.silo.platform.db.SessionLock;
 import dev.silo.platform.db.Sql;
 import dev.silo.platform.jobs.Jobs;
 import dev.silo.platform.problem.Conflict;
@@ -46,20 +47,26 @@ import static java.util.Objects.requireNonNull;
  * the source and the rows are copied in one snapshot, then the changes made meanwhile, in rounds ({@link
  * DatabaseCopy}). The servers are not asked for logical replication: Silo's embedded PostgreSQL and most managed ones
  * run {@code wal_level=replica}, and a subscription needs rights the placement's admin account need not hold. Instead
- * a <b>write freeze</b> of at most a few seconds: the tenant's writes answer 503 {@code tenant-moving} with
- * {@code Retry-After} on every node, the move locks the source tables against writes (waiting for the writes in
- * progress, so nothing acknowledged is missed), copies the last changes, compares the row counts, and switches the
- * catalog in one transaction, which every node hears of (LISTEN/NOTIFY) and so retires its pool. Reads are served
- * from the source until then and from the target after. The source copy's role then cannot log in and its sessions
+ * a <b>write freeze</b> of at most a few seconds: the row counts of every table are compared first, while writes go
+ * on; then the tenant's writes answer 503 {@code tenant-moving} with {@code Retry-After} on every node, the move locks
+ * the source tables against writes (waiting for the writes in progress, so nothing acknowledged is missed), copies the
+ * last changes, compares the rows they touched on both sides (what the freeze costs follows the changes, not the
+ * tenant's size), and switches the catalog in one transaction, which every node hears of (LISTEN/NOTIFY) and so
+ * retires its pool. Reads are served from the source until then and from the target after. The source copy's role then cannot log in and its sessions
  * are ended; the copy is kept for the tenants' retention window, then dropped by the lifecycle job.
  *
  * <p>A move that fails before the switch leaves the tenant on the source and removes the target copy and the change
  * log; one whose process died is found by {@link #maintain} (or by the next move of the tenant) and cleaned up the
- * same way, so it can simply be started again. The freeze holds only while the job beats.
+ * same way, so it can simply be started again. The freeze holds only while the job beats. A drain holds an advisory
+ * lock on its placement for as long as it runs ({@link #prepareDrain}).
  */
 public final class TenantMoves {
     public static final String KIND = "tenant.move";
     public static final String DRAIN_KIND = "placement.drain";
+    /** The first key of the two-key advisory lock a drain holds in the catalog; the second is its placement's. */
+    public static final int DRAIN_LOCK_SPACE = 7215040;
+    /** The drain lock's session in {@code pg_stat_activity}. */
+    public static final String DRAIN_APPLICATION = "silo-placement-drain";
     private static final Logger log = LoggerFactory.getLogger(TenantMoves.class);
     /** Catch-up rounds before freezing stop when a round carries fewer keys than this (or after MAX_ROUNDS). */
     private static final int SMALL_ROUND = 200;
@@ -76,6 +83,7 @@ public final class TenantMoves {
     private static final Duration READS_DRAIN = Duration.ofSeconds(2);
 
     private final DataSource catalog;
+    private final DatabaseUrl catalogUrl;
     private final TenantService tenants;
     private final Placements placements;
     private final Jobs jobs;
@@ -83,9 +91,10 @@ public final class TenantMoves {
     private final PlatformAudit audit;
     private final Clock clock;
 
-    public TenantMoves(DataSource catalog, TenantService tenants, Placements placements, Jobs jobs, CatalogEvents events,
-                       PlatformAudit audit, Clock clock) {
+    public TenantMoves(DataSource catalog, DatabaseUrl catalogUrl, TenantService tenants, Placements placements, Jobs jobs,
+                       CatalogEvents events, PlatformAudit audit, Clock clock) {
         this.catalog = requireNonNull(catalog, "catalog is null");
+        this.catalogUrl = requireNonNull(catalogUrl, "catalogUrl is null");
         this.tenants = requireNonNull(tenants, "tenants is null");
         this.placements = requireNonNull(placements, "placements is null");
         this.jobs = requireNonNull(jobs, "jobs is null");
@@ -216,13 +225,15 @@ public final class TenantMoves {
                     carried = DatabaseCopy.applyChanges(rounds, target, tables);
                 }
                 long pause = -1;
+                Freeze freeze = null;
                 for (int attempt = 1; attempt <= FREEZE_ATTEMPTS && pause < 0; attempt++) {
-                    Optional<Long> frozen = freezeAndSwitch(prepared, tables, source, rounds, target, report);
+                    // The whole tenant is counted here, while writes go on; the freeze checks only what changed since.
+                    Map<String, Long> counted = DatabaseCopy.applyChanges(rounds, target, tables, DatabaseCopy.Check.COUNT_ROWS).rows();
+                    roundCount++;
+                    Optional<Freeze> frozen = freezeAndSwitch(prepared, tables, counted, source, rounds, target, report);
                     if (frozen.isPresent()) {
-                        pause = frozen.get();
-                    } else {
-                        DatabaseCopy.applyChanges(rounds, target, tables);
-                        roundCount++;
+                        freeze = frozen.get();
+                        pause = freeze.pauseNanos();
                     }
                 }
                 if (pause < 0) {
@@ -237,6 +248,7 @@ public final class TenantMoves {
                 result.put("rows", rows);
                 result.put("rounds", roundCount);
                 result.put("write_pause_ms", pause / 1_000_000);
+                result.put("rows_checked_in_freeze", freeze.rowsChecked());
             }
             result.put("move_ms", (System.nanoTime() - started) / 1_000_000);
             report.accept("moved tenant " + tenant.slug() + " from " + prepared.source.name() + " to " + prepared.target.name()
@@ -270,15 +282,20 @@ public final class TenantMoves {
         }
     }
 
+    /** A freeze that switched: how long writes were refused, and how many changed rows it compared on both sides. */
+    private record Freeze(long pauseNanos, int rowsChecked) {}
+
     /**
      * The freeze: writes refused on every node, the source tables locked against the writes still in progress,
-     * the last changes copied, the row counts compared, the catalog switched, the source retired. Empty when the
-     * writes in progress did not end within {@link #LOCK_WAIT} (the freeze is lifted, the caller tries again).
-     *
-     * @return how long writes were refused, in nanoseconds
+     * the last changes copied, the rows they touched compared, the catalog switched, the source retired. The caller
+     * compared the row counts of every table just before, in a round's snapshot; every change since is logged and
+     * carried by the rounds under the lock, so comparing those rows, row by row, completes the check at the cost of
+     * the changes, whatever the tenant's size. Empty when the writes in progress did not end within
+     * {@link #LOCK_WAIT} (the freeze is lifted, the caller counts again and tries again).
      */
-    private Optional<Long> freezeAndSwitch(Prepared prepared, List<DatabaseCopy.Table> tables, Connection source,
-                                           Connection rounds, Connection target, Consumer<String> report) throws SQLException {
+    private Optional<Freeze> freezeAndSwitch(Prepared prepared, List<DatabaseCopy.Table> tables, Map<String, Long> counted,
+                                             Connection source, Connection rounds, Connection target,
+                                             Consumer<String> report) throws SQLException {
         Tenant tenant = prepared.tenant;
         phase(prepared, "freezing", "refusing writes to " + tenant.slug() + " while the last changes are copied", report);
         setFrozen(prepared, true);
@@ -301,19 +318,15 @@ public final class TenantMoves {
                 }
                 throw e;
             }
-            while (DatabaseCopy.applyChanges(rounds, target, tables) > 0) {
+            DatabaseCopy.forgetKeptKeys(rounds);
+            while (DatabaseCopy.applyChanges(rounds, target, tables, DatabaseCopy.Check.KEEP_KEYS).keys() > 0) {
                 // nothing can be logged now: this ends after one or two rounds
             }
-            Map<String, Long> sourceRows = DatabaseCopy.count(rounds, tables);
-            Map<String, Long> targetRows = DatabaseCopy.count(target, tables);
-            if (!sourceRows.equals(targetRows)) {
-                throw new IllegalStateException("the copy does not match: the source holds " + sourceRows + " rows and the "
-                        + "target " + targetRows);
-            }
+            int checked = DatabaseCopy.verifyChanged(rounds, target, tables);
             Instant now = clock.instant();
             Instant dropAfter = now.plus(tenants.settings().retention());
             tenants.switchPlacement(tenant, prepared.source.id(), prepared.target.id(), prepared.job.actor(),
-                    Map.of("job", prepared.jobId().toString(), "rows", targetRows), connection -> {
+                    Map.of("job", prepared.jobId().toString(), "rows", counted, "rows_checked_in_freeze", checked), connection -> {
                         try (PreparedStatement update = connection.prepareStatement("""
                                 UPDATE tenant_moves SET state = 'switched', switched_at = ?, drop_source_after = ? WHERE job_id = ?
                                 """)) {
@@ -337,7 +350,7 @@ public final class TenantMoves {
                 // The tenant is served from the target already; maintain() retires the source on its next round.
                 log.warn("Tenant {} moved, but its source copy is not retired yet: {}", tenant, e.toString());
             }
-            return Optional.of(pause);
+            return Optional.of(new Freeze(pause, checked));
         } finally {
             if (!switched) {
                 setFrozenQuietly(prepared);
@@ -374,18 +387,64 @@ public final class TenantMoves {
 
     // ---- draining
 
-    /** A checked drain, ready to {@link #runDrain}. */
-    public record PreparedDrain(Placements.Placement placement, Jobs.Job job) {
+    /** A checked drain holding its placement's drain lock, ready to {@link #runDrain} (or {@link #abandonDrain}). */
+    public record PreparedDrain(Placements.Placement placement, Jobs.Job job, SessionLock lock) {
+        public PreparedDrain {
+            requireNonNull(placement, "placement is null");
+            requireNonNull(job, "job is null");
+            requireNonNull(lock, "lock is null");
+        }
+
         public UUID jobId() {
             return job.id();
         }
     }
 
-    /** Closes the placement to new tenants and moves (audited) and records the drain's job. */
+    /**
+     * Takes the placement's drain lock, closes the placement to new tenants and moves (audited) and records the
+     * drain's job. One drain per placement at a time, across nodes and commands: the lock is a session advisory lock
+     * in the catalog, held on a connection of its own until the drain ends, and gone with that session when its
+     * process dies (nothing to clean up). A second drain meanwhile is a 409 {@code drain-running} problem.
+     */
     public PreparedDrain prepareDrain(String name, Actor actor) {
-        Placements.Placement placement = placements.setAccepting(placements.find(name).name(), false, actor);
-        Jobs.Job job = jobs.start(DRAIN_KIND, null, Map.of("placement", placement.name()), actor, null).orElseThrow();
-        return new PreparedDrain(placement, job);
+        Placements.Placement found = placements.find(name);
+        SessionLock lock = SessionLock.tryAcquire(catalogUrl, DRAIN_APPLICATION, DRAIN_LOCK_SPACE, found.id().hashCode())
+                .orElseThrow(() -> new Conflict("drain-running", "placement '" + found.name() + "' is already being drained"
+                        + runningDrain(found.name()).map(id -> " (job " + id + ")").orElse("") + "; wait for that drain to end"));
+        try {
+            Placements.Placement placement = placements.setAccepting(found.name(), false, actor);
+            Jobs.Job job = jobs.start(DRAIN_KIND, null, Map.of("placement", placement.name()), actor, null).orElseThrow();
+            return new PreparedDrain(placement, job, lock);
+        } catch (RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    /** Fails a prepared drain that will not run, and lets go of its lock. */
+    public void abandonDrain(PreparedDrain drain, String why) {
+        try {
+            drain.job().fail(why);
+            drain.job().close();
+        } finally {
+            drain.lock().close();
+        }
+    }
+
+    /** The newest running drain job of the placement, to name in a refusal. */
+    private Optional<UUID> runningDrain(String placement) {
+        return Sql.withConnection(catalog, connection -> {
+            try (PreparedStatement select = connection.prepareStatement("""
+                    SELECT id FROM jobs WHERE kind = ? AND state = 'running' AND request ->> 'placement' = ?
+                    ORDER BY created_at DESC LIMIT 1
+                    """)) {
+                select.setString(1, DRAIN_KIND);
+                select.setString(2, placement);
+                try (ResultSet rs = select.executeQuery()) {
+                    return rs.next() ? Optional.of(rs.getObject(1, UUID.class)) : Optional.empty();
+                }
+            }
+        });
     }
 
     /**
@@ -431,7 +490,11 @@ public final class TenantMoves {
             drain.job().fail(e.getMessage() == null ? e.toString() : e.getMessage());
             throw e;
         } finally {
-            drain.job().close();
+            try {
+                drain.job().close();
+            } finally {
+                drain.lock().close();
+            }
         }
     }
 

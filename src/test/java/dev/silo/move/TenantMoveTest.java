@@ -177,7 +177,7 @@ class TenantMoveTest {
         assertThat(status.get("to").asText()).isEqualTo(MACHINE);
         assertThat(result.get("rows").get("records").asLong()).isGreaterThanOrEqualTo(10_001);
         System.out.println("tenant move: " + result.get("move_ms") + " ms, longest write pause " + result.get("write_pause_ms")
-                + " ms, " + result.get("rounds") + " rounds; " + acknowledged.size() + " writes acknowledged, "
+                + " ms, " + result.get("rounds") + " rounds, " + result.get("rows_checked_in_freeze") + " rows checked in the freeze; " + acknowledged.size() + " writes acknowledged, "
                 + refusedWhileMoving.get() + " refused while moving, " + endedAtSwitch.get() + " ended at the switch, " + reads.get() + " reads");
         assertThat(endedAtSwitch.get()).as("only writes caught in flight by the switch").isLessThanOrEqualTo(2);
         assertThat(unexpected).as("only writes during the freeze may be refused, with 503 tenant-moving").isEmpty();
@@ -338,6 +338,268 @@ class TenantMoveTest {
         assertThat(silo.core().placements().find("embedded").accepting()).isTrue();
         assertThat(silo.tenants().get(tenant.slug()).status().wire()).isEqualTo("active");
         assertThat(http.get("/t/" + tenant.slug() + "/health").status()).isEqualTo(200);
+    }
+
+    /**
+     * Two users swap their emails (a unique column) in one transaction, through a temporary value, once after the
+     * snapshot copy and once just before the freeze. Replayed one row at a time, each swap meets the other row's old
+     * value on the target (a unique violation); the move completes, and the target holds what the source holds,
+     * the users' sessions too (a row rewritten by delete and insert would take them with it, ON DELETE CASCADE).
+     */
+    @Test
+    @Order(5)
+    void twoRowsSwappingAUniqueValueDuringTheMoveDoNotBreakIt() throws Exception {
+        Assumptions.assumeTrue(machine, "no PostgreSQL with TLS on 127.0.0.1:5432");
+        reopenMachine();
+        Tenant tenant = tenant("swap");
+        UUID ann = UUID.randomUUID();
+        UUID bob = UUID.randomUUID();
+        silo.core().tenantDatabases().inTransaction(tenant, connection -> {
+            for (UUID user : List.of(ann, bob)) {
+                try (PreparedStatement insert = connection.prepareStatement("""
+                        INSERT INTO users (id, email, email_normalized, password_hash, role, created_at, updated_at,
+                                           password_changed_at)
+                        VALUES (?, ?, ?, 'not a hash', 'member', now(), now(), now())
+                        """)) {
+                    String email = (user.equals(ann) ? "ann" : "bob") + "@swap.example";
+                    insert.setObject(1, user);
+                    insert.setString(2, email);
+                    insert.setString(3, email);
+                    insert.executeUpdate();
+                }
+                try (PreparedStatement insert = connection.prepareStatement("""
+                        INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (gen_random_uuid(), ?, now(),
+                                              now() + interval '1 day')
+                        """)) {
+                    insert.setObject(1, user);
+                    insert.executeUpdate();
+                }
+            }
+            return null;
+        });
+        var url = silo.core().placements().tenantUrl(tenant);
+        List<String> progress = new CopyOnWriteArrayList<>();
+        AtomicInteger swaps = new AtomicInteger();
+        Map<String, Object> result;
+        try (Connection writer = DriverManager.getConnection(url.jdbcUrl(), url.properties());
+             Jobs jobs = new Jobs(silo.core().catalog())) {
+            TenantMoves moves = Silo.tenantMoves(silo.core(), jobs);
+            result = moves.run(moves.prepare(tenant.slug(), MACHINE, Actor.SYSTEM), line -> {
+                progress.add(line);
+                // After the snapshot (the first catch-up round replays it) and before the freeze (its last round does).
+                if (line.startsWith("copied ") || line.startsWith("refusing writes")) {
+                    swapEmails(writer, ann, bob);
+                    swaps.incrementAndGet();
+                }
+            });
+        }
+        assertThat(swaps.get()).as(String.join("\n", progress)).isEqualTo(2);
+        assertThat(result.get("to")).isEqualTo(MACHINE);
+        Tenant now = silo.tenants().get(tenant.slug());
+        assertThat(silo.tenants().view(now).get("placement")).isEqualTo(MACHINE);
+        UUID embedded = silo.core().placements().find("embedded").id();
+        var source = silo.core().placements().adminUrl(embedded, tenant.databaseName());
+        for (String query : List.of("SELECT string_agg(id || '=' || email_normalized, ',' ORDER BY id) FROM users",
+                "SELECT string_agg(id || '>' || user_id, ',' ORDER BY id) FROM sessions")) {
+            String onSource;
+            try (Connection connection = DriverManager.getConnection(source.jdbcUrl(), source.properties())) {
+                onSource = text(connection, query);
+            }
+            String onTarget;
+            try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/" + tenant.databaseName(),
+                    machineProperties())) {
+                onTarget = text(connection, query);
+            }
+            assertThat(onTarget).as(query).isEqualTo(onSource).isNotNull();
+        }
+        assertThat(machineQuery(tenant.databaseName(), "SELECT count(*) FROM sessions")).isEqualTo(2);
+    }
+
+    /** One committed transaction that swaps the two users' emails through a temporary value. */
+    private static void swapEmails(Connection connection, UUID first, UUID second) {
+        try {
+            connection.setAutoCommit(false);
+            String firstEmail = email(connection, first);
+            String secondEmail = email(connection, second);
+            try (PreparedStatement update = connection.prepareStatement("UPDATE users SET email_normalized = ? WHERE id = ?")) {
+                for (Object[] step : List.of(new Object[] {"swapping@swap.example", first}, new Object[] {firstEmail, second},
+                        new Object[] {secondEmail, first})) {
+                    update.setString(1, (String) step[0]);
+                    update.setObject(2, step[1]);
+                    assertThat(update.executeUpdate()).isEqualTo(1);
+                }
+            }
+            connection.commit();
+            connection.setAutoCommit(true);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot swap the emails: " + e.getMessage(), e);
+        }
+    }
+
+    private static String email(Connection connection, UUID user) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT email_normalized FROM users WHERE id = ?")) {
+            select.setObject(1, user);
+            try (ResultSet rs = select.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
+    }
+
+    private static String text(Connection connection, String query) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement(query); ResultSet rs = select.executeQuery()) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /**
+     * {@code silo tenants move} as an operator runs it: each step, then the outcome (or JSON with --json), exit 0;
+     * a wrong slug, placement or target is one line on stderr and exit 1, a missing --to a usage error.
+     */
+    @Test
+    @Order(6)
+    void theMoveCommandMovesATenantAndRefusesBadMovesInOneLine() {
+        Assumptions.assumeTrue(machine, "no PostgreSQL with TLS on 127.0.0.1:5432");
+        reopenMachine();
+        Tenant tenant = tenant("cli-move");
+        TestingHttp admin = admin(tenant);
+        String notes = collection(admin, tenant);
+        String id = admin.post("/t/" + tenant.slug() + "/collections/" + notes + "/records", "{\"kept\": true}").json()
+                .get("id").asText();
+
+        Run moved = cli("tenants", "move", tenant.slug(), "--to", MACHINE);
+        assertThat(moved.code()).as(moved.out() + moved.err()).isZero();
+        assertThat(moved.out()).contains("creating the database of " + tenant.slug() + " on " + MACHINE, "in one snapshot",
+                "refusing writes to " + tenant.slug(), "moved tenant " + tenant.slug() + " from embedded to " + MACHINE,
+                "writes paused");
+        assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo(MACHINE);
+        assertThat(admin.get("/t/" + tenant.slug() + "/collections/" + notes + "/records/" + id).status()).isEqualTo(200);
+
+        Run back = cli("tenants", "move", tenant.slug(), "--to", "embedded", "--json");
+        assertThat(back.code()).as(back.out() + back.err()).isZero();
+        JsonNode json = back.json();
+        assertThat(json.get("tenant").asText()).isEqualTo(tenant.slug());
+        assertThat(json.get("from").asText()).isEqualTo(MACHINE);
+        assertThat(json.get("to").asText()).isEqualTo("embedded");
+        assertThat(json.get("rows").get("records").asLong()).isEqualTo(1);
+        assertThat(json.get("write_pause_ms").asLong()).isNotNegative();
+        assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
+        assertThat(admin.get("/t/" + tenant.slug() + "/collections/" + notes + "/records/" + id).status()).isEqualTo(200);
+
+        assertOneLineError(cli("tenants", "move", "no-such-tenant", "--to", MACHINE), "no-such-tenant");
+        assertOneLineError(cli("tenants", "move", tenant.slug(), "--to", "nowhere"), "no placement named 'nowhere'");
+        assertOneLineError(cli("tenants", "move", tenant.slug(), "--to", "embedded"), "already on placement 'embedded'");
+        Run missing = cli("tenants", "move", tenant.slug());
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("--to");
+        Run help = cli("tenants", "move", "--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("Move a tenant's database to another placement while it is served");
+        assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
+    }
+
+    /**
+     * One drain per placement at a time, across nodes and commands: while one runs (here prepared by another node),
+     * {@code silo placements drain} fails in one line and the route answers 409 drain-running; once that node dies
+     * (its catalog session, and the advisory lock with it, ends), the command moves every tenant off and says so,
+     * and after it ended the route drains again.
+     */
+    @Test
+    @Order(7)
+    void aSecondDrainOfAPlacementIsRefusedWhileOneRunsAndTheCommandReportsEveryTenantMoved() throws Exception {
+        Assumptions.assumeTrue(machine, "no PostgreSQL with TLS on 127.0.0.1:5432");
+        reopenMachine();
+        Tenant first = silo.tenants().create(slug("drained"), null, Optional.of(MACHINE), Actor.SYSTEM);
+        Tenant second = silo.tenants().create(slug("drained"), null, Optional.of(MACHINE), Actor.SYSTEM);
+        Jobs otherNode = new Jobs(silo.core().catalog());
+        TenantMoves.PreparedDrain running = Silo.tenantMoves(silo.core(), otherNode).prepareDrain(MACHINE, Actor.SYSTEM);
+        try {
+            Run refused = cli("placements", "drain", MACHINE);
+            assertOneLineError(refused, "placement '" + MACHINE + "' is already being drained");
+            assertThat(refused.err()).contains(running.jobId().toString());
+            assertProblem(operator.post("/admin/placements/" + MACHINE + "/drain", ""), 409, "drain-running");
+            assertThat(silo.tenants().view(silo.tenants().get(first.slug())).get("placement")).isEqualTo(MACHINE);
+
+            // The other node dies: its sessions end, and the lock with them (its job reads interrupted later).
+            long ended = dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+                try (PreparedStatement terminate = connection.prepareStatement("SELECT count(pg_terminate_backend(pid)) "
+                        + "FROM pg_stat_activity WHERE application_name = 'silo-placement-drain'");
+                     ResultSet rs = terminate.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            });
+            assertThat(ended).isEqualTo(1);
+        } finally {
+            otherNode.close();
+            running.lock().close();
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> dev.silo.platform.db.Sql.withConnection(silo.core().catalog(),
+                connection -> {
+                    try (PreparedStatement select = connection.prepareStatement("SELECT count(*) FROM pg_stat_activity "
+                            + "WHERE application_name = 'silo-placement-drain'"); ResultSet rs = select.executeQuery()) {
+                        rs.next();
+                        return rs.getLong(1) == 0;
+                    }
+                }));
+        Run drained = cli("placements", "drain", MACHINE);
+        assertThat(drained.code()).as(drained.out() + drained.err()).isZero();
+        assertThat(drained.out()).contains("moved tenant " + first.slug() + " from " + MACHINE + " to embedded",
+                "moved tenant " + second.slug() + " from " + MACHINE + " to embedded", "placement '" + MACHINE + "' drained:",
+                first.slug(), second.slug());
+        for (Tenant tenant : List.of(first, second)) {
+            assertThat(silo.tenants().view(silo.tenants().get(tenant.slug())).get("placement")).isEqualTo("embedded");
+        }
+        assertThat(silo.core().placements().find(MACHINE).liveTenants()).isZero();
+
+        // The command's drain ended, and with it its lock: the route drains again (nothing is left to move).
+        var again = operator.post("/admin/placements/" + MACHINE + "/drain", "");
+        assertThat(again.status()).as(again.body()).isEqualTo(202);
+        String job = again.json().get("job").asText();
+        await().atMost(Duration.ofMinutes(1)).until(() ->
+                !operator.get("/admin/jobs/" + job).json().get("state").asText().equals("running"));
+        JsonNode done = operator.get("/admin/jobs/" + job).json();
+        assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
+        assertThat(done.get("result").get("moved").size()).isZero();
+        Run json = cli("placements", "drain", MACHINE, "--json");
+        assertThat(json.code()).as(json.out() + json.err()).isZero();
+        assertThat(json.json().get("placement").asText()).isEqualTo(MACHINE);
+        assertThat(json.json().get("moved").size()).isZero();
+        assertThat(json.json().get("failed").size()).isZero();
+    }
+
+    private record Run(int code, String out, String err) {
+        JsonNode json() {
+            try {
+                return dev.silo.platform.http.Json.MAPPER.readTree(out);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("not JSON: " + out + err, e);
+            }
+        }
+    }
+
+    /** The {@code silo} command line, run against this test's node as an operator runs it. */
+    private static Run cli(String... args) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        List<String> full = new java.util.ArrayList<>(List.of(args));
+        full.add("--data-dir");
+        full.add(silo.config().dataDir().toString());
+        int code = dev.silo.app.Main.run(full.toArray(String[]::new), Map.of(),
+                new java.io.PrintStream(out, true, StandardCharsets.UTF_8), new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static void assertOneLineError(Run run, String says) {
+        assertThat(run.code()).as(run.out() + run.err()).isEqualTo(1);
+        assertThat(run.err().strip()).startsWith("silo: ").contains(says);
+        assertThat(run.err().strip().lines().count()).as(run.err()).isEqualTo(1);
+    }
+
+    /** The earlier tests drained the machine's placement; these move tenants onto it again. */
+    private static void reopenMachine() {
+        silo.core().placements().setAccepting(MACHINE, true, Actor.SYSTEM);
     }
 
     // ---- helpers

@@ -30,6 +30,18 @@ public final class SessionLock implements AutoCloseable {
      * @throws RuntimeException the translated SQL failure when the server cannot be reached
      */
     public static Optional<SessionLock> tryAcquire(DatabaseUrl url, String applicationName, long key) {
+        return tryAcquire(url, applicationName, "pg_try_advisory_lock(" + key + ")");
+    }
+
+    /**
+     * Lock {@code (space, key)} of PostgreSQL's two-key advisory locks (apart from the one-key locks): one lock per
+     * object of a kind, such as a placement being drained.
+     */
+    public static Optional<SessionLock> tryAcquire(DatabaseUrl url, String applicationName, int space, int key) {
+        return tryAcquire(url, applicationName, "pg_try_advisory_lock(" + space + ", " + key + ")");
+    }
+
+    private static Optional<SessionLock> tryAcquire(DatabaseUrl url, String applicationName, String call) {
         Connection connection;
         try {
             Properties properties = url.properties();
@@ -39,7 +51,7 @@ public final class SessionLock implements AutoCloseable {
             throw Sql.translate(e);
         }
         try (Statement statement = connection.createStatement();
-             ResultSet rs = statement.executeQuery("SELECT pg_try_advisory_lock(" + key + ")")) {
+             ResultSet rs = statement.executeQuery("SELECT " + call)) {
             if (rs.next() && rs.getBoolean(1)) {
                 return Optional.of(new SessionLock(connection));
             }
