@@ -60,8 +60,22 @@ final class MemoryRows {
         return new Row("10", name, sample.silo(), "PostgreSQL: " + sample.postgres(), ratio,
                 "ratio: Silo RSS ÷ 300 MiB; " + sample.heap() + "; " + sample.threads() + " threads"
                         + (sample.nativeMemory().isEmpty() ? "" : "; NMT committed: " + sample.nativeMemory()) + "; Silo runs with " + String.join(" ", Machine.siloJvmOptions(harness.options().jar()))
-                        + " like ./silo (class data sharing archive " + (java.nio.file.Files.isRegularFile(Machine.classArchive(harness.options().jar()))
-                        ? "present" : "absent") + "; machine RAM " + mib(Machine.totalMemory()) + ")");
+                        + " like ./silo (class data sharing archive " + archiveState(harness.options().jar()) + "; machine RAM "
+                        + mib(Machine.totalMemory()) + ")");
+    }
+
+    /** Whether the JVM could use target/silo.jsa: "newer than the jar" (it maps it), "older than the jar" (ignored) or "absent". */
+    static String archiveState(Path jar) {
+        Path archive = Machine.classArchive(jar);
+        try {
+            if (!Files.isRegularFile(archive)) {
+                return "absent";
+            }
+            return Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0
+                    ? "newer than the jar" : "older than the jar: not used";
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     /** G1's heap line: "garbage-first heap   total reserved 196608K, committed 49152K, used 20480K". */
