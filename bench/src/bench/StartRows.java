@@ -51,6 +51,8 @@ final class StartRows {
                 && java.nio.file.Files.getLastModifiedTime(archive).compareTo(java.nio.file.Files.getLastModifiedTime(options.jar())) > 0)) {
             return new Measured("", 0, "", "", "", null, null);
         }
+        // Deleted first: the JVM keeps a stale archive at exit instead of writing a new one (seen with JDK 25).
+        java.nio.file.Files.deleteIfExists(archive);
         Machine.createClassArchive = true;
         try {
             SiloProcess silo = new SiloProcess(options, "start-archive", Map.of());
