@@ -79,6 +79,10 @@ public final class Bench {
         Thread hook = new Thread(silo::stop, "bench-stop-silo");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
+            if (options.wants("10") || options.wants("11")) {
+                // Before the main Silo, so that it runs with the archive as ./silo serve does after its first stop.
+                harness.attempt("class data sharing archive", () -> StartRows.ensureClassArchive(options));
+            }
             silo.start();
             MemoryRows memory = new MemoryRows(harness);
             if (options.wants("10")) {

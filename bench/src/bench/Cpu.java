@@ -63,6 +63,21 @@ record Cpu(long clientNanos, long toolNanos, long siloNanos, long postgresNanos,
         }
     }
 
+    /** The CPU seconds (user + system) process {@code pid} has used so far, or -1 if unknown. */
+    static double processSeconds(long pid) {
+        long[] s = stat(pid);
+        return s == null ? -1 : (s[0] + s[1]) * TICK_NANOS / 1e9;
+    }
+
+    /** The 1-minute load average of the machine, or -1 if unknown. */
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     /** utime, stime, cutime, cstime in clock ticks, or null. */
     private static long[] stat(long pid) {
         try {

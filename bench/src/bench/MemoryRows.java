@@ -21,7 +21,8 @@ final class MemoryRows {
     static final long GOAL_BYTES = 300L * 1024 * 1024;
 
     /** One look at both processes. */
-    record Sample(long siloRss, String heap, long postgresPss, int postgresProcesses, String error) {
+    record Sample(long siloRss, String heap, long threads, String nativeMemory, long postgresPss, int postgresProcesses,
+                  String error) {
         String silo() {
             return error != null ? "unknown (" + error + ")" : mib(siloRss) + " RSS";
         }
@@ -57,22 +58,91 @@ final class MemoryRows {
     private Row row(String name, Sample sample) {
         String ratio = sample.error() == null ? String.format(Locale.ROOT, "%.2f", (double) sample.siloRss() / GOAL_BYTES) : "—";
         return new Row("10", name, sample.silo(), "PostgreSQL: " + sample.postgres(), ratio,
-                "ratio: Silo RSS ÷ 300 MiB; " + sample.heap() + "; Silo runs with " + String.join(" ", Machine.siloJvmOptions(harness.options().jar()))
-                        + " like ./silo (machine RAM " + mib(Machine.totalMemory()) + ")");
+                "ratio: Silo RSS ÷ 300 MiB; " + sample.heap() + "; " + sample.threads() + " threads"
+                        + (sample.nativeMemory().isEmpty() ? "" : "; NMT committed: " + sample.nativeMemory()) + "; Silo runs with " + String.join(" ", Machine.siloJvmOptions(harness.options().jar()))
+                        + " like ./silo (class data sharing archive " + archiveState(harness.options().jar()) + "; machine RAM "
+                        + mib(Machine.totalMemory()) + ")");
     }
 
-    private static final Pattern COMMITTED = Pattern.compile("committed (\\d+)K");
+    /** Whether the JVM could use target/silo.jsa: "newer than the jar" (it maps it), "older than the jar" (ignored) or "absent". */
+    static String archiveState(Path jar) {
+        Path archive = Machine.classArchive(jar);
+        try {
+            if (!Files.isRegularFile(archive)) {
+                return "absent";
+            }
+            return Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0
+                    ? "newer than the jar" : "older than the jar: not used";
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
 
-    /** The Java heap the JVM has committed, from {@code jcmd PID GC.heap_info}; "heap unknown" if jcmd fails. */
+    /** G1's heap line: "garbage-first heap   total reserved 196608K, committed 49152K, used 20480K". */
+    private static final Pattern G1_HEAP = Pattern.compile("committed (\\d+)K, used (\\d+)K");
+    /** The serial and parallel collectors' generations: "Tenured    total 155648K, used 1166K" (JDK 25). */
+    private static final Pattern GENERATION = Pattern.compile("(?:generation|DefNew|Tenured|PSYoungGen|ParOldGen)\\s+total (\\d+)K, used (\\d+)K");
+    private static final Pattern METASPACE = Pattern.compile("Metaspace\\s+used (\\d+)K, committed (\\d+)K");
+
+    /**
+     * The Java heap the JVM has committed and uses, and the metaspace it has committed, from {@code jcmd PID
+     * GC.heap_info}; "heap unknown" if jcmd fails.
+     */
     static String heapCommitted(long pid) {
         try {
             String text = Tool.run(Path.of(System.getProperty("java.home"), "bin", "jcmd"), List.of(Long.toString(pid), "GC.heap_info"),
                     java.util.Map.of(), java.time.Duration.ofSeconds(30));
-            Matcher committed = COMMITTED.matcher(text);
-            return committed.find() ? "heap committed " + mib(Long.parseLong(committed.group(1)) * 1024) + " (jcmd GC.heap_info)"
-                    : "heap unknown";
+            long committed = 0;
+            long used = 0;
+            Matcher generation = GENERATION.matcher(text);
+            while (generation.find()) {
+                committed += Long.parseLong(generation.group(1));
+                used += Long.parseLong(generation.group(2));
+            }
+            if (committed == 0) {
+                Matcher g1 = G1_HEAP.matcher(text);
+                if (!g1.find()) {
+                    return "heap unknown";
+                }
+                committed = Long.parseLong(g1.group(1));
+                used = Long.parseLong(g1.group(2));
+            }
+            Matcher metaspace = METASPACE.matcher(text);
+            return "heap committed " + mib(committed * 1024) + ", used " + mib(used * 1024)
+                    + (metaspace.find() ? "; metaspace committed " + mib(Long.parseLong(metaspace.group(2)) * 1024) : "")
+                    + " (jcmd GC.heap_info)";
         } catch (Exception e) {
             return "heap unknown";
+        }
+    }
+
+    private static final Pattern NMT_CATEGORY = Pattern.compile("(?m)^-\\s+(.+?) \\(reserved=\\d+KB, committed=(\\d+)KB");
+
+    /**
+     * Where the committed memory is, by Native Memory Tracking category (largest first, 1 MiB and above), when Silo
+     * runs with {@code -XX:NativeMemoryTracking=summary} (e.g. through SILO_BENCH_JVM_OPTS); empty otherwise.
+     */
+    static String nativeMemory(long pid) {
+        try {
+            String text = Tool.run(Path.of(System.getProperty("java.home"), "bin", "jcmd"),
+                    List.of(Long.toString(pid), "VM.native_memory", "summary"), java.util.Map.of(), java.time.Duration.ofSeconds(30));
+            Matcher category = NMT_CATEGORY.matcher(text);
+            List<long[]> sizes = new ArrayList<>();
+            List<String> names = new ArrayList<>();
+            while (category.find()) {
+                names.add(category.group(1).strip());
+                sizes.add(new long[] {Long.parseLong(category.group(2)), names.size() - 1});
+            }
+            sizes.sort((a, b) -> Long.compare(b[0], a[0]));
+            List<String> parts = new ArrayList<>();
+            for (long[] size : sizes) {
+                if (size[0] >= 1024) {
+                    parts.add(names.get((int) size[1]) + " " + mib(size[0] * 1024));
+                }
+            }
+            return String.join(", ", parts);
+        } catch (Exception e) {
+            return "";
         }
     }
 
@@ -94,9 +164,10 @@ final class MemoryRows {
                     }
                 }
             }
-            return new Sample(rss, heapCommitted(silo.pid()), pss, processes, null);
+            return new Sample(rss, heapCommitted(silo.pid()), statusKb(silo.pid(), "Threads"), nativeMemory(silo.pid()), pss,
+                    processes, null);
         } catch (IOException | RuntimeException e) {
-            return new Sample(0, "heap unknown", 0, 0, e.toString());
+            return new Sample(0, "heap unknown", 0, "", 0, 0, e.toString());
         }
     }
 

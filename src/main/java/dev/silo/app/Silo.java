@@ -164,6 +164,10 @@ public final class Silo implements AutoCloseable {
             throw new StartupException(cannotListen.get());
         }
         HttpsSetup.check(config.tuning());
+        // The 150 KB of YAML is parsed beside the start of PostgreSQL and the catalog (where this thread mostly waits
+        // for them) instead of on this thread just before the listener opens.
+        java.util.concurrent.CompletableFuture<dev.silo.openapi.OpenApiDocument> openApi = java.util.concurrent.CompletableFuture
+                .supplyAsync(dev.silo.openapi.OpenApiDocument::load, task -> Thread.ofPlatform().daemon().name("silo-openapi").start(task));
         BuildInfo build = BuildInfo.load();
         // First, so the drains get the startup lines too; closed last, after "Silo stopped".
         LogDrains logDrains = LogDrains.start(config.logDrains());
@@ -318,7 +322,7 @@ public final class Silo implements AutoCloseable {
             ClusterRoutes clusterRoutes = new ClusterRoutes(auth, new ClusterNodes(core.catalog()), cluster.nodeId());
             dev.silo.logs.LogTailRoutes logTailRoutes = new dev.silo.logs.LogTailRoutes(auth,
                     dev.silo.platform.log.tail.LogTail.global());
-            dev.silo.openapi.OpenApiRoutes openApiRoutes = new dev.silo.openapi.OpenApiRoutes(dev.silo.openapi.OpenApiDocument.load());
+            dev.silo.openapi.OpenApiRoutes openApiRoutes = new dev.silo.openapi.OpenApiRoutes(joined(openApi));
             HttpServer http;
             try {
                 http = HttpServer.start(
@@ -382,6 +386,21 @@ public final class Silo implements AutoCloseable {
         } catch (RuntimeException e) {
             core.close();
             logDrains.close();
+            throw e;
+        }
+    }
+
+    /** The value of a start step run beside the others; its own exception if it failed. */
+    private static <T> T joined(java.util.concurrent.CompletableFuture<T> step) {
+        try {
+            return step.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause;
+            }
+            if (e.getCause() instanceof Error error) {
+                throw error;
+            }
             throw e;
         }
     }
