@@ -44,7 +44,7 @@ final class StartRows {
      * used from the next start on (README "Start"): as after a user's first start, the timed starts find it.
      * Untimed: a start and stop on a data directory of its own, only when the archive is missing or older than the jar.
      */
-    private Measured ensureClassArchive() throws Exception {
+    Measured ensureClassArchive() throws Exception {
         java.nio.file.Path archive = Machine.classArchive(options.jar());
         if (Runtime.version().feature() < 19 || (java.nio.file.Files.exists(archive)
                 && java.nio.file.Files.getLastModifiedTime(archive).compareTo(java.nio.file.Files.getLastModifiedTime(options.jar())) > 0)) {
