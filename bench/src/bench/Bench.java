@@ -61,6 +61,34 @@ public final class Bench {
         return ran.isEmpty() ? "none ran" : (ran.size() == 1 ? "row " : "rows ") + String.join(", ", ran);
     }
 
+    /** Rows 18 and 19 on one {@link Cluster} (its nodes, and the move target when row 19 runs), stopped after them. */
+    private void clusterRows(Harness harness) {
+        Cluster[] cluster = new Cluster[1];
+        Measured started = harness.attempt("starting " + options.clusterNodes() + " Silo nodes on one catalog", () -> {
+            cluster[0] = Cluster.start(harness, options.wants("19"));
+            return null;
+        });
+        if (started != null) {
+            String note = started.notes() == null ? "" : started.notes();
+            if (options.wants("18")) {
+                harness.add(new Row("18", "`GET /t/{tenant}/me` and record reads over " + options.clusterNodes()
+                        + " nodes vs 1", started.cell(), "—", "—", note));
+            }
+            if (options.wants("19")) {
+                harness.add(new Row("19", "tenant move under writes", started.cell(), "—", "—", note));
+            }
+            return;
+        }
+        try (Cluster nodes = cluster[0]) {
+            if (options.wants("18")) {
+                new NodesRows(harness).measure(nodes);
+            }
+            if (options.wants("19")) {
+                new MoveRows(harness).measure(nodes);
+            }
+        }
+    }
+
     int run() throws Exception {
         Instant started = Instant.now();
         header.put("date", DateTimeFormatter.ISO_INSTANT.format(started.truncatedTo(ChronoUnit.SECONDS)));
@@ -143,6 +171,12 @@ public final class Bench {
                     }
                     if (options.wants("17")) {
                         new IntrospectionRows(harness).measure(api, features);
+                    }
+                    if (options.wants("18", "19")) {
+                        clusterRows(harness);
+                    }
+                    if (options.wants("20")) {
+                        new ReadyRows(harness).measure();
                     }
                     header.put("peak server connections", sampler.overallPeak()
                             + " client backends during the whole run (sampled every 100 ms)");

@@ -9,17 +9,23 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
-record Cpu(long clientNanos, long toolNanos, long siloNanos, long postgresNanos, long machineNanos, long wallNanos) {
+/**
+ * CPU time per party at one moment. {@code siloEach}: each counted Silo JVM's share of {@code siloNanos}, named, when
+ * more than one Silo is counted (the nodes of rows 18 and 19); empty otherwise.
+ */
+record Cpu(long clientNanos, long toolNanos, long siloNanos, long postgresNanos, long machineNanos, long wallNanos,
+           java.util.Map<String, Long> siloEach) {
     private static final long TICK_NANOS = 10_000_000L; // USER_HZ is 100 on Linux
-    private static volatile SiloProcess silo;
+    private static volatile List<SiloProcess> silos = List.of();
 
-    static void init(SiloProcess process) {
-        silo = process;
+    /** The Silos (JVM and embedded PostgreSQL, when it has one) the CPU notes count as "silo" and "pg" from now on. */
+    static void init(SiloProcess... processes) {
+        silos = List.of(processes);
     }
 
     /** This snapshot with the wall clock of {@code wallNanos}: for CPU counted a little after a phase ended. */
     Cpu endedAt(long wallNanos) {
-        return new Cpu(clientNanos, toolNanos, siloNanos, postgresNanos, machineNanos, wallNanos);
+        return new Cpu(clientNanos, toolNanos, siloNanos, postgresNanos, machineNanos, wallNanos, siloEach);
     }
 
     static Cpu now() {
@@ -29,14 +35,23 @@ record Cpu(long clientNanos, long toolNanos, long siloNanos, long postgresNanos,
         long tool = self == null ? 0 : (self[2] + self[3]) * TICK_NANOS; // reaped children: pgbench
         long siloNanos = 0;
         long postgres = 0;
-        if (silo != null && silo.started()) {
+        List<SiloProcess> counted = silos;
+        java.util.Map<String, Long> each = new java.util.LinkedHashMap<>();
+        for (SiloProcess silo : counted) {
+            if (!silo.started()) {
+                continue;
+            }
             long[] s = stat(silo.pid());
-            siloNanos = s == null ? 0 : (s[0] + s[1]) * TICK_NANOS;
+            long jvm = s == null ? 0 : (s[0] + s[1]) * TICK_NANOS;
+            siloNanos += jvm;
+            if (counted.size() > 1) {
+                each.put(silo.name().isEmpty() ? "main" : silo.name(), jvm);
+            }
             Optional<Long> postmaster = silo.postmasterPid();
             if (postmaster.isPresent()) {
                 long[] p = stat(postmaster.get());
                 if (p != null) {
-                    postgres = (p[0] + p[1] + p[2] + p[3]) * TICK_NANOS;
+                    postgres += (p[0] + p[1] + p[2] + p[3]) * TICK_NANOS;
                     for (ProcessHandle child : ProcessHandle.of(postmaster.get()).map(h -> h.children().toList())
                             .orElse(List.of())) {
                         long[] c = stat(child.pid());
@@ -47,7 +62,7 @@ record Cpu(long clientNanos, long toolNanos, long siloNanos, long postgresNanos,
                 }
             }
         }
-        return new Cpu(client, tool, siloNanos, postgres, machineBusy(), System.nanoTime());
+        return new Cpu(client, tool, siloNanos, postgres, machineBusy(), System.nanoTime(), each);
     }
 
     /** CPU time the whole machine spent busy (all processes, all cores), from /proc/stat; 0 if unknown. */
@@ -98,7 +113,13 @@ record Cpu(long clientNanos, long toolNanos, long siloNanos, long postgresNanos,
         if (after.toolNanos - before.toolNanos > 0) {
             parts.add(part("tool", after.toolNanos - before.toolNanos, wall));
         }
-        parts.add(part("silo", after.siloNanos - before.siloNanos, wall));
+        String silo = part("silo", after.siloNanos - before.siloNanos, wall);
+        if (!after.siloEach.isEmpty()) {
+            List<String> each = new ArrayList<>();
+            after.siloEach.forEach((name, nanos) -> each.add(part(name, nanos - before.siloEach.getOrDefault(name, nanos), wall)));
+            silo += " (" + String.join(", ", each) + ")";
+        }
+        parts.add(silo);
         long pg = Math.max(0, after.postgresNanos - before.postgresNanos);
         parts.add(part("pg", pg, wall));
         if (after.machineNanos > 0) {

@@ -27,7 +27,9 @@ final class Load {
      * {@code shed}: 503 {@code busy} answers, Silo's designed outcome when the tenant connection budget is spent
      * past its bounded wait; reported next to the figure, not an error.
      */
-    record Result(long requests, long errors, long shed, String firstError, Latencies latencies, double seconds, String cpu) {
+    /** {@code cpu}: what each party used in the measured window ({@link Cpu#used}), from the snapshots {@code cpuBefore}, {@code cpuAfter}. */
+    record Result(long requests, long errors, long shed, String firstError, Latencies latencies, double seconds, String cpu,
+                  Cpu cpuBefore, Cpu cpuAfter) {
         Measured measured(String label, String unit, String what) {
             if (errors > 0) {
                 throw new Fatal(errors + " of " + (requests + errors) + " requests failed (" + what + "); first: " + firstError);
@@ -73,6 +75,14 @@ final class Load {
     }
 
     static Result run(URI base, int connections, Duration warmup, Duration measure, Source source) throws Exception {
+        return run(List.of(base), connections, warmup, measure, source);
+    }
+
+    /**
+     * The load spread over several servers (the nodes of row 18) as a client-side round-robin would: connection
+     * {@code w} goes to {@code bases.get(w % bases.size())}, so the source picks that node's request by the worker.
+     */
+    static Result run(List<URI> bases, int connections, Duration warmup, Duration measure, Source source) throws Exception {
         long start = System.nanoTime();
         long measureStart = start + warmup.toNanos();
         long end = measureStart + measure.toNanos();
@@ -95,7 +105,7 @@ final class Load {
                     boolean measured = t0 >= measureStart;
                     try {
                         if (connection == null) {
-                            connection = new LoadConnection(base);
+                            connection = new LoadConnection(bases.get(worker % bases.size()));
                         }
                         int status = connection.exchange(request);
                         long t1 = System.nanoTime();
@@ -150,7 +160,7 @@ final class Load {
             offset += counts[w];
         }
         return new Result(total, errors.get(), shed.get(), firstError.get(), Latencies.of(all, total), measure.toNanos() / 1e9,
-                Cpu.used(before, after));
+                Cpu.used(before, after), before, after);
     }
 
     static void sleepUntil(long nanoTime) throws InterruptedException {

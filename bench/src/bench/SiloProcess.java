@@ -91,14 +91,17 @@ final class SiloProcess {
             if (ready.find()) {
                 baseUri = URI.create(ready.group(1));
                 Matcher pg = PG_READY.matcher(text);
-                if (pg.find()) {
+                if (external()) {
+                    postgresPort = 0; // a node on another node's catalog (rows 18, 19): no PostgreSQL of its own
+                } else if (pg.find()) {
                     postgresPort = Integer.parseInt(pg.group(1));
                 } else {
                     postgresPort = postmasterPort().orElseThrow(() -> new Fatal(
                             "Silo is ready but the embedded PostgreSQL port is neither in its log nor in postmaster.pid"));
                 }
-                System.err.printf(Locale.ROOT, "bench: Silo ready at %s in %.1f s (PostgreSQL on port %d)%n",
-                        baseUri, (System.nanoTime() - started) / 1e9, postgresPort);
+                System.err.printf(Locale.ROOT, "bench: Silo ready at %s in %.1f s (%s)%n", baseUri,
+                        (System.nanoTime() - started) / 1e9, external() ? "external catalog"
+                                : "PostgreSQL on port " + postgresPort);
                 return;
             }
             if (!process.isAlive()) {
@@ -108,6 +111,16 @@ final class SiloProcess {
             Thread.sleep(50);
         }
         throw new Fatal("Silo was not ready within 180 s; its log ends with:\n" + tail(Files.readString(log), 15));
+    }
+
+    /** Started with {@code SILO_DATABASE_URL}: it serves from another server's catalog and has no embedded PostgreSQL. */
+    boolean external() {
+        return extraEnv.containsKey("SILO_DATABASE_URL");
+    }
+
+    /** The name given for another Silo of the run ("" for the main one). */
+    String name() {
+        return name;
     }
 
     /** {@link System#nanoTime()} just before the JVM was launched. */
