@@ -236,6 +236,13 @@ class NodeLifecycleTest {
         } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
+        // An older release recorded no schema version in the catalog (catalog V13 is newer than it).
+        dev.silo.platform.db.Sql.withConnection(silo.core().catalog(), connection -> {
+            try (var update = connection.prepareStatement("UPDATE tenants SET schema_version = NULL WHERE id = ?")) {
+                update.setObject(1, tenant.id());
+                return update.executeUpdate();
+            }
+        });
     }
 
     @Test
