@@ -238,6 +238,12 @@ public final class TenantService {
                         spare.roleName(), spare.credentialsWrapped(), false,
                         envelope.wrapKeyset(keyset, "tenant/" + spare.id() + "/data-keyset"), now, now, null, null, null, null);
                 TenantRepository.insert(connection, tenant);
+                try (PreparedStatement record = connection.prepareStatement(RECORD_SCHEMA_VERSION)) {
+                    record.setString(1, spare.schemaVersion()); // the spare was migrated to it
+                    record.setObject(2, tenant.id());
+                    record.setString(3, spare.schemaVersion());
+                    record.executeUpdate();
+                }
                 SigningKeys.insert(connection, envelope, tenant.id(), SigningKeys.newKid(), secret, now);
                 audit.append(connection, actor, "tenant.create", "tenant:" + slug, Map.of("tenant_id", tenant.id().toString(),
                         "placement", placements.placementName(placement.id()), "spare", true));
@@ -418,7 +424,8 @@ public final class TenantService {
     }
 
     private static final String RECORDED_SCHEMA_VERSION = "SELECT schema_version FROM tenants WHERE id = ?";
-    private static final String RECORD_SCHEMA_VERSION = "UPDATE tenants SET schema_version = ? WHERE id = ?";
+    private static final String RECORD_SCHEMA_VERSION =
+            "UPDATE tenants SET schema_version = ? WHERE id = ? AND schema_version IS DISTINCT FROM ?";
 
     /**
      * The schema version the catalog says the tenant's database is at (catalog V13), written only by a node that
@@ -452,6 +459,7 @@ public final class TenantService {
                 try (PreparedStatement statement = connection.prepareStatement(RECORD_SCHEMA_VERSION)) {
                     statement.setString(1, version.getVersion());
                     statement.setObject(2, tenant.id());
+                    statement.setString(3, version.getVersion());
                     return statement.executeUpdate();
                 }
             });
