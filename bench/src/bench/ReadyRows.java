@@ -121,18 +121,7 @@ final class ReadyRows {
         }
         AtomicInteger made = new AtomicInteger();
         SiloRows.parallel(slugs, slug -> {
-            Reply created = api.call("POST", "/admin/tenants", Map.of("slug", slug, "name", "Bench tenant " + slug), key);
-            if (!created.success()) {
-                throw new Fatal("POST /admin/tenants (" + slug + ") answered " + created.status() + ": "
-                        + Format.abbreviate(created.body()));
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (!"active".equals(api.expect("GET", "/admin/tenants/" + slug, null, key).path("status").asText())) {
-                if (System.nanoTime() > deadline) {
-                    throw new Fatal("tenant " + slug + " was not active within 120 s");
-                }
-                sleep(50);
-            }
+            StartRows.createActive(api, key, slug);
             int done = made.incrementAndGet();
             if (done % 100 == 0) {
                 harness.progress("row 20: " + done + " of " + slugs.size() + " tenants");
@@ -168,15 +157,6 @@ final class ReadyRows {
             return (System.nanoTime() - silo.launchedAt()) / 1e9;
         } finally {
             silo.stop();
-        }
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Fatal("interrupted");
         }
     }
 }

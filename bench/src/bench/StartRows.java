@@ -105,25 +105,30 @@ final class StartRows {
             slugs.add(String.format(Locale.ROOT, "bench-start-%03d", i));
         }
         SiloRows.parallel(slugs, slug -> {
-            Reply created = api.call("POST", "/admin/tenants", Map.of("slug", slug, "name", "Bench tenant " + slug), operatorKey);
-            if (!created.success()) {
-                throw new Fatal("POST /admin/tenants (" + slug + ") answered " + created.status() + ": "
-                        + Format.abbreviate(created.body()));
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (!"active".equals(api.expect("GET", "/admin/tenants/" + slug, null, operatorKey).path("status").asText())) {
-                if (System.nanoTime() > deadline) {
-                    throw new Fatal("tenant " + slug + " was not active within 120 s");
-                }
-                try {
-                    Thread.sleep(50);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new Fatal("interrupted");
-                }
-            }
+            createActive(api, operatorKey, slug);
             return slug;
         });
+    }
+
+    /** Creates one tenant through the API and waits (at most 120 s) until it is active. */
+    static void createActive(Api api, String operatorKey, String slug) {
+        Reply created = api.call("POST", "/admin/tenants", Map.of("slug", slug, "name", "Bench tenant " + slug), operatorKey);
+        if (!created.success()) {
+            throw new Fatal("POST /admin/tenants (" + slug + ") answered " + created.status() + ": "
+                    + Format.abbreviate(created.body()));
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!"active".equals(api.expect("GET", "/admin/tenants/" + slug, null, operatorKey).path("status").asText())) {
+            if (System.nanoTime() > deadline) {
+                throw new Fatal("tenant " + slug + " was not active within 120 s");
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Fatal("interrupted");
+            }
+        }
     }
 
     /** Against a goal in seconds: ratio = seconds ÷ goal (≤ 1.00 meets it). */
